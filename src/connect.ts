@@ -1,0 +1,1 @@
+export async function runConnect(argv: unknown) { console.error('todo'); return 1; }

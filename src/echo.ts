@@ -1,0 +1,1 @@
+export async function runEchoServer(argv: unknown) { console.error('todo'); return 1; }

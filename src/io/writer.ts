@@ -1,0 +1,98 @@
+// Buffered, non-blocking writes to one descriptor with backpressure (high-water mark and drain callbacks).
+import { FdWatcher } from '../sys/poll';
+import { WOULD_BLOCK, write } from '../sys/socket';
+
+const BLOCK = 256 * 1024;
+export const HIGH_WATER = 1024 * 1024;
+
+/**
+ * Queues bytes for fd and writes them as the fd accepts them. Small pieces are copied into
+ * 256 KiB blocks so that many messages leave in one write(2). Never closes fd.
+ */
+export class FdWriter {
+  private blocks: Buffer[] = [];
+  private tailUsed = 0; // bytes used in the last block when it is a copy block
+  private tailIsCopy = false;
+  private head = 0; // bytes of blocks[0] already written
+  queued = 0;
+  private drainWaiters: Array<() => void> = [];
+  private failed: Error | null = null;
+  onError: (err: Error) => void = () => {};
+
+  constructor(readonly watcher: FdWatcher) {}
+
+  /** Copies bytes into the queue. */
+  push(bytes: Buffer): void {
+    if (this.failed) return;
+    if (bytes.length >= BLOCK / 4) {
+      this.sealTail();
+      this.blocks.push(Buffer.from(bytes));
+    } else {
+      let tail = this.blocks[this.blocks.length - 1];
+      if (!tail || !this.tailIsCopy || this.tailUsed + bytes.length > tail.length) {
+        this.sealTail();
+        tail = Buffer.allocUnsafe(BLOCK);
+        this.blocks.push(tail);
+        this.tailIsCopy = true;
+        this.tailUsed = 0;
+      }
+      bytes.copy(tail, this.tailUsed);
+      this.tailUsed += bytes.length;
+    }
+    this.queued += bytes.length;
+  }
+
+  /** Trims a partly filled copy block to what it holds, so that later blocks can follow it. */
+  private sealTail(): void {
+    if (!this.tailIsCopy) return;
+    const last = this.blocks.length - 1;
+    this.blocks[last] = this.blocks[last]!.subarray(0, this.tailUsed);
+    this.tailIsCopy = false;
+  }
+
+  /** True while more is queued than the high-water mark: producers should wait for drain. */
+  get full(): boolean {
+    return this.queued >= HIGH_WATER;
+  }
+
+  /** Calls cb once everything queued so far has been written (at once when nothing is queued). */
+  whenDrained(cb: () => void): void {
+    if (this.queued === 0 || this.failed) cb();
+    else { this.drainWaiters.push(cb); this.flush(); }
+  }
+
+  /** Writes what the fd accepts now; waits for writability for the rest. */
+  flush(): void {
+    if (this.failed) return;
+    try {
+      while (this.blocks.length) {
+        const block = this.blocks[0]!;
+        const end = this.blocks.length === 1 && this.tailIsCopy ? this.tailUsed : block.length;
+        const n = write(this.watcher.fd, block.subarray(this.head, end));
+        if (n === WOULD_BLOCK) {
+          this.watcher.onWritable(() => this.flush());
+          return;
+        }
+        this.head += n;
+        this.queued -= n;
+        if (this.head >= end) {
+          this.blocks.shift();
+          this.head = 0;
+          if (this.blocks.length === 0) this.tailIsCopy = false;
+        }
+      }
+      this.watcher.onWritable(null);
+    } catch (err) {
+      this.failed = err as Error;
+      this.blocks = [];
+      this.queued = 0;
+      this.watcher.onWritable(null);
+      this.onError(err as Error);
+    }
+    if (this.queued === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const cb of waiters) cb();
+    }
+  }
+}

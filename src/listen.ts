@@ -1,0 +1,1 @@
+export async function runListen(argv: unknown) { console.error('todo'); return 1; }

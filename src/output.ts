@@ -1,0 +1,54 @@
+// Diagnostics on stderr (-v, -q, --json) and report output on stdout (tables on a TTY, tab-separated or JSON otherwise).
+import { writeSync } from 'node:fs';
+
+export interface OutputOptions { verbose?: boolean; quiet?: boolean; json?: boolean }
+
+/** Writes all of text to fd, waiting out EAGAIN on a non-blocking descriptor. Throws on other errors. */
+export function writeAllSync(fd: number, text: string | Buffer): void {
+  let buf = typeof text === 'string' ? Buffer.from(text) : text;
+  while (buf.length) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+/** Reports events on stderr: one line each, or one JSON object each with --json. */
+export class Reporter {
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+  readonly json: boolean;
+
+  constructor(opts: OutputOptions) {
+    this.verbose = !!opts.verbose && !opts.quiet;
+    this.quiet = !!opts.quiet;
+    this.json = !!opts.json;
+  }
+
+  /** A diagnostic shown only with -v. */
+  info(event: string, text: string, fields: Record<string, unknown> = {}): void {
+    if (this.verbose) this.emit(event, text, fields);
+  }
+
+  /** A warning shown unless -q: something was dropped, rejected or could not be delivered. */
+  warn(event: string, text: string, fields: Record<string, unknown> = {}): void {
+    if (!this.quiet) this.emit(event, text, fields);
+  }
+
+  private emit(event: string, text: string, fields: Record<string, unknown>): void {
+    const line = this.json ? JSON.stringify({ event, ...fields }) : `usock: ${text}`;
+    try {
+      writeAllSync(2, line + '\n');
+    } catch {
+      // stderr is gone: nothing left to tell.
+    }
+  }
+}
+
+/** Formats credentials for a diagnostic line. */
+export function describePeer(c: { pid: number; uid: number; gid: number } | null | undefined): string {
+  return c ? `pid ${c.pid} uid ${c.uid} gid ${c.gid}` : 'unknown peer';
+}

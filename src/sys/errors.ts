@@ -1,0 +1,35 @@
+// The typed error every libc wrapper throws: syscall, errno name, number and path.
+import { getSystemErrorMap } from 'node:util';
+
+let errorMap: Map<number, [string, string]> | undefined;
+
+/** Returns [code, message] for a positive errno, e.g. [ 'ENOENT', 'No such file or directory' ]. */
+export function describeErrno(errno: number): [string, string] {
+  errorMap ??= getSystemErrorMap();
+  const entry = errorMap.get(-errno);
+  if (!entry) return [`E${errno}`, `Unknown error ${errno}`];
+  const [code, message] = entry;
+  return [code, message.charAt(0).toUpperCase() + message.slice(1)];
+}
+
+export class SysError extends Error {
+  readonly syscall: string;
+  readonly code: string;
+  readonly errno: number;
+  readonly path?: string;
+
+  constructor(syscall: string, errno: number, path?: string) {
+    const [code, text] = describeErrno(errno);
+    super(`${syscall}${path === undefined ? '' : ` ${path}`}: ${text} (${code})`);
+    this.name = 'SysError';
+    this.syscall = syscall;
+    this.code = code;
+    this.errno = errno;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+/** True when err is a SysError (or a Node system error) with one of the given codes. */
+export function hasCode(err: unknown, ...codes: string[]): boolean {
+  return typeof err === 'object' && err !== null && codes.includes((err as { code?: string }).code ?? '');
+}

@@ -1,0 +1,71 @@
+// Linux constants for the libc layer: socket families, types, flags, options and struct sizes.
+
+export const AF_UNIX = 1;
+
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+
+export const SOL_SOCKET = 1;
+export const SO_TYPE = 3;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_PASSCRED = 16;
+export const SO_PEERCRED = 17;
+export const SO_PEERSEC = 31;
+export const SO_PEERGROUPS = 59;
+
+export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+
+export const MSG_PEEK = 0x2;
+export const MSG_CTRUNC = 0x8;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_DUPFD_CLOEXEC = 1030;
+export const FD_CLOEXEC = 1;
+
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLHUP = 0x10;
+export const POLLRDHUP = 0x2000;
+
+/** sizeof(struct sockaddr_un): sa_family_t (2) + sun_path[108]. */
+export const SOCKADDR_UN_SIZE = 110;
+export const SUN_PATH_SIZE = 108;
+/** Longest filesystem path that fits sun_path with its terminating NUL. */
+export const SUN_PATH_MAX = 107;
+export const SA_FAMILY_SIZE = 2;
+
+/** struct ucred { pid_t pid; uid_t uid; gid_t gid; } */
+export const UCRED_SIZE = 12;
+/** The kernel's cap on descriptors in one SCM_RIGHTS message (SCM_MAX_FD). */
+export const SCM_MAX_FD = 253;
+
+/** 64-bit layout of struct msghdr, struct iovec and struct cmsghdr. */
+export const MSGHDR_SIZE = 56;
+export const IOVEC_SIZE = 16;
+export const CMSGHDR_SIZE = 16;
+export const CMSG_ALIGN = 8;

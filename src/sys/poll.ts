@@ -1,0 +1,80 @@
+// Readiness of a descriptor on the event loop: one libuv poll handle per fd (koffi.node.poll).
+import { lib } from './libc';
+
+type Ready = () => void;
+interface PollHandle { start(opts: object, cb: (status: number, ev: unknown) => void): void; stop(): void; close(): void }
+
+/**
+ * Calls back when fd is readable or writable. A descriptor epoll cannot watch (a regular file,
+ * /dev/null) counts as always ready, since I/O on it never waits. Owns its poll handle, not the fd.
+ */
+export class FdWatcher {
+  readonly fd: number;
+  private handle: PollHandle | null = null;
+  private pollable = true;
+  private reader: Ready | null = null;
+  private writer: Ready | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private closed = false;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Calls cb once fd is readable (level-triggered: again while it stays so); null stops. */
+  onReadable(cb: Ready | null): void {
+    this.reader = cb;
+    this.update();
+  }
+
+  /** Calls cb once fd is writable; null stops. */
+  onWritable(cb: Ready | null): void {
+    this.writer = cb;
+    this.update();
+  }
+
+  /** Stops watching for good; closes the poll handle (the caller closes the fd after this). */
+  close(): void {
+    this.closed = true;
+    this.reader = this.writer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.handle?.close();
+    this.handle = null;
+  }
+
+  private update(): void {
+    if (this.closed) return;
+    const readable = this.reader !== null;
+    const writable = this.writer !== null;
+    if (this.pollable && !this.handle && (readable || writable)) {
+      try {
+        this.handle = lib().koffi.node.poll(this.fd, { readable, writable }, (status: number, ev: any) =>
+          this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable),
+        ) as unknown as PollHandle;
+        return;
+      } catch {
+        this.pollable = false;
+      }
+    }
+    if (!this.pollable) {
+      if ((readable || writable) && !this.immediate) this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.fire(true, true);
+        this.update();
+      });
+      return;
+    }
+    if (!this.handle) return;
+    if (readable || writable) {
+      this.handle.start({ readable, writable }, (status: number, ev: any) =>
+        this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable));
+    } else {
+      this.handle.stop();
+    }
+  }
+
+  private fire(readable: boolean, writable: boolean): void {
+    if (readable && this.reader) this.reader();
+    if (writable && this.writer) this.writer();
+  }
+}
