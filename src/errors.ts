@@ -60,7 +60,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError || err instanceof Exit) return err.exitCode;
   if (err instanceof SysError) return BY_CODE[err.code] ?? EXIT.FAILURE;
   const code = (err as { code?: string } | null)?.code;
-  return (code && BY_CODE[code]) ?? EXIT.FAILURE;
+  return (code ? BY_CODE[code] : undefined) ?? EXIT.FAILURE;
 }
 
 /** Returns the lines to print for err: `usock: …` and at most one `hint: …`. */

@@ -1,1 +1,79 @@
-export async function runListen(argv: unknown) { console.error('todo'); return 1; }
+// `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
+import { parseAccessRules, type AccessArgs } from './access';
+import { EXIT } from './errors';
+import { runOnConnection } from './exec';
+import { Connection, DatagramListener, Stdio, describeStats, newStats, type CloseReason } from './io/relay';
+import { handleSignals } from './lifecycle';
+import { parseAddress } from './net/address';
+import { concreteType } from './net/client';
+import { acceptLoop } from './net/server';
+import { bindServer, parseMode } from './net/socketfile';
+import { relayConfig, reporterFor, wholeNumber, type CommonArgs } from './settings';
+
+export interface ListenArgs extends CommonArgs, AccessArgs {
+  address: string;
+  'keep-open'?: boolean;
+  exec?: string;
+  mode?: string;
+  backlog: number;
+}
+
+/** Runs `usock listen`; returns the exit status (servers with -k or dgram run until a signal). Throws CliError, SysError. */
+export async function runListen(argv: ListenArgs): Promise<number> {
+  const reporter = reporterFor(argv);
+  const type = concreteType(argv.type, 'listen');
+  const cfg = relayConfig(argv, type, reporter);
+  const mode = parseMode(argv.mode);
+  const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
+  const rules = parseAccessRules(argv);
+  const address = parseAddress(argv.address);
+  handleSignals();
+  const server = bindServer(address, type, {
+    mode,
+    backlog,
+    onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
+  });
+  reporter.info('listening', `listening on ${argv.address} (${type})`, { address: argv.address, type });
+  const stdio = new Stdio(reporter);
+  stdio.configure(cfg, newStats());
+
+  if (type === 'dgram') {
+    const listener = new DatagramListener(server.fd, cfg, stdio);
+    listener.start();
+    return new Promise<number>(() => {}); // until a signal
+  }
+
+  return new Promise<number>((resolve, reject) => {
+    const keepOpen = !!argv['keep-open'];
+    const done = (status: number) => {
+      server.close();
+      resolve(status);
+    };
+    const loop = acceptLoop(server.fd, {
+      rules,
+      reporter,
+      onPeer: (fd, cred) => {
+        if (!keepOpen) {
+          loop.stop();
+          server.close();
+        }
+        if (argv.exec !== undefined) {
+          const status = runOnConnection(argv.exec, fd, cred);
+          if (!keepOpen) status.then(done, reject);
+          return;
+        }
+        const conn = new Connection(fd, cfg, stdio, (c: Connection, reason: CloseReason, err?: Error) => {
+          reporter.info('closed', `connection closed: ${describeStats(c.stats, type !== 'stream')}`, { peer: cred, ...c.stats });
+          if (keepOpen) {
+            if (reason === 'error') reporter.warn('connection-error', (err as Error).message);
+            return;
+          }
+          stdio.stop();
+          if (reason === 'error') reject(err);
+          else done(c.sendError && c.stats.dropped ? EXIT.IOERR : EXIT.OK);
+        });
+        conn.start();
+      },
+    });
+  });
+}

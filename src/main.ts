@@ -1,4 +1,5 @@
 // The usock CLI: parses arguments with yargs, runs the command, and turns any error into one line and an exit code.
+import type { CommandModule } from 'yargs';
 import { commands } from './commands/index';
 import { EXIT, Exit, UsageError, errorLines, exitCodeFor } from './errors';
 import { runCleanups } from './lifecycle';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       verbose: { alias: 'v', type: 'boolean', describe: 'diagnostics on stderr', global: true },
       quiet: { alias: 'q', type: 'boolean', describe: 'no diagnostics, only errors', global: true },
     })
-    .command(commands.map((c) => ({ ...c, handler: async (argv: never) => { result = await c.handler(argv); } })))
+    .command(commands.map(({ run, ...c }): CommandModule => ({ ...c, handler: async (argv) => { result = await run(argv); } })))
     .demandCommand(1, 'no command given')
     .recommendCommands()
     .strict()
@@ -70,4 +71,5 @@ async function main(): Promise<void> {
   finish(typeof result === 'number' ? result : EXIT.OK);
 }
 
+process.on('uncaughtException', fail);
 main().catch(fail);

@@ -1,8 +1,8 @@
 // yargs module for `usock connect`: options and help; the work is in ../connect.
-import type { CommandModule } from 'yargs';
+import type { UsockCommand } from './options';
 import { framingOptions } from './options';
 
-export const connectCommand: CommandModule = {
+export const connectCommand: UsockCommand = {
   command: 'connect <address>',
   describe: 'connect to ADDRESS, copy stdin to the peer and the peer\'s data to stdout',
   builder: (y) =>
@@ -16,5 +16,5 @@ export const connectCommand: CommandModule = {
         exec: { type: 'string', describe: 'run `sh -c CMD` with its stdin and stdout on the connection', requiresArg: true },
         ...framingOptions,
       }),
-  handler: async (argv) => (await import('../connect')).runConnect(argv as never),
+  run: async (argv) => (await import('../connect')).runConnect(argv),
 };

@@ -1,10 +1,10 @@
 // The registry: every subcommand's yargs module, in the order `usock --help` lists them.
-import type { CommandModule } from 'yargs';
+import type { UsockCommand } from './options';
 import { listenCommand } from './listen';
 import { connectCommand } from './connect';
 import { echoServerCommand } from './echo-server';
 
-export const commands: CommandModule[] = [
+export const commands: UsockCommand[] = [
   listenCommand,
   connectCommand,
   echoServerCommand,

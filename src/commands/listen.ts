@@ -1,8 +1,8 @@
 // yargs module for `usock listen`: options and help; the work is in ../listen.
-import type { CommandModule } from 'yargs';
+import type { UsockCommand } from './options';
 import { accessOptions, framingOptions, serverOptions } from './options';
 
-export const listenCommand: CommandModule = {
+export const listenCommand: UsockCommand = {
   command: 'listen <address>',
   describe: 'bind ADDRESS, copy the peer\'s data to stdout and stdin to the peer',
   builder: (y) =>
@@ -15,5 +15,5 @@ export const listenCommand: CommandModule = {
         ...framingOptions,
         ...accessOptions,
       }),
-  handler: async (argv) => (await import('../listen')).runListen(argv as never),
+  run: async (argv) => (await import('../listen')).runListen(argv),
 };

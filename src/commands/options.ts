@@ -1,5 +1,5 @@
 // Option definitions shared by several command modules: framing, access rules and server options.
-import type { Options } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import { FRAME_MODES } from '../io/framing';
 
 export const framingOptions: Record<string, Options> = {
@@ -36,3 +36,6 @@ export interface GlobalArgs {
   verbose?: boolean;
   quiet?: boolean;
 }
+
+/** A subcommand: its yargs module without the handler, and `run`, which returns the exit status. */
+export type UsockCommand = Omit<CommandModule, 'handler'> & { run: (argv: any) => Promise<number | void> };

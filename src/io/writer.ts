@@ -21,12 +21,12 @@ export class FdWriter {
 
   constructor(readonly watcher: FdWatcher) {}
 
-  /** Copies bytes into the queue. */
-  push(bytes: Buffer): void {
+  /** Queues bytes: copied when small, taken as they are when `owned` (the caller will not reuse them). */
+  push(bytes: Buffer, owned = false): void {
     if (this.failed) return;
     if (bytes.length >= BLOCK / 4) {
       this.sealTail();
-      this.blocks.push(Buffer.from(bytes));
+      this.blocks.push(owned ? bytes : Buffer.from(bytes));
     } else {
       let tail = this.blocks[this.blocks.length - 1];
       if (!tail || !this.tailIsCopy || this.tailUsed + bytes.length > tail.length) {

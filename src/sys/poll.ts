@@ -48,7 +48,7 @@ export class FdWatcher {
     const writable = this.writer !== null;
     if (this.pollable && !this.handle && (readable || writable)) {
       try {
-        this.handle = lib().koffi.node.poll(this.fd, { readable, writable }, (status: number, ev: any) =>
+        this.handle = (lib().koffi.node.poll as Function)(this.fd, { readable, writable }, (status: number, ev: any) =>
           this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable),
         ) as unknown as PollHandle;
         return;

@@ -113,16 +113,12 @@ export function recv(fd: number, buf: Buffer, flags = 0): number {
   }
 }
 
-/** Scratch for recvfrom's address; the caller copies what it needs before the next call. */
-const fromAddr = Buffer.alloc(L.SOCKADDR_UN_SIZE);
-const fromLen = new Uint32Array(1);
-
-/** Returns [length (real length with MSG_TRUNC), sender address buffer or null when unnamed], or WOULD_BLOCK. Throws SysError. */
-export function recvfrom(fd: number, buf: Buffer, flags = 0): [number, Buffer | null] | typeof WOULD_BLOCK {
+/** Returns the length received (the real length with MSG_TRUNC), or WOULD_BLOCK; the sender's address goes to addr and its length to addrLen[0]. Throws SysError. */
+export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer, addrLen: Uint32Array): number {
   for (;;) {
-    fromLen[0] = L.SOCKADDR_UN_SIZE;
-    const n = lib().recvfrom(fd, buf, buf.length, flags | L.MSG_DONTWAIT, fromAddr, fromLen);
-    if (n >= 0) return [n, fromLen[0]! > L.SA_FAMILY_SIZE ? Buffer.from(fromAddr.subarray(0, fromLen[0])) : null];
+    addrLen[0] = addr.length;
+    const n = lib().recvfrom(fd, buf, buf.length, flags | L.MSG_DONTWAIT, addr, addrLen);
+    if (n >= 0) return n;
     const e = errno();
     if (e === EAGAIN) return WOULD_BLOCK;
     if (e !== EINTR) throw new SysError('recvfrom', e);

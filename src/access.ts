@@ -1,0 +1,49 @@
+// Access rules (--allow-uid, --allow-gid, --allow-user, --allow-group): which peers a server admits.
+import { UsageError } from './errors';
+import { groupByName, userByName } from './sys/users';
+
+export interface AccessArgs {
+  'allow-uid'?: string[];
+  'allow-gid'?: string[];
+  'allow-user'?: string[];
+  'allow-group'?: string[];
+}
+
+export interface AccessRules {
+  uids: Set<number>;
+  gids: Set<number>;
+}
+
+/** A peer as the rules see it: uid, primary gid, and supplementary groups where the kernel tells them. */
+export interface PeerIdentity { uid: number; gid: number; groups?: number[] }
+
+function ids(option: string, values: string[] | undefined): number[] {
+  return (values ?? []).map((v) => {
+    if (!/^\d+$/.test(String(v))) throw new UsageError(`bad --${option} '${v}': expected a number`);
+    return Number(v);
+  });
+}
+
+/** Returns the rules the options give, or null when there are none (every peer is admitted). Throws UsageError (64) for an unknown user or group. */
+export function parseAccessRules(argv: AccessArgs): AccessRules | null {
+  const uids = new Set(ids('allow-uid', argv['allow-uid']));
+  const gids = new Set(ids('allow-gid', argv['allow-gid']));
+  for (const name of argv['allow-user'] ?? []) {
+    const user = userByName(String(name));
+    if (!user) throw new UsageError(`unknown user '${name}' in --allow-user`);
+    uids.add(user.uid);
+  }
+  for (const name of argv['allow-group'] ?? []) {
+    const group = groupByName(String(name));
+    if (!group) throw new UsageError(`unknown group '${name}' in --allow-group`);
+    gids.add(group.gid);
+  }
+  return uids.size || gids.size ? { uids, gids } : null;
+}
+
+/** True when rules admit peer: no rules, its uid listed, or its gid or one of its groups listed. */
+export function admits(rules: AccessRules | null, peer: PeerIdentity): boolean {
+  if (!rules) return true;
+  if (rules.uids.has(peer.uid) || rules.gids.has(peer.gid)) return true;
+  return (peer.groups ?? []).some((g) => rules.gids.has(g));
+}

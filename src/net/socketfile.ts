@@ -1,0 +1,131 @@
+// Server sockets: a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
+import { lstatSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CliError, EXIT, UsageError } from '../errors';
+import { onCleanup } from '../lifecycle';
+import { hasCode, SysError } from '../sys/errors';
+import { bind, close, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
+import type { SocketAddress } from './address';
+import { findOwners, readUnixSockets } from './procnet';
+
+export interface ServerOptions {
+  mode?: number;
+  backlog?: number;
+  /** Reports that a stale socket file was replaced. */
+  onStaleReplaced?: (path: string) => void;
+}
+
+export interface BoundSocket {
+  readonly fd: number;
+  readonly address: SocketAddress;
+  /** Closes the socket and removes the socket file if the path is still the one usock created. Safe to call twice. */
+  close(): void;
+}
+
+/** Returns the permission bits of a --mode argument. Throws UsageError (64) for anything but octal 0-0777. */
+export function parseMode(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^0?[0-7]{1,3}$/.test(String(text))) throw new UsageError(`bad --mode '${text}': expected octal permission bits such as 0660`);
+  return parseInt(String(text), 8);
+}
+
+/**
+ * Returns a socket of `type` bound to address (and listening, for stream and seqpacket). A stale socket
+ * file is replaced; a live socket or a file that is not a socket is refused with exit 73 and left alone.
+ * Throws CliError or SysError; closes the socket it made on failure. The caller owns the result.
+ */
+export function bindServer(address: SocketAddress, type: SocketType, opts: ServerOptions = {}): BoundSocket {
+  if (address.path !== undefined) clearStaleSocket(address, type, opts);
+  const fd = socket(type);
+  let identity: { dev: number; ino: number } | null = null;
+  try {
+    const previous = opts.mode === undefined ? undefined : process.umask(0o777 & ~opts.mode);
+    try {
+      bind(fd, address.sockaddr, address.text);
+    } finally {
+      if (previous !== undefined) process.umask(previous);
+    }
+    if (address.path !== undefined) {
+      const st = lstatSync(address.path);
+      identity = { dev: st.dev, ino: st.ino };
+    }
+    if (type !== 'dgram') listen(fd, opts.backlog ?? 4096);
+  } catch (err) {
+    closeQuietly(fd);
+    if (hasCode(err, 'EADDRINUSE')) throw addressInUse(address);
+    throw err;
+  } finally {
+    address.release();
+  }
+  let closed = false;
+  const removeFile = () => {
+    if (identity && address.path !== undefined && isSameFile(address.path, identity)) {
+      try {
+        unlinkSync(address.path);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const unregister = onCleanup(removeFile);
+  return {
+    fd,
+    address,
+    close() {
+      if (closed) return;
+      closed = true;
+      unregister();
+      removeFile();
+      close(fd);
+    },
+  };
+}
+
+function isSameFile(path: string, id: { dev: number; ino: number }): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a socket file nobody listens on; throws CliError 73 for a live socket or a non-socket. */
+function clearStaleSocket(address: SocketAddress, type: SocketType, opts: ServerOptions): void {
+  const path = address.path!;
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (hasCode(err, 'ENOENT')) return;
+    throw err;
+  }
+  if (!st.isSocket()) {
+    throw new CliError(`${path}: file exists and is not a socket (left untouched)`, EXIT.CANTCREAT);
+  }
+  const probe = socket(type);
+  try {
+    connect(probe, address.sockaddr, address.text);
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ECONNREFUSED') {
+      const again = lstatSync(path);
+      if (again.ino === st.ino && again.dev === st.dev) unlinkSync(path);
+      opts.onStaleReplaced?.(path);
+      return;
+    }
+    if (!(err instanceof SysError && err.code === 'EPROTOTYPE')) throw err;
+  } finally {
+    closeQuietly(probe);
+  }
+  throw addressInUse(address);
+}
+
+/** Returns the exit-73 error for an address a live socket holds, naming its owner where /proc shows it. */
+function addressInUse(address: SocketAddress): CliError {
+  const candidates = readUnixSockets().filter((s) => s.address === address.text || (address.path !== undefined && s.address === resolve(address.path)));
+  const owners = findOwners(candidates.map((c) => c.inode));
+  const listening = candidates.find((c) => c.listening && owners.has(c.inode)) ?? candidates.find((c) => owners.has(c.inode));
+  const owner = listening ? owners.get(listening.inode)![0] : undefined;
+  const who = owner ? ` by pid ${owner.pid} (${owner.command || '?'})` : '';
+  return new CliError(`${address.text}: address in use${who}`, EXIT.CANTCREAT, 'stop that process, or choose another address');
+}

@@ -1,0 +1,93 @@
+// The user and group databases through libc (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist): NSS included.
+import { errno, lib } from './libc';
+import { SysError } from './errors';
+
+export interface UserEntry { name: string; uid: number; gid: number }
+export interface GroupEntry { name: string; gid: number }
+
+type Fn = (...args: any[]) => any;
+let fns: { getpwnam_r: Fn; getpwuid_r: Fn; getgrnam_r: Fn; getgrgid_r: Fn; getgrouplist: Fn } | undefined;
+
+function db() {
+  if (fns) return fns;
+  const so = lib().koffi.load('libc.so.6');
+  fns = {
+    getpwnam_r: so.func('int getpwnam_r(const char *name, void *pwd, void *buf, size_t len, _Out_ void **result)'),
+    getpwuid_r: so.func('int getpwuid_r(uint32_t uid, void *pwd, void *buf, size_t len, _Out_ void **result)'),
+    getgrnam_r: so.func('int getgrnam_r(const char *name, void *grp, void *buf, size_t len, _Out_ void **result)'),
+    getgrgid_r: so.func('int getgrgid_r(uint32_t gid, void *grp, void *buf, size_t len, _Out_ void **result)'),
+    getgrouplist: so.func('int getgrouplist(const char *user, uint32_t gid, _Out_ uint32_t *groups, _Inout_ int *n)'),
+  };
+  return fns;
+}
+
+const ERANGE = 34;
+
+/** Calls a get*_r function with a growing buffer; returns [struct, strings buffer] or null when there is no entry. Throws SysError. */
+function lookup(fn: Fn, key: string | number, structSize: number, name: string): [Buffer, Buffer] | null {
+  for (let size = 4096; size <= 1 << 22; size *= 4) {
+    const struct = Buffer.alloc(structSize);
+    const buf = Buffer.alloc(size);
+    const result = [null];
+    const rc = fn(key, struct, buf, size, result);
+    if (rc === ERANGE) continue;
+    if (rc !== 0) throw new SysError(name, rc);
+    return result[0] ? [struct, buf] : null;
+  }
+  throw new SysError(name, ERANGE);
+}
+
+/** Returns the C string a pointer in `struct` at offset refers to, found inside `buf`. */
+function stringAt(struct: Buffer, offset: number, buf: Buffer): string {
+  const ptr = struct.readBigUInt64LE(offset);
+  const base = lib().koffi.address(buf);
+  const start = Number(ptr - base);
+  if (start < 0 || start >= buf.length) return '';
+  const end = buf.indexOf(0, start);
+  return buf.toString('utf8', start, end < 0 ? buf.length : end);
+}
+
+// struct passwd: pw_name 0, pw_passwd 8, pw_uid 16, pw_gid 20, ... (48 bytes); struct group: gr_name 0, gr_passwd 8, gr_gid 16, gr_mem 24 (32 bytes)
+function user(found: [Buffer, Buffer] | null): UserEntry | null {
+  if (!found) return null;
+  const [s, buf] = found;
+  return { name: stringAt(s, 0, buf), uid: s.readUInt32LE(16), gid: s.readUInt32LE(20) };
+}
+
+function group(found: [Buffer, Buffer] | null): GroupEntry | null {
+  if (!found) return null;
+  const [s, buf] = found;
+  return { name: stringAt(s, 0, buf), gid: s.readUInt32LE(16) };
+}
+
+/** Returns the user called name, or null. Throws SysError when the database fails. */
+export function userByName(name: string): UserEntry | null {
+  return user(lookup(db().getpwnam_r, name, 48, 'getpwnam_r'));
+}
+
+/** Returns the user with uid, or null. Throws SysError. */
+export function userById(uid: number): UserEntry | null {
+  return user(lookup(db().getpwuid_r, uid, 48, 'getpwuid_r'));
+}
+
+/** Returns the group called name, or null. Throws SysError. */
+export function groupByName(name: string): GroupEntry | null {
+  return group(lookup(db().getgrnam_r, name, 32, 'getgrnam_r'));
+}
+
+/** Returns the group with gid, or null. Throws SysError. */
+export function groupById(gid: number): GroupEntry | null {
+  return group(lookup(db().getgrgid_r, gid, 32, 'getgrgid_r'));
+}
+
+/** Returns every gid user belongs to, gid included (getgrouplist). */
+export function groupsOf(userName: string, gid: number): number[] {
+  for (let n = 64; ; n *= 4) {
+    const list = new Uint32Array(n);
+    const count = new Int32Array([n]);
+    if (db().getgrouplist(userName, gid, list, count) >= 0) return [...list.subarray(0, count[0])];
+    if (count[0]! <= n) {
+      if (n > 1 << 16) throw new SysError('getgrouplist', errno() || ERANGE);
+    }
+  }
+}
