@@ -4,10 +4,10 @@ import { onCleanup } from '../lifecycle';
 import type { Reporter } from '../output';
 import { hasCode } from '../sys/errors';
 import { FdWatcher } from '../sys/poll';
-import { F_GETFL, F_SETFL, MSG_TRUNC, POLLHUP, POLLRDHUP, SHUT_WR, SOCKADDR_UN_SIZE } from '../sys/platform/linux';
+import { F_GETFL, F_SETFL, F_SETPIPE_SZ, MSG_TRUNC, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF, POLLHUP, POLLRDHUP, SHUT_WR, SOCKADDR_UN_SIZE } from '../sys/platform/linux';
 import { decodeAddress } from '../sys/sockaddr';
 import {
-  WOULD_BLOCK, closeQuietly, fcntl, pollNow, read, recv, recvfrom, send, sendto, shutdown, write, type SocketType,
+  WOULD_BLOCK, closeQuietly, fcntl, setsockoptInt, pollNow, read, recv, recvfrom, send, sendto, shutdown, write, type SocketType,
 } from '../sys/socket';
 import { createDecoder, encodeMessage, type Decoder, type FrameMode } from './framing';
 import { FdWriter } from './writer';
@@ -68,6 +68,7 @@ export class Stdio {
   private reading = false;
   private eof = false;
   private started = false;
+  private spare: Buffer | null = null;
   /** Called once stdin has ended and every unit has been handed to the outlets. */
   onEnd: () => void = () => {};
 
@@ -81,6 +82,13 @@ export class Stdio {
       }
     }
     this.out = new FdWriter(new FdWatcher(1));
+    for (const fd of [0, 1]) {
+      try {
+        fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE); // only pipes take it; larger pipes mean fewer reads
+      } catch {
+        // not a pipe, or the limit is lower
+      }
+    }
     this.out.onError = (err) => {
       // A closed stdout (`usock … | head`) ends usock quietly with status 0.
       if (hasCode(err, 'EPIPE')) setImmediate(() => { throw new Exit(EXIT.OK); });
@@ -143,7 +151,9 @@ export class Stdio {
 
   private readStdin(): void {
     for (let i = 0; i < READS_PER_TURN && this.reading; i++) {
-      const buf = Buffer.allocUnsafe(this.readSize);
+      // A stream chunk every outlet has sent at once is free again; framed input keeps its buffers.
+      const buf = this.spare ?? Buffer.allocUnsafe(this.readSize);
+      this.spare = null;
       let n: number;
       try {
         n = read(0, buf);
@@ -158,6 +168,7 @@ export class Stdio {
       }
       const units = this.decoder ? this.decoder.push(buf.subarray(0, n)) : [buf.subarray(0, n)];
       this.deliver(units);
+      if (!this.decoder && [...this.outlets].every((o) => !o.busy)) this.spare = buf;
     }
   }
 
@@ -178,10 +189,25 @@ export class Stdio {
 
 export type CloseReason = 'eof' | 'error';
 
+const STREAM_SOCKET_BUFFER = 4 * 1024 * 1024;
+const PIPE_SIZE = 1024 * 1024;
+
+/** Asks for larger kernel buffers on a stream socket (fewer wake-ups per byte); the kernel caps them, failures are harmless. */
+function enlargeBuffers(fd: number): void {
+  for (const opt of [SO_SNDBUF, SO_RCVBUF]) {
+    try {
+      setsockoptInt(fd, SOL_SOCKET, opt, STREAM_SOCKET_BUFFER);
+    } catch {
+      // keep the default
+    }
+  }
+}
+
 /**
  * One connected socket relayed to stdio: its data goes to stdout, stdin's units come to it.
- * Finishes when the peer closes its side and everything received is queued for stdout.
- * Owns fd and closes it.
+ * Finishes when both directions are over: the peer has closed its side (everything received is
+ * queued for stdout) and stdin has ended and been sent, or the peer hung up entirely so that
+ * nothing more can reach it. Owns fd and closes it.
  */
 export class Connection implements Outlet {
   readonly watcher: FdWatcher;
@@ -190,6 +216,7 @@ export class Connection implements Outlet {
   private offset = 0; // bytes of queue[0] already sent (stream)
   private ending = false;
   private writeShut = false;
+  private inputDone = false;
   private readPaused = false;
   private finished = false;
   private recvBuf: Buffer | null = null;
@@ -206,6 +233,7 @@ export class Connection implements Outlet {
     private readonly onFinish: (conn: Connection, reason: CloseReason, err?: Error) => void,
   ) {
     this.watcher = new FdWatcher(fd);
+    if (cfg.type === 'stream') enlargeBuffers(fd);
   }
 
   get busy(): boolean {
@@ -285,6 +313,8 @@ export class Connection implements Outlet {
       this.queue = [];
       this.watcher.onWritable(null);
       this.stdio.removeOutlet(this);
+      // What the peer sent before it stopped reading is still to be read: finish only after its EOF.
+      if (this.inputDone) this.finish('eof');
       return;
     }
     this.watcher.onWritable(null);
@@ -300,6 +330,7 @@ export class Connection implements Outlet {
           // already disconnected
         }
       }
+      if (this.inputDone) return this.finish('eof');
     }
     this.stdio.kick();
   }
@@ -316,24 +347,24 @@ export class Connection implements Outlet {
       for (let i = 0; i < READS_PER_TURN; i++) {
         if (out.full) return this.pauseForStdout();
         if (this.cfg.type === 'stream') {
-          const buf = Buffer.allocUnsafe(STREAM_CHUNK);
+          const buf = (this.recvBuf ??= Buffer.allocUnsafe(STREAM_CHUNK));
           const n = read(this.fd, buf);
           if (n === WOULD_BLOCK) break;
-          if (n === 0) return this.finish('eof');
+          if (n === 0) return this.peerEnded();
           this.stats.bytesIn += n;
-          out.push(buf.subarray(0, n), true);
+          out.writeNow(buf.subarray(0, n));
         } else {
           const buf = (this.recvBuf ??= Buffer.allocUnsafe(this.cfg.maxSize));
           const n = recv(this.fd, buf, MSG_TRUNC);
           if (n === WOULD_BLOCK) break;
           if (n === 0 && this.cfg.type === 'seqpacket' && (pollNow(this.fd, POLLRDHUP) & (POLLRDHUP | POLLHUP))) {
-            return this.finish('eof');
+            return this.peerEnded();
           }
           this.takeMessage(buf, n);
         }
       }
     } catch (err) {
-      if (hasCode(err, 'ECONNRESET')) return this.finish('eof');
+      if (hasCode(err, 'ECONNRESET')) return this.finish('eof'); // nothing more to read or to send
       return this.finish('error', err as Error);
     } finally {
       out.flush();
@@ -360,6 +391,14 @@ export class Connection implements Outlet {
       this.readPaused = false;
       if (!this.finished) this.watcher.onReadable(() => this.readSocket());
     });
+  }
+
+  /** The peer closed its write side: finish now if our side is over too or the peer hung up entirely, else keep sending stdin. */
+  private peerEnded(): void {
+    this.inputDone = true;
+    this.watcher.onReadable(null);
+    const hungUp = (pollNow(this.fd, POLLHUP) & POLLHUP) !== 0;
+    if (hungUp || this.writeShut || this.sendError) return this.finish('eof');
   }
 
   private finish(reason: CloseReason, err?: Error): void {

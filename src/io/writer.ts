@@ -42,6 +42,29 @@ export class FdWriter {
     this.queued += bytes.length;
   }
 
+  /** Writes bytes at once when nothing is queued, and queues a copy of what the fd did not take; the caller may reuse bytes afterwards. */
+  writeNow(bytes: Buffer): void {
+    if (this.failed) return;
+    let rest = bytes;
+    if (this.queued === 0) {
+      try {
+        while (rest.length) {
+          const n = write(this.watcher.fd, rest);
+          if (n === WOULD_BLOCK) break;
+          rest = rest.subarray(n);
+        }
+      } catch (err) {
+        this.failed = err as Error;
+        this.onError(err as Error);
+        return;
+      }
+    }
+    if (rest.length) {
+      this.push(rest);
+      this.flush();
+    }
+  }
+
   /** Trims a partly filled copy block to what it holds, so that later blocks can follow it. */
   private sealTail(): void {
     if (!this.tailIsCopy) return;

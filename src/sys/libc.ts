@@ -10,7 +10,7 @@ export interface Libc {
   send: Fn; recv: Fn; sendto: Fn; recvfrom: Fn; sendmsg: Fn; recvmsg: Fn;
   getsockopt: Fn; setsockopt: Fn; getsockname: Fn; getpeername: Fn;
   close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; fchmod: Fn; poll: Fn; ioctl: Fn;
-  splice: Fn; pipe2: Fn;
+  splice: Fn; pipe2: Fn; epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
 }
 
@@ -51,6 +51,8 @@ export function lib(): Libc {
     ioctl: f('int ioctl(int fd, unsigned long req, _Out_ int *arg)'),
     splice: f('intptr_t splice(int fdin, void *offin, int fdout, void *offout, size_t len, unsigned int flags)'),
     pipe2: f('int pipe2(_Out_ int *fds, int flags)'),
+    epoll_create1: f('int epoll_create1(int flags)'),
+    epoll_ctl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
     setuid: f('int setuid(uint32_t uid)'),
     setgid: f('int setgid(uint32_t gid)'),
     setgroups: f('int setgroups(size_t n, const uint32_t *list)'),

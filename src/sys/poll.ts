@@ -2,6 +2,20 @@
 import { lib } from './libc';
 
 type Ready = () => void;
+
+let probeEpoll = -1;
+
+/** True when epoll can watch fd (sockets, pipes, ttys); false for regular files, /dev/null and closed fds. */
+export function isPollable(fd: number): boolean {
+  const c = lib();
+  if (probeEpoll < 0) probeEpoll = c.epoll_create1(0o2000000);
+  const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+  const event = Buffer.alloc(12);
+  event.writeUInt32LE(1, 0);
+  if (c.epoll_ctl(probeEpoll, EPOLL_CTL_ADD, fd, event) < 0) return false;
+  c.epoll_ctl(probeEpoll, EPOLL_CTL_DEL, fd, event);
+  return true;
+}
 interface PollHandle { start(opts: object, cb: (status: number, ev: unknown) => void): void; stop(): void; close(): void }
 
 /**
@@ -46,6 +60,10 @@ export class FdWatcher {
     if (this.closed) return;
     const readable = this.reader !== null;
     const writable = this.writer !== null;
+    if (this.pollable && !this.handle && (readable || writable)) {
+      // koffi aborts the process when libuv refuses a descriptor, so ask epoll first.
+      this.pollable = isPollable(this.fd);
+    }
     if (this.pollable && !this.handle && (readable || writable)) {
       try {
         this.handle = (lib().koffi.node.poll as Function)(this.fd, { readable, writable }, (status: number, ev: any) =>

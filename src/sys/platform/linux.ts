@@ -45,6 +45,7 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const F_DUPFD_CLOEXEC = 1030;
+export const F_SETPIPE_SZ = 1031;
 export const FD_CLOEXEC = 1;
 
 export const POLLIN = 0x1;
