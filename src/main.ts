@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     .wrap(Math.min(100, process.stdout.columns || 80))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg, 'see `usock --help`');
+      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '), 'see `usock --help`');
     });
   await parser.parseAsync();
   finish(typeof result === 'number' ? result : EXIT.OK);
