@@ -9,8 +9,8 @@ import type { Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
 import { hasCode } from './sys/errors';
 import { FdWatcher } from './sys/poll';
-import { MSG_TRUNC, SOCKADDR_UN_SIZE } from './sys/platform/linux';
-import { closeQuietly, read, recv, recvfrom, send, sendto, write, WOULD_BLOCK, type SocketType } from './sys/socket';
+import { MSG_TRUNC, POLLHUP, POLLRDHUP, SOCKADDR_UN_SIZE } from './sys/platform/linux';
+import { closeQuietly, pollNow, read, recv, recvfrom, send, sendto, write, WOULD_BLOCK, type SocketType } from './sys/socket';
 
 export interface EchoArgs extends CommonArgs, AccessArgs {
   address: string;
@@ -60,29 +60,38 @@ class EchoConnection {
   private readSome(): void {
     try {
       for (let i = 0; i < 64 && this.queued < HIGH_WATER; i++) {
-        if (this.type === 'stream') {
-          const chunk = Buffer.allocUnsafe(CHUNK);
-          const n = read(this.fd, chunk);
-          if (n === WOULD_BLOCK) break;
-          if (n === 0) { this.eof = true; break; }
-          this.enqueue(chunk.subarray(0, n));
-        } else {
-          const buf = (this.buf ??= Buffer.allocUnsafe(this.maxSize));
-          const n = recv(this.fd, buf, MSG_TRUNC);
-          if (n === WOULD_BLOCK) break;
-          if (n === 0) { this.eof = true; break; }
-          if (n > buf.length) {
-            this.reporter.warn('oversize', `message of ${n} bytes exceeds --max-size ${this.maxSize}: not echoed`, { length: n });
-            continue;
-          }
-          this.enqueue(Buffer.from(buf.subarray(0, n)));
+        const buf = (this.buf ??= Buffer.allocUnsafe(this.type === 'stream' ? CHUNK : this.maxSize));
+        const n = this.type === 'stream' ? read(this.fd, buf) : recv(this.fd, buf, MSG_TRUNC);
+        if (n === WOULD_BLOCK) break;
+        if (n === 0 && (this.type === 'stream' || pollNow(this.fd, POLLRDHUP) & (POLLRDHUP | POLLHUP))) {
+          this.eof = true;
+          break;
         }
+        if (n > buf.length && this.type !== 'stream') {
+          this.reporter.warn('oversize', `message of ${n} bytes exceeds --max-size ${this.maxSize}: not echoed`, { length: n });
+          continue;
+        }
+        this.echo(buf.subarray(0, n));
+        // A short stream read has emptied the socket: the level-triggered poll calls again for more.
+        if (this.type === 'stream' && n < buf.length) break;
       }
     } catch (err) {
       if (!hasCode(err, 'ECONNRESET')) this.reporter.warn('echo-error', (err as Error).message);
       return this.close();
     }
     this.flush();
+  }
+
+  /** Sends data back at once when nothing waits before it; queues a copy of what the socket did not take. */
+  private echo(data: Buffer): void {
+    if (this.queue.length === 0) {
+      const n = this.type === 'stream' ? write(this.fd, data) : send(this.fd, data);
+      if (n !== WOULD_BLOCK) {
+        if (this.type !== 'stream' || n === data.length) return;
+        data = data.subarray(n);
+      }
+    }
+    this.enqueue(Buffer.from(data));
   }
 
   private enqueue(b: Buffer): void {

@@ -353,6 +353,7 @@ export class Connection implements Outlet {
           if (n === 0) return this.peerEnded();
           this.stats.bytesIn += n;
           out.writeNow(buf.subarray(0, n));
+          if (n < buf.length) break; // drained: the level-triggered poll calls again
         } else {
           const buf = (this.recvBuf ??= Buffer.allocUnsafe(this.cfg.maxSize));
           const n = recv(this.fd, buf, MSG_TRUNC);

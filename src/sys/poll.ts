@@ -30,6 +30,7 @@ export class FdWatcher {
   private writer: Ready | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
+  private events = 0; // what the poll handle watches now: 1 readable, 2 writable
 
   constructor(fd: number) {
     this.fd = fd;
@@ -69,6 +70,7 @@ export class FdWatcher {
         this.handle = (lib().koffi.node.poll as Function)(this.fd, { readable, writable }, (status: number, ev: any) =>
           this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable),
         ) as unknown as PollHandle;
+        this.events = (readable ? 1 : 0) | (writable ? 2 : 0);
         return;
       } catch {
         this.pollable = false;
@@ -83,6 +85,10 @@ export class FdWatcher {
       return;
     }
     if (!this.handle) return;
+    // Restarting a handle costs an epoll_ctl; the callbacks are looked up at each event anyway.
+    const events = (readable ? 1 : 0) | (writable ? 2 : 0);
+    if (events === this.events) return;
+    this.events = events;
     if (readable || writable) {
       this.handle.start({ readable, writable }, (status: number, ev: any) =>
         this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable));

@@ -1,0 +1,680 @@
+#!/usr/bin/env node
+// Benchmark of usock against socat and nc: stream throughput, datagram rate, echo conn/s, round trip, startup.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const USOCK = process.env.USOCK_BIN || path.join(ROOT, 'bin', 'usock');
+const CLIENTS = path.join(ROOT, 'bench', 'clients.py');
+const SECTIONS = ['stream', 'dgram', 'echo', 'rtt', 'startup'];
+const MiB = 1024 * 1024;
+
+const USAGE = `usage: node bench/run.mjs [--json] [--only ${SECTIONS.join(',')}]
+
+Measures usock side by side with socat and nc (each skipped when missing) and
+prints every figure, usock's ratio to the others and the target it should meet.
+Not a test: it exits 0 whatever the figures are.
+
+  --json        print the results as one JSON object on stdout (progress on stderr)
+  --only LIST   run only these sections (comma-separated)
+
+Environment (sizes):
+  USOCK_BENCH_BYTES          stream transfer size, bytes (default 2147483648; K/M/G suffixes allowed)
+  USOCK_BENCH_DGRAMS         datagrams sent (default 500000)
+  USOCK_BENCH_CONNS          sequential echo connections (default 2000)
+  USOCK_BENCH_ROUNDTRIPS     ping-pongs on one connection (default 20000)
+  USOCK_BENCH_STARTUP_RUNS   runs of each startup command (default 30)
+  USOCK_BIN                  usock executable (default bin/usock of this checkout)
+`;
+
+/** Returns the parsed command line; exits 64 on a bad option. */
+function parseArgs(argv) {
+  const options = { json: false, only: new Set(SECTIONS) };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') options.json = true;
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (arg === '--only' || arg.startsWith('--only=')) {
+      const list = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
+      const names = (list ?? '').split(',').filter(Boolean);
+      const unknown = names.filter((name) => !SECTIONS.includes(name));
+      if (names.length === 0 || unknown.length > 0) usageError(`--only: expected some of ${SECTIONS.join(',')}`);
+      options.only = new Set(names);
+    } else usageError(`unknown argument: ${arg}`);
+  }
+  return options;
+}
+
+function usageError(message) {
+  process.stderr.write(`bench: ${message}\n${USAGE}`);
+  process.exit(64);
+}
+
+/** Returns the positive integer in environment variable NAME (K/M/G suffixes are powers of 1024), or fallback. */
+function envCount(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)([kmg]?)(i?b)?$/i.exec(raw.trim());
+  if (!match || Number(match[1]) <= 0) usageError(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  const scale = { '': 1, k: 1024, m: MiB, g: 1024 * MiB }[match[2].toLowerCase()];
+  return Number(match[1]) * scale;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const config = {
+  streamBytes: envCount('USOCK_BENCH_BYTES', 2 * 1024 * MiB),
+  checkBytes: 16 * MiB,
+  dgrams: envCount('USOCK_BENCH_DGRAMS', 500000),
+  dgramSize: 32,
+  conns: envCount('USOCK_BENCH_CONNS', 2000),
+  roundtrips: envCount('USOCK_BENCH_ROUNDTRIPS', 20000),
+  startupRuns: envCount('USOCK_BENCH_STARTUP_RUNS', 30),
+};
+config.checkBytes = Math.min(config.checkBytes, config.streamBytes);
+
+// ---------------------------------------------------------------- output
+
+/** Progress goes to stdout, or to stderr when stdout carries the JSON object. */
+function say(line = '') {
+  (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+}
+
+function fmt(value, digits = 1) {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '-';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function firstLine(text) {
+  const line = (text ?? '').trim().split('\n')[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 160)}...` : line;
+}
+
+// ---------------------------------------------------------------- processes
+
+const live = new Set();
+let tmpDir;
+let socketCount = 0;
+const devNull = fs.openSync('/dev/null', 'w');
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Returns promise's value, or rejects with "WHAT did not finish within N s" after ms. */
+async function within(promise, ms, what) {
+  let timer;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${fmt(ms / 1000, 0)} s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Returns a started child in its own process group (so a pipeline under `sh -c` dies as one), with
+ * `exited` (resolves {code, signal, time}), `stderrText` and, for stdout 'pipe', `stdoutText` / `stdoutBytes`.
+ */
+function start(command, args, { stdin = 'ignore', stdout = devNull, keepStdout = true } = {}) {
+  const child = spawn(command, args, { stdio: [stdin, stdout, 'pipe'], detached: true });
+  live.add(child);
+  child.stderrText = '';
+  child.stdoutText = '';
+  child.stdoutBytes = 0;
+  child.stderr.on('data', (data) => {
+    if (child.stderrText.length < 8000) child.stderrText += data;
+  });
+  if (child.stdout) {
+    child.stdout.on('data', (data) => {
+      child.stdoutBytes += data.length;
+      if (keepStdout && child.stdoutText.length < 64000) child.stdoutText += data;
+    });
+  }
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal, time: performance.now() });
+    });
+    child.on('error', (error) => {
+      live.delete(child);
+      child.stderrText += `${error.message}\n`;
+      resolve({ code: 127, signal: null, time: performance.now(), error });
+    });
+  });
+  child.done = false;
+  child.exited.then(() => {
+    child.done = true;
+  });
+  child.stdin?.on('error', () => {});
+  return child;
+}
+
+function describeExit(result) {
+  return result.signal ? `signal ${result.signal}` : `status ${result.code}`;
+}
+
+function failure(what, child, result) {
+  const detail = firstLine(child.stderrText);
+  return new Error(`${what} exited with ${describeExit(result)}${detail ? `: ${detail}` : ''}`);
+}
+
+/** Stops child's process group: SIGTERM, then SIGKILL after graceMs; resolves once it has exited. */
+async function stop(child, graceMs = 1000) {
+  if (!child || child.done || child.pid === undefined) return;
+  const signal = (name) => {
+    try {
+      process.kill(-child.pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  try {
+    await within(child.exited, graceMs, 'stop');
+  } catch {
+    signal('SIGKILL');
+    await within(child.exited, 5000, 'kill').catch(() => {});
+  }
+}
+
+function killAllNow() {
+  for (const child of live) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function cleanUp() {
+  killAllNow();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
+
+process.on('exit', cleanUp);
+for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(name, () => {
+    cleanUp();
+    process.kill(process.pid, name);
+    process.exit(128 + os.constants.signals[name]);
+  });
+}
+
+function newSocketPath() {
+  return path.join(tmpDir, `s${++socketCount}`);
+}
+
+/** Resolves once a socket file exists at socketPath; rejects if child exits first or after timeoutMs. */
+async function waitForSocket(socketPath, child, what, timeoutMs = 10000) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (child.done) throw failure(what, child, await child.exited);
+    try {
+      if (fs.statSync(socketPath).isSocket()) return;
+    } catch {
+      // not there yet
+    }
+    if (performance.now() > deadline) throw new Error(`${what}: no socket at ${socketPath} after ${timeoutMs / 1000} s`);
+    await sleep(5);
+  }
+}
+
+/** Resolves once child's stdout contains text; rejects if it exits first or after timeoutMs. */
+async function waitForOutput(child, text, what, timeoutMs = 10000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!child.stdoutText.includes(text)) {
+    if (child.done) throw failure(what, child, await child.exited);
+    if (performance.now() > deadline) throw new Error(`${what}: no "${text}" after ${timeoutMs / 1000} s`);
+    await sleep(2);
+  }
+}
+
+/** Returns the JSON object on the last line a python client printed. */
+async function clientResult(child, what, timeoutMs) {
+  const result = await within(child.exited, timeoutMs, what);
+  if (result.code !== 0) throw failure(what, child, result);
+  const lines = child.stdoutText.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+// ---------------------------------------------------------------- tools
+
+function has(command) {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
+}
+
+function versionOf(command, args, pattern) {
+  const out = spawnSync(command, args, { encoding: 'utf8', timeout: 10000 });
+  const text = `${out.stdout ?? ''}\n${out.stderr ?? ''}`;
+  const match = pattern.exec(text);
+  return match ? match[0].trim() : firstLine(text);
+}
+
+function detectTools() {
+  const tools = { node: process.version, usock: null, socat: null, nc: null, hyperfine: null, python3: null };
+  const usock = spawnSync(USOCK, ['--version'], { encoding: 'utf8', timeout: 10000 });
+  tools.usock = usock.status === 0 ? firstLine(usock.stdout) : null;
+  if (has('socat')) tools.socat = versionOf('socat', ['-V'], /socat version \S+/);
+  if (has('nc')) {
+    const help = spawnSync('nc', ['-h'], { encoding: 'utf8', timeout: 10000 });
+    const text = `${help.stdout ?? ''}${help.stderr ?? ''}`;
+    // -N and -U as used here are netcat-openbsd's; other netcats are skipped
+    if (/OpenBSD netcat/.test(text)) tools.nc = firstLine(text);
+  }
+  if (has('hyperfine')) tools.hyperfine = versionOf('hyperfine', ['--version'], /hyperfine \S+/);
+  if (has('python3')) tools.python3 = versionOf('python3', ['--version'], /Python \S+/);
+  return tools;
+}
+
+// ---------------------------------------------------------------- 1. stream throughput
+
+// $1: byte count; the rest: the sending command, fed from /dev/zero
+const SEND_ZEROS = 'n=$1; shift; head -c "$n" /dev/zero | "$@"';
+
+function streamPeers(tools) {
+  const peers = [
+    {
+      name: 'usock',
+      listen: (s) => [USOCK, ['listen', s]],
+      connect: (s) => [USOCK, ['connect', s]],
+    },
+  ];
+  if (tools.socat) {
+    peers.push({
+      name: 'socat -b 262144',
+      listen: (s) => ['socat', ['-b', '262144', `UNIX-LISTEN:${s}`, '-']],
+      connect: (s) => ['socat', ['-b', '262144', '-', `UNIX-CONNECT:${s}`]],
+    });
+    peers.push({
+      name: 'socat',
+      listen: (s) => ['socat', [`UNIX-LISTEN:${s}`, '-']],
+      connect: (s) => ['socat', ['-', `UNIX-CONNECT:${s}`]],
+    });
+  }
+  if (tools.nc) {
+    peers.push({
+      name: 'nc',
+      listen: (s) => ['nc', ['-lU', s]],
+      connect: (s) => ['nc', ['-U', '-N', s]],
+      senderMayLinger: true, // netcat-openbsd may not exit by itself: killed once the listener is done
+    });
+  }
+  return peers;
+}
+
+/**
+ * Returns {seconds, received} for one transfer of `bytes` zeros: listener started first (stdin /dev/null),
+ * then `head -c bytes /dev/zero | connect`; the time runs from starting the sender to the listener's exit.
+ * With count, the listener's stdout is counted instead of going to /dev/null.
+ */
+async function streamOnce(peer, bytes, count) {
+  const socketPath = newSocketPath();
+  const [listenCommand, listenArgs] = peer.listen(socketPath);
+  const [connectCommand, connectArgs] = peer.connect(socketPath);
+  const listener = start(listenCommand, listenArgs, { stdout: count ? 'pipe' : devNull, keepStdout: false });
+  let sender;
+  try {
+    await waitForSocket(socketPath, listener, `${peer.name} listener`);
+    const startTime = performance.now();
+    sender = start('sh', ['-c', SEND_ZEROS, 'sh', String(bytes), connectCommand, ...connectArgs]);
+    const senderFailed = sender.exited.then((result) =>
+      result.code === 0 ? new Promise(() => {}) : Promise.reject(failure(`${peer.name} sender`, sender, result)),
+    );
+    senderFailed.catch(() => {});
+    const limitMs = 10000 + (bytes / (40 * MiB)) * 1000;
+    const listened = await within(Promise.race([listener.exited, senderFailed]), limitMs, `${peer.name} transfer`);
+    if (listened.code !== 0) throw failure(`${peer.name} listener`, listener, listened);
+    const seconds = (listened.time - startTime) / 1000;
+    let note;
+    try {
+      const sent = await within(sender.exited, peer.senderMayLinger ? 300 : 3000, 'sender');
+      if (sent.code !== 0) throw failure(`${peer.name} sender`, sender, sent);
+    } catch (error) {
+      if (!/did not finish/.test(error.message)) throw error;
+      if (!peer.senderMayLinger) note = 'sender still running after the listener exited: killed';
+    }
+    if (count) await new Promise((resolve) => (listener.stdout.readableEnded ? resolve() : listener.stdout.on('end', resolve)));
+    return { seconds, received: count ? listener.stdoutBytes : undefined, note };
+  } finally {
+    await stop(sender);
+    await stop(listener);
+  }
+}
+
+async function benchStream(tools) {
+  const results = {};
+  const bytes = config.streamBytes;
+  say(`1. stream throughput: ${fmt(bytes / MiB, 0)} MiB of zeros, head | connect -> listen > /dev/null`);
+  for (const peer of streamPeers(tools)) {
+    try {
+      // a small counted transfer first, so that a figure is never reported for a tool that loses data
+      const check = await streamOnce(peer, config.checkBytes, true);
+      if (check.received !== config.checkBytes) {
+        throw new Error(`check transfer delivered ${check.received} of ${config.checkBytes} bytes`);
+      }
+      const run = await streamOnce(peer, bytes, false);
+      const mibPerSecond = bytes / MiB / run.seconds;
+      results[peer.name] = { mib_s: mibPerSecond, seconds: run.seconds, bytes, ...(run.note && { note: run.note }) };
+      say(`   ${peer.name.padEnd(18)} ${fmt(run.seconds, 2).padStart(7)} s  ${fmt(mibPerSecond).padStart(9)} MiB/s${run.note ? `  (${run.note})` : ''}`);
+    } catch (error) {
+      results[peer.name] = { error: error.message };
+      say(`   ${peer.name.padEnd(18)} error: ${error.message}`);
+    }
+  }
+  sayRatios(results, 'mib_s', 'MiB/s', false);
+  return results;
+}
+
+/** Prints usock's ratio to each other entry of results on `key`, then (unless blank is false) an empty line. */
+function sayRatios(results, key, unit, lowerIsBetter, blank = true) {
+  const mine = results.usock?.[key];
+  for (const [name, result] of Object.entries(results)) {
+    if (name === 'usock' || mine === undefined || result[key] === undefined) continue;
+    const ratio = mine / result[key];
+    say(`   usock / ${name}: ${fmt(ratio, 2)}x (${unit}${lowerIsBetter ? ', lower is better' : ''})`);
+  }
+  if (blank) say();
+}
+
+// ---------------------------------------------------------------- 2. datagram receive rate
+
+/**
+ * Returns {msg_s, seconds, ...} for config.dgrams datagrams from the python sender into a receiver that writes
+ * them to a file (done when the file holds them all) or, with untilExit, into one that exits after the last.
+ */
+async function dgramOnce(name, receiverCommand, receiverArgs, untilExit = false) {
+  const socketPath = newSocketPath();
+  const outPath = path.join(tmpDir, `dgram-${socketCount}.out`);
+  const expected = config.dgrams * config.dgramSize;
+  const outFd = fs.openSync(outPath, 'w');
+  // stdin is a pipe left open: a dgram listener has nothing to end on
+  const receiver = start(receiverCommand, receiverArgs(socketPath), { stdin: 'pipe', stdout: untilExit ? 'pipe' : outFd });
+  fs.closeSync(outFd);
+  let sender;
+  try {
+    await waitForSocket(socketPath, receiver, `${name} receiver`);
+    sender = start('python3', [CLIENTS, 'dgram-send', socketPath, String(config.dgrams), String(config.dgramSize)], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+    });
+    await waitForOutput(sender, 'ready\n', 'python sender');
+    const startTime = performance.now();
+    sender.stdin.write('go\n');
+    const deadline = startTime + 10000 + (config.dgrams / 20000) * 1000;
+    let size = 0;
+    for (;;) {
+      size = fs.statSync(outPath).size;
+      if (size >= expected) break;
+      if (untilExit && receiver.done && (await receiver.exited).code === 0) {
+        size = expected;
+        break;
+      }
+      if (receiver.done) throw failure(`${name} receiver`, receiver, await receiver.exited);
+      if (sender.done && (await sender.exited).code !== 0) throw failure('python sender', sender, await sender.exited);
+      if (performance.now() > deadline) {
+        throw new Error(`${name}: received ${Math.floor(size / config.dgramSize)} of ${config.dgrams} messages before the time limit`);
+      }
+      await sleep(2);
+    }
+    const seconds = ((untilExit ? (await receiver.exited).time : performance.now()) - startTime) / 1000;
+    const sent = await clientResult(sender, 'python sender', 10000);
+    if (size !== expected) throw new Error(`${name}: wrote ${size} bytes, expected ${expected}`);
+    return { msg_s: config.dgrams / seconds, seconds, messages: config.dgrams, sender_seconds: sent.seconds };
+  } finally {
+    await stop(sender);
+    await stop(receiver);
+  }
+}
+
+async function benchDgram(tools) {
+  const results = {};
+  say(`2. datagram receive rate: ${fmt(config.dgrams, 0)} x ${config.dgramSize}-byte datagrams from python, receiver > file`);
+  const receivers = [['usock', USOCK, (s) => ['listen', '-t', 'dgram', '--frame', 'raw', s]]];
+  if (tools.socat) receivers.push(['socat UNIX-RECV', 'socat', (s) => ['-u', `UNIX-RECV:${s}`, '-']]);
+  for (const [name, command, args] of receivers) {
+    try {
+      results[name] = await dgramOnce(name, command, args);
+      const r = results[name];
+      say(`   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(r.msg_s, 0).padStart(9)} msg/s  (sender done after ${fmt(r.sender_seconds, 2)} s)`);
+    } catch (error) {
+      results[name] = { error: error.message };
+      say(`   ${name.padEnd(18)} error: ${error.message}`);
+    }
+  }
+  sayRatios(results, 'msg_s', 'msg/s', false, false);
+  try {
+    // how fast the sender itself can go, into a python receiver that only counts: the figures above cannot exceed it
+    const ceiling = await dgramOnce('python receiver', 'python3', (s) => [CLIENTS, 'dgram-recv', s, String(config.dgrams), String(config.dgramSize)], true);
+    results.sender_ceiling = { msg_s: ceiling.msg_s, seconds: ceiling.seconds };
+    say(`   sender ceiling (python -> python receiver): ${fmt(ceiling.msg_s, 0)} msg/s`);
+  } catch (error) {
+    results.sender_ceiling = { error: error.message };
+    say(`   sender ceiling: error: ${error.message}`);
+  }
+  say();
+  return results;
+}
+
+// ---------------------------------------------------------------- 3 and 4. echo server: conn/s and round trip
+
+function echoServers(tools) {
+  const servers = [['usock', USOCK, (s) => ['echo-server', s]]];
+  if (tools.socat) servers.push(['socat fork PIPE', 'socat', (s) => [`UNIX-LISTEN:${s},fork`, 'PIPE']]);
+  return servers;
+}
+
+async function benchEcho(tools, wantConns, wantRtt) {
+  const conns = {};
+  const rtt = {};
+  const parts = [wantConns && `${fmt(config.conns, 0)} sequential connections (16 bytes each way)`, wantRtt && `${fmt(config.roundtrips, 0)} 16-byte round trips on one connection`];
+  say(`3/4. echo server: ${parts.filter(Boolean).join('; ')}`);
+  for (const [name, command, args] of echoServers(tools)) {
+    const socketPath = newSocketPath();
+    const server = start(command, args(socketPath));
+    try {
+      await waitForSocket(socketPath, server, `${name} server`);
+      if (wantConns) {
+        try {
+          const client = start('python3', [CLIENTS, 'conns', socketPath, String(config.conns), '30'], { stdout: 'pipe' });
+          const r = await clientResult(client, 'python connection client', 40000);
+          if (r.error) throw new Error(`after ${r.connections} connections: ${r.error}`);
+          if (server.done) throw failure(`${name} server`, server, await server.exited);
+          conns[name] = { conn_s: r.connections / r.seconds, seconds: r.seconds, connections: r.connections };
+          say(`   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(conns[name].conn_s, 0).padStart(9)} conn/s${r.connections < config.conns ? ` (time limit after ${r.connections})` : ''}`);
+        } catch (error) {
+          conns[name] = { error: error.message };
+          say(`   ${name.padEnd(18)} conn/s error: ${error.message}`);
+        }
+      }
+      if (wantRtt) {
+        try {
+          if (server.done) throw failure(`${name} server`, server, await server.exited);
+          const client = start('python3', [CLIENTS, 'rtt', socketPath, String(config.roundtrips), '30'], { stdout: 'pipe' });
+          const r = await clientResult(client, 'python round-trip client', 40000);
+          if (r.error) throw new Error(`after ${r.roundtrips} round trips: ${r.error}`);
+          rtt[name] = { median_us: r.median_us, mean_us: r.mean_us, p99_us: r.p99_us, roundtrips: r.roundtrips };
+          say(`   ${name.padEnd(18)} round trip median ${fmt(r.median_us, 1)} us, mean ${fmt(r.mean_us, 1)} us, p99 ${fmt(r.p99_us, 1)} us`);
+        } catch (error) {
+          rtt[name] = { error: error.message };
+          say(`   ${name.padEnd(18)} round trip error: ${error.message}`);
+        }
+      }
+    } catch (error) {
+      if (wantConns) conns[name] = { error: error.message };
+      if (wantRtt) rtt[name] = { error: error.message };
+      say(`   ${name.padEnd(18)} error: ${error.message}`);
+    } finally {
+      await stop(server);
+    }
+  }
+  if (wantConns) sayRatios(conns, 'conn_s', 'conn/s', false, false);
+  if (wantRtt) sayRatios(rtt, 'median_us', 'median round trip', true, false);
+  say();
+  return { conns, rtt };
+}
+
+// ---------------------------------------------------------------- 5. startup
+
+function startupWithHyperfine(commands) {
+  const jsonPath = path.join(tmpDir, 'hyperfine.json');
+  const run = spawnSync(
+    'hyperfine',
+    ['-N', '--warmup', '3', '--runs', String(config.startupRuns), '--style', 'none', '--export-json', jsonPath, ...commands.map((c) => c.join(' '))],
+    { encoding: 'utf8', timeout: 180000 },
+  );
+  if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
+  const report = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+  return report.results.map((r) => ({ mean_ms: r.mean * 1000, median_ms: r.median * 1000, stddev_ms: (r.stddev ?? 0) * 1000, runs: r.times.length }));
+}
+
+function startupWithSpawn(commands) {
+  return commands.map(([command, ...args]) => {
+    const times = [];
+    for (let i = 0; i < config.startupRuns + 3; i++) {
+      const t0 = performance.now();
+      const run = spawnSync(command, args, { stdio: 'ignore', timeout: 10000 });
+      const elapsed = performance.now() - t0;
+      if (run.status !== 0) throw new Error(`${[command, ...args].join(' ')} exited with status ${run.status}`);
+      if (i >= 3) times.push(elapsed);
+    }
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    const stddev = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, times.length - 1));
+    const sorted = [...times].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    return { mean_ms: mean, median_ms: median, stddev_ms: stddev, runs: times.length };
+  });
+}
+
+async function benchStartup(tools) {
+  const results = {};
+  const commands = [
+    ['usock --version', [USOCK, '--version']],
+    ['node -e 0', ['node', '-e', '0']],
+  ];
+  const how = tools.hyperfine && !/\s/.test(USOCK) ? 'hyperfine' : 'spawnSync';
+  say(`5. startup: ${config.startupRuns} runs each (${how})`);
+  try {
+    const figures = how === 'hyperfine' ? startupWithHyperfine(commands.map((c) => c[1])) : startupWithSpawn(commands.map((c) => c[1]));
+    commands.forEach(([name], i) => {
+      results[name] = { ...figures[i], method: how };
+      say(`   ${name.padEnd(18)} mean ${fmt(figures[i].mean_ms, 1).padStart(7)} ms +- ${fmt(figures[i].stddev_ms, 1)}, median ${fmt(figures[i].median_ms, 1)} ms`);
+    });
+    say(`   difference: mean ${fmt(figures[0].mean_ms - figures[1].mean_ms, 1)} ms, median ${fmt(figures[0].median_ms - figures[1].median_ms, 1)} ms`);
+  } catch (error) {
+    results.error = error.message;
+    say(`   error: ${error.message}`);
+  }
+  say();
+  return results;
+}
+
+// ---------------------------------------------------------------- summary
+
+/** Returns the rows of the summary: each figure, the peer's figure, the ratio and whether the target is met. */
+function comparisons(results) {
+  const rows = [];
+  const add = (metric, section, key, peer, target, unit, lowerIsBetter = false) => {
+    const mine = results[section]?.usock;
+    const theirs = results[section]?.[peer];
+    if (!theirs) return;
+    const row = { metric, unit, usock: mine?.[key] ?? null, peer, peer_value: theirs[key] ?? null, ratio: null, target: target?.text ?? null, pass: null };
+    if (row.usock !== null && row.peer_value !== null) {
+      row.ratio = row.usock / row.peer_value;
+      if (target) row.pass = lowerIsBetter ? row.ratio <= target.ratio : row.ratio >= target.ratio;
+    }
+    if (mine?.error || theirs.error) row.error = mine?.error ?? theirs.error;
+    rows.push(row);
+  };
+  add('stream', 'stream', 'mib_s', 'socat -b 262144', { ratio: 1, text: '>= 1x' }, 'MiB/s');
+  add('stream', 'stream', 'mib_s', 'socat', { ratio: 2, text: '>= 2x' }, 'MiB/s');
+  add('stream', 'stream', 'mib_s', 'nc', null, 'MiB/s');
+  add('datagram', 'dgram', 'msg_s', 'socat UNIX-RECV', { ratio: 1.5, text: '>= 1.5x' }, 'msg/s');
+  add('echo conns', 'echo_conns', 'conn_s', 'socat fork PIPE', { ratio: 2, text: '>= 2x' }, 'conn/s');
+  add('round trip (median)', 'roundtrip', 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+  const startup = results.startup;
+  if (startup && (startup['usock --version'] || startup.error)) {
+    const mine = startup['usock --version']?.mean_ms ?? null;
+    const node = startup['node -e 0']?.mean_ms ?? null;
+    const row = { metric: 'startup (mean)', unit: 'ms', usock: mine, peer: 'node -e 0', peer_value: node, ratio: null, difference: null, target: '<= +25 ms', pass: null };
+    if (mine !== null && node !== null) {
+      row.ratio = mine / node;
+      row.difference = mine - node;
+      row.pass = row.difference <= 25;
+    }
+    if (startup.error) row.error = startup.error;
+    rows.push(row);
+  }
+  return rows;
+}
+
+function printSummary(rows) {
+  const header = ['figure', 'usock', 'peer', 'peer value', 'ratio', 'target', 'result'];
+  const lines = rows.map((row) => {
+    const digits = row.unit === 'us' || row.unit === 'ms' || row.unit === 'MiB/s' ? 1 : 0;
+    const ratio = row.ratio === null ? '-' : row.difference !== undefined && row.difference !== null ? `${row.difference >= 0 ? '+' : ''}${fmt(row.difference, 1)} ms` : `${fmt(row.ratio, 2)}x`;
+    const result = row.pass === null ? (row.error ? 'error' : row.target ? 'n/a' : '') : row.pass ? 'PASS' : 'FAIL';
+    return [`${row.metric} ${row.unit}`, fmt(row.usock, digits), row.peer, fmt(row.peer_value, digits), ratio, row.target ?? '-', result];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const render = (cells) => cells.map((c, i) => (i === 1 || i === 3 || i === 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  say('Summary (ratio = usock / peer; for startup, usock minus node)');
+  say(render(header));
+  say(render(widths.map((w) => '-'.repeat(w))));
+  for (const line of lines) say(render(line));
+  const errors = [...new Set(rows.filter((row) => row.error).map((row) => row.error))];
+  if (errors.length) {
+    say();
+    for (const error of errors) say(`error: ${error}`);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usb-'));
+  const tools = detectTools();
+  const cpus = os.cpus();
+  say(`usock bench: ${tools.usock ? `usock ${tools.usock}` : 'usock (--version failed)'}, node ${process.version}, ${cpus.length} CPU ${cpus[0]?.model ?? ''}`.trim());
+  const load = os.loadavg()[0];
+  tools.loadavg = load;
+  if (load > 0.5) say(`warning: load average ${fmt(load, 2)} before the run: other work on the machine will skew the figures`);
+  say(`peers: ${['socat', 'nc', 'hyperfine', 'python3'].map((t) => `${t} ${tools[t] ? 'yes' : 'missing'}`).join(', ')}`);
+  say();
+  const results = {};
+  if (options.only.has('stream')) results.stream = await benchStream(tools);
+  const needPython = ['dgram', 'echo', 'rtt'].filter((s) => options.only.has(s));
+  if (needPython.length && !tools.python3) {
+    say(`python3 missing: skipping ${needPython.join(', ')}`);
+  } else {
+    if (options.only.has('dgram')) results.dgram = await benchDgram(tools);
+    if (options.only.has('echo') || options.only.has('rtt')) {
+      const { conns, rtt } = await benchEcho(tools, options.only.has('echo'), options.only.has('rtt'));
+      if (options.only.has('echo')) results.echo_conns = conns;
+      if (options.only.has('rtt')) results.roundtrip = rtt;
+    }
+  }
+  if (options.only.has('startup')) results.startup = await benchStartup(tools);
+  const rows = comparisons(results);
+  printSummary(rows);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ config, tools, results, comparisons: rows })}\n`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  cleanUp();
+}
