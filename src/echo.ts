@@ -9,8 +9,8 @@ import type { Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
 import { hasCode } from './sys/errors';
 import { FdWatcher } from './sys/poll';
-import { MSG_TRUNC, POLLHUP, POLLRDHUP, SOCKADDR_UN_SIZE } from './sys/platform/linux';
-import { closeQuietly, pollNow, read, recv, recvfrom, send, sendto, write, WOULD_BLOCK, type SocketType } from './sys/socket';
+import { MSG_TRUNC, SOCKADDR_UN_SIZE } from './sys/platform/linux';
+import { closeQuietly, read, recv, seqpacketEnded, recvfrom, send, sendto, write, WOULD_BLOCK, type SocketType } from './sys/socket';
 
 export interface EchoArgs extends CommonArgs, AccessArgs {
   address: string;
@@ -63,7 +63,7 @@ class EchoConnection {
         const buf = (this.buf ??= Buffer.allocUnsafe(this.type === 'stream' ? CHUNK : this.maxSize));
         const n = this.type === 'stream' ? read(this.fd, buf) : recv(this.fd, buf, MSG_TRUNC);
         if (n === WOULD_BLOCK) break;
-        if (n === 0 && (this.type === 'stream' || pollNow(this.fd, POLLRDHUP) & (POLLRDHUP | POLLHUP))) {
+        if (n === 0 && (this.type === 'stream' || seqpacketEnded(this.fd))) {
           this.eof = true;
           break;
         }

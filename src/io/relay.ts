@@ -4,10 +4,10 @@ import { onCleanup } from '../lifecycle';
 import type { Reporter } from '../output';
 import { hasCode } from '../sys/errors';
 import { FdWatcher } from '../sys/poll';
-import { F_GETFL, F_SETFL, F_SETPIPE_SZ, MSG_TRUNC, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF, POLLHUP, POLLRDHUP, SHUT_WR, SOCKADDR_UN_SIZE } from '../sys/platform/linux';
+import { F_GETFL, F_SETFL, F_SETPIPE_SZ, MSG_TRUNC, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF, POLLHUP, SHUT_WR, SOCKADDR_UN_SIZE } from '../sys/platform/linux';
 import { decodeAddress } from '../sys/sockaddr';
 import {
-  WOULD_BLOCK, closeQuietly, fcntl, setsockoptInt, pollNow, read, recv, recvfrom, send, sendto, shutdown, write, type SocketType,
+  WOULD_BLOCK, closeQuietly, fcntl, seqpacketEnded, setsockoptInt, pollNow, read, recv, recvfrom, send, sendto, shutdown, write, type SocketType,
 } from '../sys/socket';
 import { createDecoder, encodeMessage, type Decoder, type FrameMode } from './framing';
 import { FdWriter } from './writer';
@@ -358,7 +358,7 @@ export class Connection implements Outlet {
           const buf = (this.recvBuf ??= Buffer.allocUnsafe(this.cfg.maxSize));
           const n = recv(this.fd, buf, MSG_TRUNC);
           if (n === WOULD_BLOCK) break;
-          if (n === 0 && this.cfg.type === 'seqpacket' && (pollNow(this.fd, POLLRDHUP) & (POLLRDHUP | POLLHUP))) {
+          if (n === 0 && this.cfg.type === 'seqpacket' && seqpacketEnded(this.fd)) {
             return this.peerEnded();
           }
           this.takeMessage(buf, n);

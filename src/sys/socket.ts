@@ -282,3 +282,12 @@ export function becomeUser(user: string, uid: number, gid: number): void {
   if (c.setgid(gid) < 0) fail('setgid');
   if (c.setuid(uid) < 0) fail('setuid');
 }
+
+/**
+ * True when a zero-length recv on a seqpacket socket meant end of stream rather than an empty message:
+ * the peer has shut down and nothing more is queued. (An empty message that is the very last one before
+ * the peer's shutdown cannot be told apart from the end.) Throws SysError.
+ */
+export function seqpacketEnded(fd: number): boolean {
+  return (pollNow(fd, L.POLLRDHUP) & (L.POLLRDHUP | L.POLLHUP)) !== 0 && bytesQueued(fd) === 0;
+}
