@@ -31,11 +31,6 @@ function fail(err: unknown): never {
 
 async function main(): Promise<void> {
   const args = expandHelp(process.argv.slice(2));
-  // `usock --version` is what scripts probe most: answer it without loading yargs.
-  if (args.length === 1 && args[0] === '--version') {
-    process.stdout.write(__USOCK_VERSION__ + '\n');
-    return;
-  }
   const { default: yargs } = await import('yargs');
   let result: unknown;
   const parser = yargs(args)
