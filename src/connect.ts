@@ -7,9 +7,8 @@ import { parseAddress, type SocketAddress } from './net/address';
 import { concreteType, connectTo, detectType } from './net/client';
 import { writeAllSync, type Reporter } from './output';
 import { relayConfig, reporterFor, seconds, type CommonArgs } from './settings';
-import { closeQuietly, peerCredentials, type SocketType } from './sys/socket';
-import { becomeUser } from './sys/socket';
-import { groupsOf, userByName } from './sys/users';
+import { becomeUser, closeQuietly, peerCredentials, type SocketType } from './sys/socket';
+import { groupsOf, userById, userByName } from './sys/users';
 import { handleSignals } from './lifecycle';
 
 export interface ConnectArgs extends CommonArgs {
@@ -108,7 +107,7 @@ function statusAfter(c: Connection, reporter: Reporter): number {
 /** Runs this same command in a child process as user (root only); returns the child's status. */
 async function connectAsUser(name: string, reporter: Reporter): Promise<number> {
   if (process.getuid?.() !== 0) throw new CliError('--as needs root (usock runs as uid ' + process.getuid?.() + ')', EXIT.NOPERM);
-  const user = userByName(name) ?? (/^\d+$/.test(name) ? null : null);
+  const user = userByName(name) ?? (/^\d+$/.test(name) ? userById(Number(name)) : null);
   if (!user) throw new UsageError(`unknown user '${name}'`);
   const groups = groupsOf(user.name, user.gid);
   reporter.info('as-user', `connecting as ${user.name} (uid ${user.uid} gid ${user.gid} groups ${groups.join(',')})`, { ...user, groups });
