@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { commands } from './commands/index';
 import { EXIT, Exit, UsageError, errorLines, exitCodeFor } from './errors';
 import { runCleanups } from './lifecycle';
+import { colourErrorLines } from './output';
 
 declare const __USOCK_VERSION__: string;
 
@@ -22,7 +23,7 @@ function fail(err: unknown): never {
   const lines = errorLines(err);
   if (process.env.USOCK_DEBUG && err instanceof Error && err.stack) lines.push(err.stack);
   try {
-    process.stderr.write(lines.join('\n') + '\n');
+    process.stderr.write(colourErrorLines(lines).join('\n') + '\n');
   } catch {
     // stderr closed
   }

@@ -1,5 +1,6 @@
 // Diagnostics on stderr (-v, -q, --json) and report output on stdout (tables on a TTY, tab-separated or JSON otherwise).
 import { writeSync } from 'node:fs';
+import { chalkStderr } from 'chalk';
 
 export interface OutputOptions { verbose?: boolean; quiet?: boolean; json?: boolean }
 
@@ -30,22 +31,31 @@ export class Reporter {
 
   /** A diagnostic shown only with -v. */
   info(event: string, text: string, fields: Record<string, unknown> = {}): void {
-    if (this.verbose) this.emit(event, text, fields);
+    if (this.verbose) this.emit(event, text, fields, chalkStderr.dim);
   }
 
   /** A warning shown unless -q: something was dropped, rejected or could not be delivered. */
   warn(event: string, text: string, fields: Record<string, unknown> = {}): void {
-    if (!this.quiet) this.emit(event, text, fields);
+    if (!this.quiet) this.emit(event, text, fields, chalkStderr.yellow);
   }
 
-  private emit(event: string, text: string, fields: Record<string, unknown>): void {
-    const line = this.json ? JSON.stringify({ event, ...fields }) : `usock: ${text}`;
+  private emit(event: string, text: string, fields: Record<string, unknown>, colour: (s: string) => string): void {
+    const line = this.json ? JSON.stringify({ event, ...fields }) : `${colour('usock:')} ${text}`;
     try {
       writeAllSync(2, line + '\n');
     } catch {
       // stderr is gone: nothing left to tell.
     }
   }
+}
+
+/** Returns error lines coloured for stderr when it is a TTY that takes colour (chalk's rules: NO_COLOR, FORCE_COLOR). */
+export function colourErrorLines(lines: string[]): string[] {
+  return lines.map((l) => {
+    if (l.startsWith('hint:')) return chalkStderr.cyan('hint:') + l.slice(5);
+    if (l.startsWith('usock:')) return chalkStderr.red('usock:') + l.slice(6);
+    return l;
+  });
 }
 
 /** Formats credentials for a diagnostic line. */
