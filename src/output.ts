@@ -1,6 +1,9 @@
 // Diagnostics on stderr (-v, -q, --json) and report output on stdout (tables on a TTY, tab-separated or JSON otherwise).
 import { writeSync } from 'node:fs';
-import { chalkStderr } from 'chalk';
+import chalk, { chalkStderr } from 'chalk';
+
+// NO_COLOR (no-color.org): any non-empty value turns colour off, whatever the terminal.
+if (process.env.NO_COLOR) chalk.level = chalkStderr.level = 0;
 
 export interface OutputOptions { verbose?: boolean; quiet?: boolean; json?: boolean }
 
