@@ -37,6 +37,7 @@ export async function runConnect(argv: ConnectArgs): Promise<number> {
     const bindTo = argv.bind === undefined ? undefined : parseAddress(argv.bind);
     const client = await connectTo(address, type, bindTo);
     bindTo?.release();
+    client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     reporter.info('connected', `connected to ${argv.address} (${type})`, { address: argv.address, type, peer: credentialsOf(client.fd) });
     if (argv.exec !== undefined) {
       const peer = credentialsOf(client.fd);

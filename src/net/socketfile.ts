@@ -20,6 +20,8 @@ export interface BoundSocket {
   readonly address: SocketAddress;
   /** Closes the socket and removes the socket file if the path is still the one usock created. Safe to call twice. */
   close(): void;
+  /** Hands fd to another owner: close() then only removes the socket file. */
+  giveAwayDescriptor(): void;
 }
 
 /** Returns the permission bits of a --mode argument. Throws UsageError (64) for anything but octal 0-0777. */
@@ -58,6 +60,7 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
     address.release();
   }
   let closed = false;
+  let ownsFd = true;
   const removeFile = () => {
     if (identity && address.path !== undefined && isSameFile(address.path, identity)) {
       try {
@@ -76,7 +79,10 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
       closed = true;
       unregister();
       removeFile();
-      close(fd);
+      if (ownsFd) close(fd);
+    },
+    giveAwayDescriptor() {
+      ownsFd = false;
     },
   };
 }
