@@ -1,0 +1,96 @@
+// 64 MiB of random bytes through `usock connect` -> `usock listen` and back, compared byte for byte (sha256),
+// from files and through pipes, one way and both ways at once.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { usock, startProcess, tmpDir, waitListening, sha256File, writeRandomFile, show, USOCK } from './helpers.mjs';
+
+const MiB = 1 << 20;
+const LONG = 180_000;
+
+function openFds(t, ...specs) {
+  const fds = specs.map(([file, flags]) => fs.openSync(file, flags));
+  return fds;
+}
+
+test('64 MiB random stream connect -> listen, files on both ends: same sha256', async (t) => {
+  t.timeout(LONG * 2);
+  const dir = tmpDir(t);
+  const src = path.join(dir, 'src');
+  const dst = path.join(dir, 'dst');
+  const sock = path.join(dir, 's');
+  writeRandomFile(src, 64 * MiB);
+  const [inFd, outFd] = openFds(t, [src, 'r'], [dst, 'w']);
+  const l = usock(['listen', sock], { stdio: ['ignore', outFd, 'pipe'], timeout: LONG, t });
+  await waitListening(sock);
+  const c = usock(['connect', sock], { stdio: [inFd, 'pipe', 'pipe'], timeout: LONG, t });
+  fs.closeSync(inFd);
+  fs.closeSync(outFd);
+  const [cr, lr] = await Promise.all([c.exited, l.exited]);
+  t.is(cr.code, 0, show(cr));
+  t.is(lr.code, 0, show(lr));
+  t.is(cr.stdout.length, 0);
+  t.is(fs.statSync(dst).size, 64 * MiB);
+  t.is(await sha256File(dst), await sha256File(src));
+});
+
+test('64 MiB random stream listen -> connect through pipes (cat | usock listen, usock connect | sha256sum)', async (t) => {
+  t.timeout(LONG * 2);
+  const dir = tmpDir(t);
+  const src = path.join(dir, 'src');
+  const sock = path.join(dir, 's');
+  writeRandomFile(src, 64 * MiB);
+  const l = startProcess('bash', ['-c', 'set -o pipefail; cat "$3" | "$0" "$1" listen "$2"', process.execPath, USOCK, sock, src], { timeout: LONG, t });
+  l.end();
+  await waitListening(sock);
+  const c = startProcess('bash', ['-c', 'set -o pipefail; "$0" "$1" connect "$2" </dev/null | sha256sum', process.execPath, USOCK, sock], { timeout: LONG, t });
+  c.end();
+  const [cr, lr] = await Promise.all([c.exited, l.exited]);
+  t.is(lr.code, 0, show(lr));
+  t.is(cr.code, 0, show(cr));
+  t.is(cr.stdout.toString().split(/\s/)[0], await sha256File(src));
+});
+
+test('16 MiB each way at once (full duplex, files): no deadlock, both ends byte-exact', async (t) => {
+  t.timeout(LONG * 2);
+  const dir = tmpDir(t);
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  const aOut = path.join(dir, 'a.out');
+  const bOut = path.join(dir, 'b.out');
+  const sock = path.join(dir, 's');
+  writeRandomFile(a, 16 * MiB);
+  writeRandomFile(b, 16 * MiB);
+  const [lIn, lOut, cIn, cOut] = openFds(t, [a, 'r'], [aOut, 'w'], [b, 'r'], [bOut, 'w']);
+  const l = usock(['listen', sock], { stdio: [lIn, lOut, 'pipe'], timeout: LONG, t });
+  await waitListening(sock);
+  const c = usock(['connect', sock], { stdio: [cIn, cOut, 'pipe'], timeout: LONG, t });
+  for (const fd of [lIn, lOut, cIn, cOut]) fs.closeSync(fd);
+  const [cr, lr] = await Promise.all([c.exited, l.exited]);
+  t.is(cr.code, 0, show(cr));
+  t.is(lr.code, 0, show(lr));
+  // listen wrote what connect read from b; connect wrote what listen read from a
+  t.is(await sha256File(aOut), await sha256File(b));
+  t.is(await sha256File(bOut), await sha256File(a));
+});
+
+test('64 MiB through echo-server and back (connect stdin file -> stdout file)', async (t) => {
+  t.timeout(LONG * 2);
+  const dir = tmpDir(t);
+  const src = path.join(dir, 'src');
+  const dst = path.join(dir, 'dst');
+  const sock = path.join(dir, 's');
+  writeRandomFile(src, 64 * MiB);
+  const e = usock(['echo-server', sock], { timeout: LONG * 2, t });
+  e.end();
+  await waitListening(sock);
+  const [inFd, outFd] = openFds(t, [src, 'r'], [dst, 'w']);
+  const c = usock(['connect', sock], { stdio: [inFd, outFd, 'pipe'], timeout: LONG, t });
+  fs.closeSync(inFd);
+  fs.closeSync(outFd);
+  const cr = await c.exited;
+  t.is(cr.code, 0, show(cr));
+  t.is(await sha256File(dst), await sha256File(src));
+  e.kill('SIGTERM');
+  await e.exited;
+});

@@ -1,0 +1,232 @@
+// End-to-end tests of `usock echo-server`: stream, seqpacket and dgram with 20 concurrent Python clients,
+// @abstract, --max-size, -v peer credentials, and SIGTERM/SIGINT ending it and removing the socket file.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show } from './helpers.mjs';
+
+const N = 20;
+
+/** Starts an echo-server with stdin at EOF (it must serve until a signal anyway) and waits until it is bound. */
+async function startEcho(t, type, address, extra = []) {
+  const e = usock(['echo-server', '-t', type, ...extra, address], { t });
+  e.end();
+  await waitListening(address, type);
+  return e;
+}
+
+async function stop(t, e, sig = 'SIGTERM') {
+  e.kill(sig);
+  const r = await e.exited;
+  t.true(endedBy(r, sig), `echo-server did not end by ${sig}: ${show(r)}`);
+  return r;
+}
+
+// N threads; each connects, gets its first message echoed, waits at a barrier until ALL clients got theirs
+// (so the server must serve them concurrently), then sends more and checks every byte of the echo.
+const STREAM_CLIENTS = py(`
+n = int(sys.argv[2])
+barrier = threading.Barrier(n, timeout=60)
+results = [None] * n
+def client(i):
+    try:
+        s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+        part1 = (b'client %d says hello; ' % i) * 50
+        s.sendall(part1)
+        got = b''
+        while len(got) < len(part1):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        barrier.wait()
+        part2 = os.urandom(40000 + i)
+        s.sendall(part2)
+        s.shutdown(socket.SHUT_WR)
+        rest = recv_all(s)
+        results[i] = 'ok' if got == part1 and rest == part2 else 'mismatch %d/%d %d/%d' % (len(got), len(part1), len(rest), len(part2))
+    except Exception as e:
+        results[i] = repr(e)
+threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for th in threads: th.start()
+for th in threads: th.join()
+print(json.dumps(results))
+`);
+
+test('stream echo-server: 20 concurrent clients each get exactly their own bytes back', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'stream', sock);
+  const r = await runPython(STREAM_CLIENTS, [sock, N], { t, timeout: 90_000 });
+  t.is(r.code, 0, show(r));
+  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  t.false(e.done, 'echo-server ended after its clients');
+  await stop(t, e);
+  t.false(fs.existsSync(sock), 'socket file removed on SIGTERM');
+});
+
+const SEQPACKET_CLIENTS = py(`
+n = int(sys.argv[2])
+barrier = threading.Barrier(n, timeout=60)
+results = [None] * n
+def client(i):
+    try:
+        s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
+        first = b'first from %d' % i
+        s.send(first)
+        ok = s.recv(1 << 20) == first
+        barrier.wait()
+        msgs = [b'm%d-%d-' % (i, k) + b'x' * (k * 997) for k in range(5)] + [os.urandom(100000)]
+        for m in msgs:
+            s.send(m)
+        got = [s.recv(1 << 20) for m in msgs]
+        s.shutdown(socket.SHUT_WR)
+        tail = s.recv(100)
+        results[i] = 'ok' if ok and got == msgs and tail == b'' else 'mismatch %r' % [len(g) for g in got]
+    except Exception as e:
+        results[i] = repr(e)
+threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for th in threads: th.start()
+for th in threads: th.join()
+print(json.dumps(results))
+`);
+
+test('seqpacket echo-server: 20 concurrent clients, every message echoed whole on its own connection', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'seqpacket', sock);
+  const r = await runPython(SEQPACKET_CLIENTS, [sock, N], { t, timeout: 90_000 });
+  t.is(r.code, 0, show(r));
+  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  await stop(t, e);
+  t.false(fs.existsSync(sock));
+});
+
+const DGRAM_CLIENTS = py(`
+n = int(sys.argv[2])
+barrier = threading.Barrier(n, timeout=60)
+results = [None] * n
+def client(i):
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind('')  # autobind, so that the server can answer
+        s.settimeout(30)
+        msgs = [b'dgram %d #%d ' % (i, k) + b'y' * (k * 1000) for k in range(5)]
+        s.sendto(msgs[0], addr(sys.argv[1]))
+        got = [s.recv(1 << 20)]
+        barrier.wait()
+        for m in msgs[1:]:
+            s.sendto(m, addr(sys.argv[1]))
+            got.append(s.recv(1 << 20))
+        results[i] = 'ok' if got == msgs else 'mismatch'
+    except Exception as e:
+        results[i] = repr(e)
+threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for th in threads: th.start()
+for th in threads: th.join()
+print(json.dumps(results))
+`);
+
+test('dgram echo-server: 20 concurrent senders, each gets only its own messages back', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'dgram', sock);
+  // an unnamed sender cannot be answered; the server must go on serving the others
+  const anon = await runPython(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b'nobody can answer me', sys.argv[1])
+`), [sock], { t });
+  t.is(anon.code, 0, show(anon));
+  const r = await runPython(DGRAM_CLIENTS, [sock, N], { t, timeout: 90_000 });
+  t.is(r.code, 0, show(r));
+  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  t.false(e.done, show({ code: 0, signal: null, stdout: e.stdout(), stderr: e.stderr() }));
+  await stop(t, e);
+  t.false(fs.existsSync(sock));
+});
+
+test('dgram echo-server --max-size: a larger datagram is reported, not echoed truncated', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'dgram', sock, ['--max-size', '100']);
+  const r = await runPython(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('')
+s.settimeout(20)
+s.sendto(b'L' * 200, sys.argv[1])
+s.sendto(b'small', sys.argv[1])
+print(s.recv(1 << 20).decode())
+`), [sock], { t });
+  t.is(r.code, 0, show(r));
+  t.is(r.stdout.toString(), 'small\n');
+  await e.waitStderr('200', 15_000).catch(() => {});
+  t.true(e.errText().includes('200'), `oversize datagram not reported: ${JSON.stringify(e.errText())}`);
+  await stop(t, e);
+});
+
+test('stream echo-server on @abstract', async (t) => {
+  const name = '@' + abstractName();
+  const e = await startEcho(t, 'stream', name);
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+s.sendall(b'abstract echo')
+s.shutdown(socket.SHUT_WR)
+sys.stdout.buffer.write(recv_all(s))
+`), [name], { t });
+  t.is(r.code, 0, show(r));
+  t.is(r.stdout.toString(), 'abstract echo');
+  await stop(t, e);
+});
+
+test('echo-server -v logs each connection with the peer\'s pid', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'stream', sock, ['-v']);
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+print(os.getpid(), flush=True)
+s.sendall(b'x')
+s.shutdown(socket.SHUT_WR)
+recv_all(s)
+`), [sock], { t });
+  t.is(r.code, 0, show(r));
+  const pid = r.stdout.toString().trim();
+  await e.waitStderr(pid, 15_000).catch(() => {});
+  t.true(e.errText().includes(pid), `peer pid ${pid} not in stderr: ${JSON.stringify(e.errText())}`);
+  t.false(/^\s+at /m.test(e.errText()));
+  await stop(t, e);
+});
+
+test('echo-server: SIGINT ends it and removes the socket file', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'stream', sock);
+  await stop(t, e, 'SIGINT');
+  t.false(fs.existsSync(sock));
+});
+
+test('echo-server: a client that disconnects mid-transfer does not stop the server', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'e');
+  const e = await startEcho(t, 'stream', sock);
+  // sends a lot and closes without reading: the echo back hits a reset connection
+  const rude = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+s.settimeout(2)  # the server may stop reading while its echo is not read: give up, then close unread
+try:
+    s.sendall(b'z' * 2000000)
+except OSError:
+    pass
+s.close()
+`), [sock], { t });
+  t.is(rude.code, 0, show(rude));
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+s.sendall(b'still there?')
+s.shutdown(socket.SHUT_WR)
+sys.stdout.buffer.write(recv_all(s))
+`), [sock], { t });
+  t.is(r.stdout.toString(), 'still there?', show(r));
+  t.false(e.done, `echo-server ended: ${e.errText()}`);
+  await stop(t, e);
+});

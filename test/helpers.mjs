@@ -1,0 +1,294 @@
+// Shared test helpers: run usock and Python peers as real processes, temp dirs, waiting for sockets and output.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const USOCK = fileURLToPath(new URL('../bin/usock', import.meta.url));
+/** The system Python: readable by every user (the first python3 on PATH may not be, e.g. for `nobody`). */
+export const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const NOBODY_UID = 65534;
+/** How long a child may run before it is killed, and how long a wait lasts: generous, for loaded CI machines. */
+export const DEFAULT_TIMEOUT = 100_000;
+export const WAIT_TIMEOUT = 60_000;
+
+/** Returns a fresh short temp dir under os.tmpdir(), removed when the test ends. */
+export function tmpDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'us-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Returns a unique abstract name (without the '@'). */
+export function abstractName() {
+  return `us-t-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts a process and collects its output. Returns a handle:
+ *   child, pid, stdout()/stderr() (Buffers so far), text()/errText(), write(data), end(data), kill(sig),
+ *   exited: Promise<{code, signal, stdout, stderr, timedOut}> (killed with SIGKILL after `timeout` ms),
+ *   waitStdout(pred|string, ms), waitStderr(pred|string, ms).
+ */
+export function startProcess(cmd, args, opts = {}) {
+  const { timeout = DEFAULT_TIMEOUT, env, cwd, stdio, uid, gid, t } = opts;
+  // ava may force colour in its workers: children see a plain environment unless a test sets these.
+  const base = { ...process.env };
+  delete base.FORCE_COLOR;
+  delete base.NO_COLOR;
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...base, ...(env ?? {}) },
+    stdio: stdio ?? ['pipe', 'pipe', 'pipe'],
+    uid,
+    gid,
+  });
+  const out = [];
+  const err = [];
+  const watchers = new Set();
+  const notify = () => {
+    for (const w of watchers) w();
+  };
+  child.stdout?.on('data', (d) => {
+    out.push(d);
+    notify();
+  });
+  child.stderr?.on('data', (d) => {
+    err.push(d);
+    notify();
+  });
+  child.stdin?.on('error', () => {}); // the child may exit before reading all of its stdin
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeout);
+  const exited = new Promise((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      notify();
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut });
+    });
+  });
+  let done = false;
+  exited.then(() => (done = true), () => (done = true));
+  const handle = {
+    child,
+    pid: child.pid,
+    exited,
+    get done() {
+      return done;
+    },
+    stdout: () => Buffer.concat(out),
+    stderr: () => Buffer.concat(err),
+    text: () => Buffer.concat(out).toString(),
+    errText: () => Buffer.concat(err).toString(),
+    write: (data) => child.stdin.write(data),
+    end: (data) => child.stdin.end(data),
+    kill: (sig = 'SIGTERM') => {
+      if (!done) child.kill(sig);
+    },
+    /** Resolves when pred(stdoutText) is true (a string: stdout includes it); rejects on exit or timeout. */
+    waitStdout: (pred, ms = WAIT_TIMEOUT) => waitOutput(() => handle.text(), pred, ms, 'stdout'),
+    waitStderr: (pred, ms = WAIT_TIMEOUT) => waitOutput(() => handle.errText(), pred, ms, 'stderr'),
+  };
+  function waitOutput(get, pred, ms, which) {
+    const test = typeof pred === 'string' ? (s) => s.includes(pred) : pred;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (test(get())) {
+          cleanup();
+          resolve(get());
+        } else if (done) {
+          cleanup();
+          reject(new Error(`${cmd} exited before its ${which} matched; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`));
+        }
+      };
+      const timer2 = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${which} of ${cmd}; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`));
+      }, ms);
+      const cleanup = () => {
+        clearTimeout(timer2);
+        watchers.delete(check);
+      };
+      watchers.add(check);
+      exited.then(check, check);
+      check();
+    });
+  }
+  // Never leave a process behind when a test fails half-way.
+  t?.teardown(() => {
+    if (!done) child.kill('SIGKILL');
+  });
+  return handle;
+}
+
+/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). */
+export function usock(args, opts = {}) {
+  return startProcess(process.execPath, [USOCK, ...args], opts);
+}
+
+/** Runs usock to completion with `input` (string/Buffer, or null for /dev/null-like EOF) and returns its result. */
+export async function runUsock(args, opts = {}) {
+  const p = usock(args, opts);
+  if (p.child.stdin) p.end(opts.input ?? '');
+  return p.exited;
+}
+
+/** Starts `python3 -c SCRIPT ARGS...` (opts.python selects the interpreter). */
+export function python(script, args = [], opts = {}) {
+  return startProcess(opts.python ?? 'python3', ['-u', '-c', script, ...args.map(String)], opts);
+}
+
+/** Runs a Python script to completion and returns its result. */
+export async function runPython(script, args = [], opts = {}) {
+  const p = python(script, args, opts);
+  if (p.child.stdin) p.end(opts.input ?? '');
+  return p.exited;
+}
+
+/** Resolves when pred() is truthy, polling; rejects after ms. */
+export async function waitUntil(pred, ms = WAIT_TIMEOUT, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Resolves when a socket file exists at p. */
+export function waitForSocketFile(p, ms = WAIT_TIMEOUT) {
+  return waitUntil(() => {
+    try {
+      return fs.statSync(p).isSocket();
+    } catch {
+      return false;
+    }
+  }, ms, `socket file ${p}`);
+}
+
+const TYPE_CODES = { stream: 1, dgram: 2, seqpacket: 5 };
+
+/** Returns the entries of /proc/net/unix: {flags, type, state, inode, path}. */
+export function unixSockets() {
+  const lines = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
+  const out = [];
+  for (const line of lines) {
+    const m = /^\s*\S+:\s+\S+\s+\S+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)(?: (.*))?$/.exec(line);
+    if (!m) continue;
+    out.push({ flags: parseInt(m[1], 16), type: parseInt(m[2], 16), state: parseInt(m[3], 16), inode: Number(m[4]), path: m[5] ?? '' });
+  }
+  return out;
+}
+
+function addressMatches(entryPath, address) {
+  if (entryPath === address) return true;
+  // long paths are bound through /proc/self/fd/N/BASENAME
+  if (!address.startsWith('@') && /^\/proc\/(self|\d+)\/fd\/\d+\//.test(entryPath)) {
+    return entryPath.endsWith('/' + path.basename(address));
+  }
+  return false;
+}
+
+/**
+ * Resolves when some socket of `type` is bound at address (path or '@name') and, for stream and seqpacket,
+ * listening. Relative paths are resolved against cwd.
+ */
+export function waitListening(address, type = 'stream', ms = WAIT_TIMEOUT, cwd = process.cwd()) {
+  const want = address.startsWith('@') ? address : path.resolve(cwd, address);
+  return waitUntil(() => unixSockets().some((e) =>
+    e.type === TYPE_CODES[type] &&
+    (type === 'dgram' || (e.flags & 0x10000) !== 0) &&
+    (addressMatches(e.path, want) || addressMatches(e.path, address))), ms, `${type} socket at ${address}`);
+}
+
+/** True when a command is found on PATH. */
+export function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Asserts that stderr is one `usock: ...` line (at most followed by one `hint: ...` line) and no stack trace. */
+export function assertCleanError(t, stderr, re) {
+  const text = Buffer.isBuffer(stderr) ? stderr.toString() : stderr;
+  const lines = text.split('\n').filter((l) => l !== '');
+  t.true(lines.length >= 1 && lines.length <= 2, `expected 1 or 2 stderr lines, got: ${JSON.stringify(text)}`);
+  t.true(text.startsWith('usock: '), `stderr must start with 'usock: ': ${JSON.stringify(text)}`);
+  if (lines.length === 2) t.true(lines[1].startsWith('hint: '), `second line must be a hint: ${JSON.stringify(text)}`);
+  t.false(/^\s+at /m.test(text), `stack trace in stderr: ${JSON.stringify(text)}`);
+  t.false(/\x1b\[/.test(text), `colour escape in non-TTY stderr: ${JSON.stringify(text)}`);
+  if (re) t.regex(lines[0] ?? '', re);
+}
+
+/** Returns the hex sha256 of a file. */
+export function sha256File(file) {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    fs.createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+  });
+}
+
+/** Writes `size` random bytes to file. */
+export function writeRandomFile(file, size) {
+  const fd = fs.openSync(file, 'w');
+  try {
+    const chunk = 1 << 20;
+    for (let done = 0; done < size; done += chunk) fs.writeSync(fd, randomBytes(Math.min(chunk, size - done)));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Number of the signal (for the 128+N exit status a shell would show). */
+export const SIGNUM = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/** True when a process result says it ended by sig (killed by it, or exit status 128+N). */
+export function endedBy(result, sig) {
+  return result.signal === sig || result.code === 128 + SIGNUM[sig];
+}
+
+/** Returns a readable summary of a process result for assertion messages. */
+export function show(r) {
+  return JSON.stringify({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout.toString().slice(0, 500), stderr: r.stderr.toString().slice(0, 1000) });
+}
+
+// ---- Python peers -------------------------------------------------------------------------------------------
+
+/** Python prelude: imports, and `addr(s)`: '@name' -> '\0name', else the path itself. */
+export const PY_PRELUDE = `
+import socket, sys, os, time, threading, json
+def addr(s):
+    return '\\0' + s[1:] if s.startswith('@') else s
+def connect_retry(sock_type, a, tries=400):
+    for i in range(tries):
+        s = socket.socket(socket.AF_UNIX, sock_type)
+        try:
+            s.connect(addr(a))
+            return s
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+            time.sleep(0.025)
+    raise SystemExit('could not connect to ' + a)
+def recv_all(s):
+    chunks = []
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return b''.join(chunks)
+        chunks.append(d)
+`;
+
+/** Returns the Python script text with the prelude. */
+export function py(body) {
+  return PY_PRELUDE + '\n' + body;
+}
