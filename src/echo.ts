@@ -1,9 +1,9 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { parseAccessRules, type AccessArgs } from './access';
+import { parseAccessRules, type AccessArgs, type AccessRules } from './access';
 import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType } from './net/client';
-import { acceptLoop } from './net/server';
+import { acceptLoop, passCredentials, receiveChecked } from './net/server';
 import { bindServer, parseMode } from './net/socketfile';
 import type { Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
@@ -37,7 +37,7 @@ export async function runEchoServer(argv: EchoArgs): Promise<number> {
     onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
   });
   reporter.info('listening', `echo-server on ${argv.address} (${type})`, { address: argv.address, type });
-  if (type === 'dgram') echoDatagrams(server.fd, maxSize, reporter);
+  if (type === 'dgram') echoDatagrams(server.fd, maxSize, rules, reporter);
   else acceptLoop(server.fd, { rules, reporter, onPeer: (fd) => new EchoConnection(fd, type, maxSize, reporter) });
   return new Promise<number>(() => {}); // until a signal
 }
@@ -126,22 +126,33 @@ class EchoConnection {
   }
 }
 
-/** Sends every datagram back to its sender; unnamed senders cannot get a reply and are counted with -v. fd stays owned by the caller. */
-function echoDatagrams(fd: number, maxSize: number, reporter: Reporter): void {
+/**
+ * Sends every datagram back to its sender; unnamed senders cannot get a reply and are counted with -v.
+ * With rules, each datagram's SCM_CREDENTIALS decide: a rejected sender's datagram is dropped and reported.
+ * fd stays owned by the caller.
+ */
+function echoDatagrams(fd: number, maxSize: number, rules: AccessRules | null, reporter: Reporter): void {
+  if (rules) passCredentials(fd);
   const watcher = new FdWatcher(fd);
   const buf = Buffer.allocUnsafe(maxSize);
   const from = Buffer.alloc(SOCKADDR_UN_SIZE);
   const fromLen = new Uint32Array(1);
   watcher.onReadable(() => {
     for (let i = 0; i < 256; i++) {
-      let n: number;
+      let n: number | null;
       try {
-        n = recvfrom(fd, buf, MSG_TRUNC, from, fromLen);
+        if (rules) {
+          const msg = receiveChecked(fd, buf, from, fromLen, rules, reporter);
+          n = msg === WOULD_BLOCK || msg === null ? msg : msg.length;
+        } else {
+          n = recvfrom(fd, buf, MSG_TRUNC, from, fromLen);
+        }
       } catch (err) {
         reporter.warn('echo-error', (err as Error).message);
         return;
       }
       if (n === WOULD_BLOCK) return;
+      if (n === null) continue; // rejected by the access rules, and reported
       if (n > buf.length) {
         reporter.warn('oversize', `datagram of ${n} bytes exceeds --max-size ${maxSize}: not echoed`, { length: n });
         continue;

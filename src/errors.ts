@@ -5,6 +5,7 @@ export const EXIT = {
   OK: 0,
   FAILURE: 1,
   USAGE: 64,
+  DATAERR: 65,
   NOINPUT: 66,
   UNAVAILABLE: 69,
   CANTCREAT: 73,

@@ -6,7 +6,7 @@ import { Connection, DatagramListener, Stdio, describeStats, newStats, type Clos
 import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType } from './net/client';
-import { acceptLoop } from './net/server';
+import { acceptLoop, passCredentials } from './net/server';
 import { bindServer, parseMode } from './net/socketfile';
 import { relayConfig, reporterFor, wholeNumber, type CommonArgs } from './settings';
 
@@ -38,7 +38,8 @@ export async function runListen(argv: ListenArgs): Promise<number> {
   stdio.configure(cfg, newStats());
 
   if (type === 'dgram') {
-    const listener = new DatagramListener(server.fd, cfg, stdio);
+    if (rules) passCredentials(server.fd);
+    const listener = new DatagramListener(server.fd, cfg, stdio, rules);
     listener.start();
     return new Promise<number>(() => {}); // until a signal
   }

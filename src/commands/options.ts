@@ -18,10 +18,10 @@ export const framingOptions: Record<string, Options> = {
 };
 
 export const accessOptions: Record<string, Options> = {
-  'allow-uid': { type: 'array', string: true, describe: 'accept peers with this uid (repeatable)', requiresArg: true },
-  'allow-gid': { type: 'array', string: true, describe: 'accept peers with this gid (repeatable)', requiresArg: true },
-  'allow-user': { type: 'array', string: true, describe: 'accept peers running as this user (repeatable)', requiresArg: true },
-  'allow-group': { type: 'array', string: true, describe: 'accept peers whose gid is this group (repeatable)', requiresArg: true },
+  'allow-uid': { type: 'array', string: true, nargs: 1, describe: 'accept peers with this uid (repeatable)', requiresArg: true },
+  'allow-gid': { type: 'array', string: true, nargs: 1, describe: 'accept peers with this gid (repeatable)', requiresArg: true },
+  'allow-user': { type: 'array', string: true, nargs: 1, describe: 'accept peers running as this user (repeatable)', requiresArg: true },
+  'allow-group': { type: 'array', string: true, nargs: 1, describe: 'accept peers whose gid is this group (repeatable)', requiresArg: true },
 };
 
 export const serverOptions: Record<string, Options> = {

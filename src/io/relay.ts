@@ -1,6 +1,8 @@
 // Moving data between stdin/stdout and sockets: bytes or framed messages, backpressure both ways, half-close.
 import { EXIT, Exit } from '../errors';
 import { onCleanup } from '../lifecycle';
+import type { AccessRules } from '../access';
+import { receiveChecked } from '../net/server';
 import type { Reporter } from '../output';
 import { hasCode } from '../sys/errors';
 import { FdWatcher } from '../sys/poll';
@@ -424,9 +426,17 @@ export class DatagramListener implements Outlet {
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(readonly fd: number, private readonly cfg: RelayConfig, private readonly stdio: Stdio) {
+  /** With rules, fd must have SO_PASSCRED (passCredentials): a datagram from a sender they reject is dropped and reported, never written. */
+  constructor(readonly fd: number, private readonly cfg: RelayConfig, private readonly stdio: Stdio, private readonly rules: AccessRules | null = null) {
     this.watcher = new FdWatcher(fd);
     this.buf = Buffer.allocUnsafe(cfg.maxSize);
+  }
+
+  /** Receives one datagram into buf and its sender's address into from/fromLen; returns its real length, WOULD_BLOCK, or null when the rules rejected it. */
+  private receive(): number | null {
+    if (!this.rules) return recvfrom(this.fd, this.buf, MSG_TRUNC, this.from, this.fromLen);
+    const msg = receiveChecked(this.fd, this.buf, this.from, this.fromLen, this.rules, this.cfg.reporter);
+    return msg === WOULD_BLOCK || msg === null ? msg : msg.length;
   }
 
   get busy(): boolean {
@@ -460,8 +470,12 @@ export class DatagramListener implements Outlet {
           out.whenDrained(() => !this.closed && this.watcher.onReadable(() => this.readSocket()));
           return;
         }
-        const n = recvfrom(this.fd, this.buf, MSG_TRUNC, this.from, this.fromLen);
+        const n = this.receive();
         if (n === WOULD_BLOCK) break;
+        if (n === null) {
+          this.stats.dropped++;
+          continue;
+        }
         const len = this.fromLen[0]!;
         if (len > 2 && (!this.replyTo || this.replyTo.length !== len || this.from.compare(this.replyTo, 0, len, 0, len) !== 0)) {
           this.replyTo = Buffer.from(this.from.subarray(0, len));

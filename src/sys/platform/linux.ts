@@ -34,6 +34,7 @@ export const SHUT_WR = 1;
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
 export const O_RDWR = 2;
+export const O_CREAT = 0o100;
 export const O_APPEND = 0o2000;
 export const O_NONBLOCK = 0o4000;
 export const O_DIRECTORY = 0o200000;
@@ -51,6 +52,7 @@ export const FD_CLOEXEC = 1;
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
 export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
 export const POLLRDHUP = 0x2000;
 
 /** sizeof(struct sockaddr_un): sa_family_t (2) + sun_path[108]. */
