@@ -1,7 +1,7 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { spawn } from 'node:child_process';
 import { CliError, EXIT, UsageError } from './errors';
-import { Connection, Stdio, describeStats, type CloseReason } from './io/relay';
+import { Connection, Stdio, describeStats, exitStatusOf, type CloseReason } from './io/relay';
 import { runOnConnection } from './exec';
 import { parseAddress, type SocketAddress } from './net/address';
 import { concreteType, connectTo, detectType } from './net/client';
@@ -78,10 +78,11 @@ function relayClient(fd: number, cfg: ReturnType<typeof relayConfig>, wait: numb
     let timer: NodeJS.Timeout | null = null;
     const conn = new Connection(fd, cfg, stdio, (c: Connection, reason: CloseReason, err?: Error) => {
       if (timer) clearTimeout(timer);
+      const inputEnded = stdio.ended;
       stdio.stop();
       reporter.info('closed', `connection closed: ${describeStats(c.stats, cfg.type !== 'stream')}`, { ...c.stats });
       if (reason === 'error') return reject(err);
-      resolve(statusAfter(c, reporter));
+      resolve(exitStatusOf(c, reporter, inputEnded));
     });
     stdio.configure(cfg, conn.stats);
     if (cfg.type === 'dgram') {
@@ -94,15 +95,6 @@ function relayClient(fd: number, cfg: ReturnType<typeof relayConfig>, wait: numb
     }
     conn.start();
   });
-}
-
-/** Returns the exit status once a connection has closed: 0, or 74/69 when stdin could not all be delivered. */
-function statusAfter(c: Connection, reporter: Reporter): number {
-  if (!c.sendError) return EXIT.OK;
-  const code = (c.sendError as { code?: string }).code ?? '';
-  const nothing = c.stats.bytesOut === 0 && c.stats.bytesIn === 0;
-  reporter.warn('undelivered', `peer stopped reading: ${c.stats.dropped} unit(s) of input not delivered (${code})`, { dropped: c.stats.dropped, code });
-  return nothing ? EXIT.UNAVAILABLE : EXIT.IOERR;
 }
 
 /** Runs this same command in a child process as user (root only); returns the child's status. */

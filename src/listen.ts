@@ -1,8 +1,8 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
 import { parseAccessRules, type AccessArgs } from './access';
-import { EXIT } from './errors';
+import { UsageError } from './errors';
 import { runOnConnection } from './exec';
-import { Connection, DatagramListener, Stdio, describeStats, newStats, type CloseReason } from './io/relay';
+import { Connection, DatagramListener, Stdio, describeStats, exitStatusOf, newStats, type CloseReason } from './io/relay';
 import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType } from './net/client';
@@ -26,6 +26,9 @@ export async function runListen(argv: ListenArgs): Promise<number> {
   const mode = parseMode(argv.mode);
   const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
   const rules = parseAccessRules(argv);
+  if (type === 'dgram' && argv.exec !== undefined) {
+    throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
+  }
   const address = parseAddress(argv.address);
   handleSignals();
   const server = bindServer(address, type, {
@@ -69,9 +72,10 @@ export async function runListen(argv: ListenArgs): Promise<number> {
             if (reason === 'error') reporter.warn('connection-error', (err as Error).message);
             return;
           }
+          const inputEnded = stdio.ended;
           stdio.stop();
           if (reason === 'error') reject(err);
-          else done(c.sendError && c.stats.dropped ? EXIT.IOERR : EXIT.OK);
+          else done(exitStatusOf(c, reporter, inputEnded));
         });
         conn.start();
       },

@@ -191,6 +191,27 @@ export class Stdio {
 
 export type CloseReason = 'eof' | 'error';
 
+/**
+ * Returns the exit status once a connection has closed, reporting what went wrong: 0; 69 when the peer
+ * went away before any data either way (or reset the connection, or stopped reading, before it sent
+ * anything); 74 when input was lost later on. inputEnded: stdin had reached its end.
+ */
+export function exitStatusOf(c: Connection, reporter: Reporter, inputEnded: boolean): number {
+  const nothingBack = c.stats.bytesIn === 0;
+  if (nothingBack && c.stats.bytesOut === 0 && !inputEnded && !c.reset) {
+    reporter.warn('peer-gone', 'the peer closed the connection before any data', { ...c.stats });
+    return EXIT.UNAVAILABLE;
+  }
+  if (c.reset) {
+    reporter.warn('reset', `connection reset by the peer${nothingBack ? ' before it sent any data' : ''}`, { ...c.stats });
+    return nothingBack ? EXIT.UNAVAILABLE : EXIT.IOERR;
+  }
+  if (!c.sendError || c.stats.dropped === 0) return EXIT.OK;
+  const code = (c.sendError as { code?: string }).code ?? '';
+  reporter.warn('undelivered', `peer stopped reading: ${c.stats.dropped} unit(s) of input not delivered (${code})`, { dropped: c.stats.dropped, code });
+  return nothingBack && c.stats.bytesOut === 0 ? EXIT.UNAVAILABLE : EXIT.IOERR;
+}
+
 const STREAM_SOCKET_BUFFER = 4 * 1024 * 1024;
 const PIPE_SIZE = 1024 * 1024;
 
@@ -224,6 +245,8 @@ export class Connection implements Outlet {
   private recvBuf: Buffer | null = null;
   /** Set when a send failed because the peer is gone; stdin units still queued are then undeliverable. */
   sendError: Error | null = null;
+  /** Set when the peer reset the connection (it closed with our data unread, e.g. an access rule rejected us). */
+  reset = false;
   /** Called for every message received (a dgram client re-arms its reply timer). */
   onMessage: () => void = () => {};
   private sentWaiters: Array<() => void> = [];
@@ -367,7 +390,10 @@ export class Connection implements Outlet {
         }
       }
     } catch (err) {
-      if (hasCode(err, 'ECONNRESET')) return this.finish('eof'); // nothing more to read or to send
+      if (hasCode(err, 'ECONNRESET')) {
+        this.reset = true; // nothing more to read or to send
+        return this.finish('eof');
+      }
       return this.finish('error', err as Error);
     } finally {
       out.flush();
