@@ -1,10 +1,9 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { parseAccessRules, type AccessArgs, type AccessRules } from './access';
+import { openServer, serverSettings } from './net/serve';
+import { type AccessArgs, type AccessRules } from './access';
 import { handleSignals } from './lifecycle';
-import { parseAddress } from './net/address';
 import { concreteType } from './net/client';
 import { acceptLoop, passCredentials, receiveChecked } from './net/server';
-import { bindServer, parseMode } from './net/socketfile';
 import type { Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
 import { hasCode } from './sys/errors';
@@ -26,17 +25,10 @@ export async function runEchoServer(argv: EchoArgs): Promise<number> {
   const reporter = reporterFor(argv);
   const type = concreteType(argv.type, 'echo-server');
   const maxSize = wholeNumber('max-size', argv['max-size'] ?? 262144, 1, 1 << 30);
-  const mode = parseMode(argv.mode);
-  const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
-  const rules = parseAccessRules(argv);
-  const address = parseAddress(argv.address);
+  const settings = serverSettings(argv);
+  const rules = settings.rules;
   handleSignals();
-  const server = bindServer(address, type, {
-    mode,
-    backlog,
-    onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
-  });
-  reporter.info('listening', `echo-server on ${argv.address} (${type})`, { address: argv.address, type });
+  const server = openServer(argv.address, type, settings, reporter, 'echo-server');
   if (type === 'dgram') echoDatagrams(server.fd, maxSize, rules, reporter);
   else acceptLoop(server.fd, { rules, reporter, onPeer: (fd) => new EchoConnection(fd, type, maxSize, reporter) });
   return new Promise<number>(() => {}); // until a signal

@@ -1,14 +1,13 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { parseAccessRules, type AccessArgs } from './access';
+import { openServer, serverSettings } from './net/serve';
+import { type AccessArgs } from './access';
 import { UsageError } from './errors';
 import { runOnConnection } from './exec';
 import { Connection, DatagramListener, Stdio, describeStats, exitStatusOf, newStats, type CloseReason } from './io/relay';
 import { handleSignals } from './lifecycle';
-import { parseAddress } from './net/address';
 import { concreteType } from './net/client';
 import { acceptLoop, passCredentials } from './net/server';
-import { bindServer, parseMode } from './net/socketfile';
-import { relayConfig, reporterFor, wholeNumber, type CommonArgs } from './settings';
+import { relayConfig, reporterFor, type CommonArgs } from './settings';
 
 export interface ListenArgs extends CommonArgs, AccessArgs {
   address: string;
@@ -23,20 +22,13 @@ export async function runListen(argv: ListenArgs): Promise<number> {
   const reporter = reporterFor(argv);
   const type = concreteType(argv.type, 'listen');
   const cfg = relayConfig(argv, type, reporter);
-  const mode = parseMode(argv.mode);
-  const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
-  const rules = parseAccessRules(argv);
+  const settings = serverSettings(argv);
+  const rules = settings.rules;
   if (type === 'dgram' && argv.exec !== undefined) {
     throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
   }
-  const address = parseAddress(argv.address);
   handleSignals();
-  const server = bindServer(address, type, {
-    mode,
-    backlog,
-    onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
-  });
-  reporter.info('listening', `listening on ${argv.address} (${type})`, { address: argv.address, type });
+  const server = openServer(argv.address, type, settings, reporter, 'listen');
   const stdio = new Stdio(reporter);
   stdio.configure(cfg, newStats());
 

@@ -1,16 +1,16 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
+import { openServer, serverSettings } from './net/serve';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { parseAccessRules, type AccessArgs } from './access';
+import { type AccessArgs } from './access';
 import { CliError, EXIT, Exit } from './errors';
 import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType, connectTo } from './net/client';
 import { findOwners, processCommand, readUnixSockets } from './net/procnet';
 import { acceptLoop, passCredentials, peerGroups, peerLabel, receiveChecked } from './net/server';
-import { bindServer, parseMode } from './net/socketfile';
 import { writeAllSync, type Reporter } from './output';
-import { reporterFor, wholeNumber, type CommonArgs } from './settings';
+import { reporterFor, type CommonArgs } from './settings';
 import { hasCode } from './sys/errors';
 import { FdWatcher } from './sys/poll';
 import { SOCKADDR_UN_SIZE } from './sys/platform/linux';
@@ -205,18 +205,11 @@ function processStatus(pid: number): { uid: number; gid: number; groups: number[
 
 /** Serves `peercred --listen` until a signal: one record per admitted client (stream, seqpacket) or per admitted message (dgram). */
 function listenForPeers(argv: PeercredArgs, type: ReturnType<typeof concreteType>, reporter: Reporter): Promise<number> {
-  const mode = parseMode(argv.mode);
-  const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
-  const rules = parseAccessRules(argv);
-  const address = parseAddress(argv.address);
+  const settings = serverSettings(argv);
+  const rules = settings.rules;
   handleSignals();
-  const server = bindServer(address, type, {
-    mode,
-    backlog,
-    onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
-  });
+  const server = openServer(argv.address, type, settings, reporter, 'peercred');
   if (type === 'dgram') passCredentials(server.fd);
-  reporter.info('listening', `peercred listening on ${argv.address} (${type})`, { address: argv.address, type });
   const printer = new RecordPrinter(argv.json, true);
   // Records are printed in arrival order even though a table is built asynchronously.
   let printing = Promise.resolve();

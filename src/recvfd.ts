@@ -1,8 +1,9 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
+import { openServer, serverSettings } from './net/serve';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { isatty } from 'node:tty';
-import { parseAccessRules, type AccessArgs, type AccessRules } from './access';
+import { type AccessArgs, type AccessRules } from './access';
 import { CliError, EXIT, Exit, UsageError } from './errors';
 import { peerEnvironment, statusOf } from './exec';
 import { describeDescriptor, type DescriptorInfo } from './fdinfo';
@@ -10,7 +11,6 @@ import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType, connectTo } from './net/client';
 import { acceptLoop, admitSender, passCredentials } from './net/server';
-import { bindServer, parseMode } from './net/socketfile';
 import { describePeer, writeAllSync, type Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
 import { describeErrno, hasCode } from './sys/errors';
@@ -152,15 +152,9 @@ async function sendRequest(fd: number): Promise<void> {
 
 /** Binds the address and waits for one client (stream, seqpacket) or one admitted datagram with its message. Closes the sockets (removing the socket file) before returning. */
 async function receiveListening(argv: RecvFdArgs, type: SocketType, maxFds: number, reporter: Reporter): Promise<Delivery> {
-  const mode = parseMode(argv.mode);
-  const backlog = wholeNumber('backlog', argv.backlog, 1, 1 << 20);
-  const rules = parseAccessRules(argv);
-  const server = bindServer(parseAddress(argv.address), type, {
-    mode,
-    backlog,
-    onStaleReplaced: (path) => reporter.info('stale', `replaced stale socket ${path}`, { path }),
-  });
-  reporter.info('listening', `recv-fd listening on ${argv.address} (${type})`, { address: argv.address, type });
+  const settings = serverSettings(argv);
+  const rules = settings.rules;
+  const server = openServer(argv.address, type, settings, reporter, 'recv-fd');
   try {
     if (type === 'dgram') {
       passCredentials(server.fd);

@@ -1,13 +1,13 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { parseAccessRules, type AccessArgs } from './access';
+import { openServer, serverSettings, type ServerSettings } from './net/serve';
+import { type AccessArgs } from './access';
 import { CliError, EXIT, UsageError } from './errors';
 import { handleSignals } from './lifecycle';
 import { parseAddress } from './net/address';
 import { concreteType, connectTo } from './net/client';
 import { acceptLoop, admitSender, passCredentials } from './net/server';
-import { bindServer, parseMode } from './net/socketfile';
 import { describePeer, type Reporter } from './output';
-import { reporterFor, wholeNumber, type CommonArgs } from './settings';
+import { reporterFor, type CommonArgs } from './settings';
 import { SysError } from './sys/errors';
 import { receiveMessage, sendWithDescriptors } from './sys/msg';
 import { F_GETFD, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SCM_MAX_FD } from './sys/platform/linux';
@@ -77,16 +77,14 @@ export async function runSendFd(argv: SendFdArgs): Promise<number> {
   if (type === 'stream' && message.length === 0) {
     throw new UsageError("--message '' cannot carry descriptors over a stream socket", 'give at least one byte, or use -t seqpacket or -t dgram');
   }
-  const mode = argv.listen ? parseMode(argv.mode) : undefined;
-  const backlog = argv.listen ? wholeNumber('backlog', argv.backlog, 1, 1 << 20) : 0;
-  const rules = argv.listen ? parseAccessRules(argv) : null;
+  const settings = argv.listen ? serverSettings(argv) : null;
   const rulesGiven = (['allow-uid', 'allow-gid', 'allow-user', 'allow-group'] as const).some((k) => argv[k] !== undefined);
   if (!argv.listen && rulesGiven) reporter.warn('ignored', 'access rules only apply with --listen: ignored');
   const inherited = inheritedDescriptors(argv.fd ?? []);
   // Every FILE is opened before any connection is made, so a bad one sends nothing.
   const fds = [...openFiles(files, fileFlags(!!argv.write, !!argv.append)), ...inherited];
   handleSignals();
-  if (argv.listen) return serve(argv, type, { message, fds, mode, backlog, rules, reporter });
+  if (settings) return serve(argv, type, { message, fds, settings, reporter });
   const address = parseAddress(argv.address);
   let client;
   try {
@@ -106,9 +104,7 @@ export async function runSendFd(argv: SendFdArgs): Promise<number> {
 interface ServeSettings {
   message: Buffer;
   fds: number[];
-  mode: number | undefined;
-  backlog: number;
-  rules: ReturnType<typeof parseAccessRules>;
+  settings: ServerSettings;
   reporter: Reporter;
 }
 
@@ -133,17 +129,11 @@ async function sendAll(fd: number, message: Buffer, fds: number[], to?: Buffer):
  * its sender's address; unnamed senders cannot be answered and are reported.
  */
 function serve(argv: SendFdArgs, type: SocketType, s: ServeSettings): Promise<number> {
-  const address = parseAddress(argv.address);
-  const server = bindServer(address, type, {
-    mode: s.mode,
-    backlog: s.backlog,
-    onStaleReplaced: (path) => s.reporter.info('stale', `replaced stale socket ${path}`, { path }),
-  });
-  s.reporter.info('listening', `send-fd listening on ${argv.address} (${type})`, { address: argv.address, type });
+  const server = openServer(argv.address, type, s.settings, s.reporter, 'send-fd');
   if (type === 'dgram') answerDatagrams(server.fd, s);
   else {
     acceptLoop(server.fd, {
-      rules: s.rules,
+      rules: s.settings.rules,
       reporter: s.reporter,
       onPeer: (fd, cred) => {
         sendAll(fd, s.message, s.fds).then(
@@ -170,7 +160,7 @@ function answerDatagrams(fd: number, s: ServeSettings): void {
         return;
       }
       if (msg === WOULD_BLOCK) return;
-      if (!admitSender(s.rules, msg.cred, s.reporter)) continue;
+      if (!admitSender(s.settings.rules, msg.cred, s.reporter)) continue;
       const who = msg.cred && msg.cred.pid > 0 ? describePeer(msg.cred) : 'a sender';
       if (!msg.fromAddress) {
         s.reporter.warn('unnamed', `request from ${who} on an unnamed socket: no address to send the descriptors to`, { peer: msg.cred });
