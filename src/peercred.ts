@@ -1,12 +1,11 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
-import { openServer, serverSettings } from './net/serve';
+import { openServer, serverSettings, warnRulesIgnored } from './net/serve';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { type AccessArgs } from './access';
 import { CliError, EXIT, Exit } from './errors';
 import { handleSignals } from './lifecycle';
-import { parseAddress } from './net/address';
-import { concreteType, connectTo } from './net/client';
+import { concreteType, connectToAddress } from './net/client';
 import { findOwners, processCommand, readUnixSockets } from './net/procnet';
 import { acceptLoop, passCredentials, peerGroups, peerLabel, receiveChecked } from './net/server';
 import { writeAllSync, type Reporter } from './output';
@@ -144,16 +143,9 @@ export async function runPeercred(argv: PeercredArgs): Promise<number> {
   const reporter = reporterFor(argv);
   const type = concreteType(argv.type, 'peercred');
   if (argv.listen) return listenForPeers(argv, type, reporter);
-  const rulesGiven = (['allow-uid', 'allow-gid', 'allow-user', 'allow-group'] as const).some((k) => argv[k] !== undefined);
-  if (rulesGiven) reporter.warn('ignored', 'access rules only apply with --listen: ignored');
+  warnRulesIgnored(argv, reporter);
   handleSignals();
-  const address = parseAddress(argv.address);
-  let client;
-  try {
-    client = await connectTo(address, type);
-  } finally {
-    address.release();
-  }
+  const client = { fd: await connectToAddress(argv.address, type) };
   try {
     const printer = new RecordPrinter(argv.json, false);
     await printer.print(type === 'dgram' ? datagramServer(client.fd, argv.address) : streamServer(client.fd));

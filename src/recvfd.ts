@@ -1,5 +1,5 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
-import { openServer, serverSettings } from './net/serve';
+import { openServer, serverSettings, warnRulesIgnored } from './net/serve';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { isatty } from 'node:tty';
@@ -8,8 +8,7 @@ import { CliError, EXIT, Exit, UsageError } from './errors';
 import { peerEnvironment, statusOf } from './exec';
 import { describeDescriptor, type DescriptorInfo } from './fdinfo';
 import { handleSignals } from './lifecycle';
-import { parseAddress } from './net/address';
-import { concreteType, connectTo } from './net/client';
+import { concreteType, connectToAddress } from './net/client';
 import { acceptLoop, admitSender, passCredentials } from './net/server';
 import { describePeer, writeAllSync, type Reporter } from './output';
 import { reporterFor, wholeNumber, type CommonArgs } from './settings';
@@ -86,8 +85,7 @@ export async function runRecvFd(argv: RecvFdArgs): Promise<number> {
   const command = argv['--'];
   if (command !== undefined && command.length === 0) throw new UsageError('no command after --', 'usage: usock recv-fd ADDRESS -- CMD [ARGS...]');
   if (command !== undefined && argv.info) throw new UsageError('--info and -- CMD cannot be used together');
-  const rulesGiven = (['allow-uid', 'allow-gid', 'allow-user', 'allow-group'] as const).some((k) => argv[k] !== undefined);
-  if (!argv.listen && rulesGiven) reporter.warn('ignored', 'access rules only apply with --listen: ignored');
+  if (!argv.listen) warnRulesIgnored(argv, reporter);
   handleSignals();
 
   const { msg, peer } = argv.listen ? await receiveListening(argv, type, maxFds, reporter) : await receiveAsClient(argv.address, type, maxFds);
@@ -109,13 +107,7 @@ export async function runRecvFd(argv: RecvFdArgs): Promise<number> {
 
 /** Connects to the address and waits for the message; a dgram client first sends an empty datagram as its request. Closes the socket before returning. */
 async function receiveAsClient(text: string, type: SocketType, maxFds: number): Promise<Delivery> {
-  const address = parseAddress(text);
-  let client;
-  try {
-    client = await connectTo(address, type);
-  } finally {
-    address.release();
-  }
+  const client = { fd: await connectToAddress(text, type) };
   try {
     let peer: Ucred | null = null;
     if (type === 'dgram') {

@@ -1,10 +1,9 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { openServer, serverSettings, type ServerSettings } from './net/serve';
+import { openServer, serverSettings, warnRulesIgnored, type ServerSettings } from './net/serve';
 import { type AccessArgs } from './access';
 import { CliError, EXIT, UsageError } from './errors';
 import { handleSignals } from './lifecycle';
-import { parseAddress } from './net/address';
-import { concreteType, connectTo } from './net/client';
+import { concreteType, connectToAddress } from './net/client';
 import { acceptLoop, admitSender, passCredentials } from './net/server';
 import { describePeer, type Reporter } from './output';
 import { reporterFor, type CommonArgs } from './settings';
@@ -78,20 +77,13 @@ export async function runSendFd(argv: SendFdArgs): Promise<number> {
     throw new UsageError("--message '' cannot carry descriptors over a stream socket", 'give at least one byte, or use -t seqpacket or -t dgram');
   }
   const settings = argv.listen ? serverSettings(argv) : null;
-  const rulesGiven = (['allow-uid', 'allow-gid', 'allow-user', 'allow-group'] as const).some((k) => argv[k] !== undefined);
-  if (!argv.listen && rulesGiven) reporter.warn('ignored', 'access rules only apply with --listen: ignored');
+  if (!argv.listen) warnRulesIgnored(argv, reporter);
   const inherited = inheritedDescriptors(argv.fd ?? []);
   // Every FILE is opened before any connection is made, so a bad one sends nothing.
   const fds = [...openFiles(files, fileFlags(!!argv.write, !!argv.append)), ...inherited];
   handleSignals();
   if (settings) return serve(argv, type, { message, fds, settings, reporter });
-  const address = parseAddress(argv.address);
-  let client;
-  try {
-    client = await connectTo(address, type);
-  } finally {
-    address.release();
-  }
+  const client = { fd: await connectToAddress(argv.address, type) };
   try {
     await sendAll(client.fd, message, fds);
     reporter.info('sent', `sent ${plural(fds.length, 'descriptor')} to ${argv.address}`, { fds: fds.length, bytes: message.length });

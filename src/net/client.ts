@@ -4,7 +4,7 @@ import { SysError } from '../sys/errors';
 import { FdWatcher } from '../sys/poll';
 import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
-import type { SocketAddress } from './address';
+import { parseAddress, type SocketAddress } from './address';
 import { bindServer, type BoundSocket } from './socketfile';
 
 export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
@@ -43,6 +43,16 @@ export async function connectTo(address: SocketAddress, type: SocketType, bindTo
     if (bound) bound.close();
     else closeQuietly(fd);
     throw err;
+  }
+}
+
+/** Returns a socket of type connected to the address written as text (no --bind). Throws as parseAddress and connectTo do. */
+export async function connectToAddress(text: string, type: SocketType): Promise<number> {
+  const address = parseAddress(text);
+  try {
+    return (await connectTo(address, type)).fd;
+  } finally {
+    address.release();
   }
 }
 

@@ -40,3 +40,9 @@ export function openServer(address: string, type: SocketType, s: ServerSettings,
   reporter.info('listening', `${command} listening on ${address} (${type})`, { address, type });
   return server;
 }
+
+/** Warns (unless -q) that --allow-* options were given to a command that is not serving, where they do nothing. */
+export function warnRulesIgnored(argv: AccessArgs, reporter: Reporter): void {
+  const given = (['allow-uid', 'allow-gid', 'allow-user', 'allow-group'] as const).some((k) => argv[k] !== undefined);
+  if (given) reporter.warn('ignored', 'access rules only apply with --listen: ignored');
+}
