@@ -314,3 +314,41 @@ test('no colour with NO_COLOR even on a TTY (script(1) pty): errors and -v diagn
   t.true(out.includes('status=69'), out);
   t.regex(out, /usock: connect .*No such file or directory/, out);
 });
+
+test('connect: a server that closes before any data either way ends usock with 69 (stdin still open)', async (t) => {
+  const dir = tmpDir(t);
+  const p = path.join(dir, 's');
+  const srv = python(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen()
+print('ready', flush=True)
+c, _ = s.accept()
+c.close()
+`), [p], { t });
+  await srv.waitStdout('ready');
+  const c = usock(['connect', p], { t }); // stdin stays open: nothing has been sent
+  const r = await c.exited;
+  t.is(r.code, 69, show(r));
+  t.regex(r.stderr.toString(), /before any data/);
+});
+
+test('connect: a client rejected by the access rules (reset before any reply) ends with 69, its data never on stdout', async (t) => {
+  const dir = tmpDir(t);
+  const p = path.join(dir, 's');
+  const l = usock(['listen', '-k', '--allow-uid', '4242', p], { t });
+  await waitListening(p);
+  const r = await runUsock(['connect', p], { input: 'secret\n'.repeat(1000), t });
+  t.is(r.code, 69, show(r));
+  l.kill('SIGTERM');
+  const lr = await l.exited;
+  t.false(lr.stdout.toString().includes('secret'));
+  t.regex(lr.stderr.toString(), /rejected pid \d+ uid 0 gid 0/);
+});
+
+test('listen -t dgram --exec is a usage error (64) and binds nothing', async (t) => {
+  const dir = tmpDir(t);
+  const r = await runUsock(['listen', '-t', 'dgram', '--exec', 'cat', path.join(dir, 's')], { t });
+  t.is(r.code, 64, show(r));
+  assertCleanError(t, r.stderr);
+  t.deepEqual(fs.readdirSync(dir), []);
+});
