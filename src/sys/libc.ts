@@ -9,8 +9,8 @@ export interface Libc {
   socket: Fn; socketpair: Fn; bind: Fn; listen: Fn; accept4: Fn; connect: Fn; shutdown: Fn;
   send: Fn; recv: Fn; sendto: Fn; recvfrom: Fn; sendmsg: Fn; recvmsg: Fn;
   getsockopt: Fn; setsockopt: Fn; getsockname: Fn; getpeername: Fn;
-  close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; fchmod: Fn; poll: Fn; ioctl: Fn;
-  splice: Fn; pipe2: Fn; epoll_create1: Fn; epoll_ctl: Fn;
+  close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn;
+  epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
 }
 
@@ -46,11 +46,8 @@ export function lib(): Libc {
     write: f('intptr_t write(int fd, const void *buf, size_t len)'),
     open: f('int open(const char *path, int flags, uint32_t mode)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
-    fchmod: f('int fchmod(int fd, uint32_t mode)'),
     poll: f('int poll(void *fds, uint64_t n, int timeout)'),
     ioctl: f('int ioctl(int fd, unsigned long req, _Out_ int *arg)'),
-    splice: f('intptr_t splice(int fdin, void *offin, int fdout, void *offout, size_t len, unsigned int flags)'),
-    pipe2: f('int pipe2(_Out_ int *fds, int flags)'),
     epoll_create1: f('int epoll_create1(int flags)'),
     epoll_ctl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
     setuid: f('int setuid(uint32_t uid)'),

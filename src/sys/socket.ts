@@ -17,6 +17,17 @@ export const SOCKET_TYPES: Record<SocketType, number> = {
   seqpacket: L.SOCK_SEQPACKET,
 };
 
+/** Returns what call returned, or WOULD_BLOCK when it failed with EAGAIN; retries on EINTR; throws SysError naming syscall otherwise. */
+function nonBlocking(syscall: string, call: () => number): number {
+  for (;;) {
+    const n = call();
+    if (n >= 0) return n;
+    const e = errno();
+    if (e === EAGAIN) return WOULD_BLOCK;
+    if (e !== EINTR) throw new SysError(syscall, e);
+  }
+}
+
 function fail(syscall: string, path?: string): never {
   throw new SysError(syscall, errno(), path);
 }
@@ -82,110 +93,45 @@ export function closeQuietly(fd: number): void {
 
 /** Returns bytes sent, or WOULD_BLOCK. Never raises SIGPIPE. Throws SysError. */
 export function send(fd: number, buf: Buffer, flags = 0): number {
-  for (;;) {
-    const n = lib().send(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('send', e);
-  }
+  return nonBlocking('send', () => lib().send(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT));
 }
 
 /** Returns bytes sent to addr, or WOULD_BLOCK. Throws SysError. */
 export function sendto(fd: number, buf: Buffer, addr: Buffer, flags = 0): number {
-  for (;;) {
-    const n = lib().sendto(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT, addr, addr.length);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('sendto', e);
-  }
+  return nonBlocking('sendto', () => lib().sendto(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT, addr, addr.length));
 }
 
 /** Returns bytes received into buf (with MSG_TRUNC: the message's real length), or WOULD_BLOCK. Throws SysError. */
 export function recv(fd: number, buf: Buffer, flags = 0): number {
-  for (;;) {
-    const n = lib().recv(fd, buf, buf.length, flags | L.MSG_DONTWAIT);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('recv', e);
-  }
+  return nonBlocking('recv', () => lib().recv(fd, buf, buf.length, flags | L.MSG_DONTWAIT));
 }
 
 /** Returns the length received (the real length with MSG_TRUNC), or WOULD_BLOCK; the sender's address goes to addr and its length to addrLen[0]. Throws SysError. */
 export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer, addrLen: Uint32Array): number {
-  for (;;) {
+  return nonBlocking('recvfrom', () => {
     addrLen[0] = addr.length;
-    const n = lib().recvfrom(fd, buf, buf.length, flags | L.MSG_DONTWAIT, addr, addrLen);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('recvfrom', e);
-  }
+    return lib().recvfrom(fd, buf, buf.length, flags | L.MSG_DONTWAIT, addr, addrLen);
+  });
 }
 
 /** Sends a prepared struct msghdr; returns bytes sent or WOULD_BLOCK. Throws SysError. */
 export function sendmsg(fd: number, msghdr: Buffer, flags = 0): number {
-  for (;;) {
-    const n = lib().sendmsg(fd, msghdr, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('sendmsg', e);
-  }
+  return nonBlocking('sendmsg', () => lib().sendmsg(fd, msghdr, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT));
 }
 
 /** Receives into a prepared struct msghdr; returns bytes (real length with MSG_TRUNC) or WOULD_BLOCK. Throws SysError. */
 export function recvmsg(fd: number, msghdr: Buffer, flags = 0): number {
-  for (;;) {
-    const n = lib().recvmsg(fd, msghdr, flags | L.MSG_DONTWAIT);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('recvmsg', e);
-  }
+  return nonBlocking('recvmsg', () => lib().recvmsg(fd, msghdr, flags | L.MSG_DONTWAIT));
 }
 
 /** Returns bytes read (0 at end of file) or WOULD_BLOCK. Throws SysError. */
 export function read(fd: number, buf: Buffer): number {
-  for (;;) {
-    const n = lib().read(fd, buf, buf.length);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('read', e);
-  }
+  return nonBlocking('read', () => lib().read(fd, buf, buf.length));
 }
 
 /** Returns bytes written or WOULD_BLOCK. Throws SysError (EPIPE included). */
 export function write(fd: number, buf: Buffer): number {
-  for (;;) {
-    const n = lib().write(fd, buf, buf.length);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('write', e);
-  }
-}
-
-/** Moves up to len bytes between descriptors (one must be a pipe); returns the count, 0 at EOF, or WOULD_BLOCK. Throws SysError. */
-export function splice(fdIn: number, fdOut: number, len: number): number {
-  const SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2;
-  for (;;) {
-    const n = lib().splice(fdIn, null, fdOut, null, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n >= 0) return n;
-    const e = errno();
-    if (e === EAGAIN) return WOULD_BLOCK;
-    if (e !== EINTR) throw new SysError('splice', e);
-  }
-}
-
-/** Returns a pipe [read, write], non-blocking and close-on-exec. Throws SysError. */
-export function pipe(): [number, number] {
-  const fds = new Int32Array(2);
-  if (lib().pipe2(fds, L.O_NONBLOCK | L.O_CLOEXEC) < 0) fail('pipe2');
-  return [fds[0]!, fds[1]!];
+  return nonBlocking('write', () => lib().write(fd, buf, buf.length));
 }
 
 /** Returns a new descriptor for path. Throws SysError naming the path. */
@@ -200,11 +146,6 @@ export function fcntl(fd: number, cmd: number, arg = 0): number {
   const r = lib().fcntl(fd, cmd, arg);
   if (r < 0) fail('fcntl');
   return r;
-}
-
-/** Sets the permission bits of an open descriptor. Throws SysError. */
-export function fchmod(fd: number, mode: number): void {
-  if (lib().fchmod(fd, mode) < 0) fail('fchmod');
 }
 
 /** Returns an int socket option. Throws SysError. */
@@ -250,12 +191,6 @@ export interface Ucred { pid: number; uid: number; gid: number }
 export function peerCredentials(fd: number): Ucred {
   const b = getsockoptBytes(fd, L.SOL_SOCKET, L.SO_PEERCRED, L.UCRED_SIZE);
   return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
-}
-
-/** Returns the socket type of fd (SO_TYPE) as a name, or null for one usock does not know. Throws SysError. */
-export function socketType(fd: number): SocketType | null {
-  const t = getsockoptInt(fd, L.SOL_SOCKET, L.SO_TYPE);
-  return (Object.keys(SOCKET_TYPES) as SocketType[]).find((k) => SOCKET_TYPES[k] === t) ?? null;
 }
 
 /** Returns the revents of a zero-timeout poll(2) on fd for `events`. Throws SysError. */
