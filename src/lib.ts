@@ -1,4 +1,4 @@
-// The pure modules unit tests import from dist/lib.mjs: address encoding, framing codecs, error mapping.
+// The modules unit tests import from dist/lib.mjs: address encoding, framing codecs, error mapping, the poll watcher.
 export * from './sys/sockaddr';
 export * from './io/framing';
 export { EXIT, errorLines, exitCodeFor } from './errors';
@@ -9,3 +9,4 @@ export { socketpair, closeQuietly } from './sys/socket';
 export { describeDescriptor, openFlagNames, kindOf, type DescriptorInfo } from './fdinfo';
 export { assessMessage } from './recvfd';
 export { passCredentials } from './net/server';
+export { FdWatcher } from './sys/poll';

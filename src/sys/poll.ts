@@ -98,7 +98,15 @@ export class FdWatcher {
   }
 
   private fire(readable: boolean, writable: boolean): void {
-    if (readable && this.reader) this.reader();
-    if (writable && this.writer) this.writer();
+    try {
+      if (readable && this.reader) this.reader();
+      if (writable && this.writer) this.writer();
+    } catch (err) {
+      // An exception must not unwind into koffi's libuv callback (the handle would go on firing
+      // without reaching JavaScript): rethrow it where process 'uncaughtException' sees it.
+      setImmediate(() => {
+        throw err;
+      });
+    }
   }
 }

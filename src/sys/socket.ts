@@ -193,12 +193,12 @@ export function peerCredentials(fd: number): Ucred {
   return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
 }
 
-/** Returns the revents of a zero-timeout poll(2) on fd for `events`. Throws SysError. */
+/** Returns the revents of a zero-timeout poll(2) on fd for `events`; retries when a signal (EINTR) interrupts it. Throws SysError. */
 export function pollNow(fd: number, events: number): number {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(events, 4);
-  if (lib().poll(pfd, 1, 0) < 0) fail('poll');
+  nonBlocking('poll', () => lib().poll(pfd, 1, 0));
   return pfd.readInt16LE(6);
 }
 
