@@ -3,7 +3,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, startProcess, tmpDir, waitListening, sha256File, writeRandomFile, show, USOCK } from './helpers.mjs';
+import crypto from 'node:crypto';
+import { usock, python, py, startProcess, tmpDir, waitListening, sha256File, writeRandomFile, show, USOCK } from './helpers.mjs';
 
 const MiB = 1 << 20;
 const LONG = 180_000;
@@ -93,4 +94,44 @@ test('64 MiB through echo-server and back (connect stdin file -> stdout file)', 
   t.is(await sha256File(dst), await sha256File(src));
   e.kill('SIGTERM');
   await e.exited;
+});
+
+test('listen -k: 16 MiB of stdin reaches a fast and a slow peer byte-exact (stdin waits for the slowest; its chunks are reused only once sent to all)', async (t) => {
+  t.timeout(LONG);
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 's');
+  const data = crypto.randomBytes(16 * MiB);
+  const l = usock(['listen', '-k', '-v', sock], { t, timeout: LONG });
+  await waitListening(sock);
+  // Each peer hashes everything until EOF; the slow one reads 4 KiB at a time with pauses, so its
+  // connection keeps chunks queued long after the fast one has sent them.
+  const peer = (delay) => python(py(`
+import hashlib, time
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+print('connected', flush=True)
+h = hashlib.sha256()
+n = 0
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    h.update(d)
+    n += 1
+    if ${delay} and n % 64 == 0:
+        time.sleep(${delay})
+print(h.hexdigest(), flush=True)
+`), [sock], { t, timeout: LONG });
+  const fast = peer(0);
+  const slow = peer(0.002);
+  await Promise.all([fast.waitStdout('connected'), slow.waitStdout('connected')]);
+  await l.waitStderr((s) => (s.match(/connection from/g) ?? []).length === 2);
+  l.end(data);
+  const want = crypto.createHash('sha256').update(data).digest('hex');
+  for (const p of [fast, slow]) {
+    const r = await p.exited;
+    t.is(r.code, 0, show(r));
+    t.is(r.stdout.toString().trim().split('\n').pop(), want);
+  }
+  l.kill('SIGTERM');
+  await l.exited;
 });
