@@ -55,21 +55,19 @@ export async function runPair(argv: PairArgs): Promise<number> {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
     dieOfSignal(signal);
   });
-  let first: Running;
-  try {
-    first = startCommand(argv.cmd1, end1, reporter, 'CMD1');
-    children.push(first.child);
-  } finally {
-    closeQuietly(end1);
-  }
-  if (argv.cmd2 !== undefined) {
-    let second: Running;
+  // Starts cmd on end, then closes our copy of end whether or not the command started.
+  const startOnEnd = (cmd: string, end: number, label: string): Running => {
     try {
-      second = startCommand(argv.cmd2, end2, reporter, 'CMD2');
-      children.push(second.child);
+      const running = startCommand(cmd, end, reporter, label);
+      children.push(running.child);
+      return running;
     } finally {
-      closeQuietly(end2);
+      closeQuietly(end);
     }
+  };
+  const first = startOnEnd(argv.cmd1, end1, 'CMD1');
+  if (argv.cmd2 !== undefined) {
+    const second = startOnEnd(argv.cmd2, end2, 'CMD2');
     const [s1, s2] = await Promise.all([first.status, second.status]);
     return s1 !== 0 ? s1 : s2;
   }
