@@ -1,6 +1,9 @@
-// Bundles src/ into dist/usock.mjs (the CLI) and dist/lib.mjs (pure modules for unit tests) with esbuild.
+// Bundles src/ into dist/usock.cjs (the CLI, with its V8 code cache) and dist/lib.mjs (modules for unit tests) with esbuild.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -31,7 +34,6 @@ const lazyStringWidth = {
 const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   external: ['koffi'],
   logLevel: 'warning',
@@ -40,9 +42,39 @@ const common = {
   minifySyntax: true,
   plugins: [lazyStringWidth],
   define: { __USOCK_VERSION__: JSON.stringify(pkg.version) },
-  // yargs and chalk are ESM, cli-table3 is CommonJS: give the bundle a require() for the latter.
-  banner: { js: "import { createRequire as __usockRequire } from 'node:module'; const require = __usockRequire(import.meta.url);" },
 };
 
-await build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/usock.mjs' });
-await build({ ...common, entryPoints: ['src/lib.ts'], outfile: 'dist/lib.mjs' });
+// The CLI is CommonJS so that bin/usock can compile it with vm.Script and a code cache (no ES-module loader).
+const cli = 'dist/usock.cjs';
+await build({
+  ...common,
+  format: 'cjs',
+  define: { ...common.define, 'import.meta.url': '__usockUrl' },
+  banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
+  entryPoints: ['src/main.ts'],
+  outfile: cli,
+});
+// yargs and chalk are ESM, cli-table3 is CommonJS: give the ES-module bundle a require() for the latter.
+await build({
+  ...common,
+  format: 'esm',
+  banner: { js: "import { createRequire as __usockRequire } from 'node:module'; const require = __usockRequire(import.meta.url);" },
+  entryPoints: ['src/lib.ts'],
+  outfile: 'dist/lib.mjs',
+});
+
+// The first line names this build: bin/usock uses a code cache only if it was written for the same line.
+const bundle = readFileSync(cli, 'utf8');
+writeFileSync(cli, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n${bundle}`);
+rmSync(`${cli}.cache`, { force: true });
+rmSync('dist/usock.mjs', { force: true }); // the ES-module CLI of earlier builds
+
+// One run through argument parsing, a command and the error path writes the code cache (bin/usock does it at exit).
+const training = spawnSync(process.execPath, ['bin/usock', 'connect', '--probe', path.join(tmpdir(), `usock-build-${process.pid}.none`)], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+  encoding: 'utf8',
+});
+if (training.status !== 69) { // 69: nothing to talk to
+  process.stderr.write(`build: the run that writes the code cache ended with ${training.status ?? training.signal}: ${training.stderr}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,67 @@
+// bin/usock's code cache: written when missing, foreign or rejected by V8, used when it belongs to the build.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess, tmpDir } from './helpers.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Returns the bin/usock path of a copy of the built package in dir (node_modules linked, no code cache). */
+function copyPackage(dir) {
+  for (const sub of ['bin', 'dist']) fs.mkdirSync(path.join(dir, sub));
+  fs.copyFileSync(path.join(ROOT, 'bin/usock'), path.join(dir, 'bin/usock'));
+  fs.copyFileSync(path.join(ROOT, 'dist/usock.cjs'), path.join(dir, 'dist/usock.cjs'));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  return path.join(dir, 'bin/usock');
+}
+
+/** Runs `usock connect --probe` at a missing path: the run goes through parsing, a command and an error. */
+async function probeMissing(t, bin, dir) {
+  const r = await startProcess(process.execPath, [bin, 'connect', '--probe', path.join(dir, 'none.sock')], { t }).exited;
+  t.is(r.code, 69, r.stderr.toString());
+  t.regex(r.stderr.toString(), /^usock: connect .*none\.sock: No such file or directory \(ENOENT\)\n/);
+}
+
+function firstLine(file) {
+  const text = fs.readFileSync(file, 'latin1');
+  return text.slice(0, text.indexOf('\n') + 1);
+}
+
+test('a missing code cache is written at exit, begins with the build line, and is then used as it is', async (t) => {
+  const dir = tmpDir(t);
+  const bin = copyPackage(dir);
+  const cache = path.join(dir, 'dist/usock.cjs.cache');
+  await probeMissing(t, bin, dir);
+  t.true(fs.existsSync(cache));
+  t.regex(firstLine(cache), /^\/\/ usock build [0-9a-f]{64}\n$/);
+  t.is(firstLine(cache), firstLine(path.join(dir, 'dist/usock.cjs')));
+  const { ino } = fs.statSync(cache);
+  await probeMissing(t, bin, dir);
+  t.is(fs.statSync(cache).ino, ino, 'an accepted cache is not written again');
+  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache']);
+});
+
+test('a code cache of another build is not used and is replaced', async (t) => {
+  const dir = tmpDir(t);
+  const bin = copyPackage(dir);
+  const cache = path.join(dir, 'dist/usock.cjs.cache');
+  await probeMissing(t, bin, dir);
+  const good = fs.readFileSync(cache);
+  fs.writeFileSync(cache, Buffer.concat([Buffer.from(`// usock build ${'0'.repeat(64)}\n`), good.subarray(firstLine(cache).length)]));
+  await probeMissing(t, bin, dir);
+  t.is(firstLine(cache), firstLine(path.join(dir, 'dist/usock.cjs')));
+});
+
+test('a damaged code cache is rejected: usock still runs and writes a good one', async (t) => {
+  const dir = tmpDir(t);
+  const bin = copyPackage(dir);
+  const cache = path.join(dir, 'dist/usock.cjs.cache');
+  const header = firstLine(path.join(dir, 'dist/usock.cjs'));
+  fs.writeFileSync(cache, Buffer.concat([Buffer.from(header), Buffer.alloc(4096, 0xa5)]));
+  await probeMissing(t, bin, dir);
+  const rewritten = fs.readFileSync(cache);
+  t.true(rewritten.length > 10000, `cache of ${rewritten.length} bytes`);
+  t.false(rewritten.subarray(header.length, header.length + 64).equals(Buffer.alloc(64, 0xa5)));
+});
