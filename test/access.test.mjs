@@ -37,19 +37,8 @@ if len(sys.argv) > 4:
     os.setgid(${NOBODY_GID})
     os.setuid(${NOBODY_UID})
 s = connect_retry(types[sys.argv[2]], sys.argv[1])
-got = b''
-try:
-    s.sendall(sys.argv[3].encode())
-    s.shutdown(socket.SHUT_WR)
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    end = 'eof'
-except (ConnectionResetError, BrokenPipeError):
-    end = 'reset'
-print(json.dumps({'pid': os.getpid(), 'got': got.decode(), 'end': end}), flush=True)
+chunks, end = send_then_read(s, sys.argv[3].encode())
+print(json.dumps({'pid': os.getpid(), 'got': b''.join(chunks).decode(), 'end': end}), flush=True)
 `);
 
 async function connectClient(t, sock, type, data, who, groups) {
@@ -86,6 +75,22 @@ async function sendDatagram(t, sock, data, who, unnamed = false) {
   return JSON.parse(r.stdout.toString());
 }
 
+/** Starts `usock listen -k FLAGS SOCK` with stdin at EOF (so it half-closes every connection: clients see EOF); resolves once it listens. */
+async function listenKeepOpen(t, sock, flags, type = 'stream') {
+  const srv = usock(['listen', '-k', ...flags, sock], { t });
+  srv.end();
+  await waitListening(sock, type);
+  return srv;
+}
+
+/** Waits for `last` on the server's stdout, gives it 100 ms more, ends it with SIGTERM and returns its result. */
+async function stopAfter(srv, last) {
+  await srv.waitStdout(last);
+  await sleep(100);
+  srv.kill('SIGTERM');
+  return srv.exited;
+}
+
 // ---- stream and seqpacket -------------------------------------------------------------------------------------
 
 const RULES = [
@@ -98,16 +103,11 @@ const RULES = [
 for (const [option, value] of RULES) {
   test(`listen -k ${option} ${value}: nobody's data on stdout, root's never; root reported with pid, uid, gid`, async (t) => {
     const sock = sharedSocket(t);
-    const srv = usock(['listen', '-k', '--mode', '0666', option, value, sock], { t });
-    srv.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-    await waitListening(sock);
+    const srv = await listenKeepOpen(t, sock, ['--mode', '0666', option, value]);
     const root = await connectClient(t, sock, 'stream', 'ROOT-SECRET\n', 'root');
     t.is(root.got, '');
     const nobody = await connectClient(t, sock, 'stream', 'NOBODY-DATA\n', 'nobody');
-    await srv.waitStdout('NOBODY-DATA\n');
-    await sleep(100);
-    srv.kill('SIGTERM');
-    const r = await srv.exited;
+    const r = await stopAfter(srv, 'NOBODY-DATA\n');
     t.true(endedBy(r, 'SIGTERM'), show(r));
     t.is(r.stdout.toString(), 'NOBODY-DATA\n');
     t.regex(r.stderr.toString(), new RegExp(`^usock: rejected pid ${root.pid} uid 0 gid 0: no --allow rule matches$`, 'm'));
@@ -158,29 +158,19 @@ test('echo-server -t seqpacket --allow-user nobody: nobody\'s messages echoed, r
 
 test('listen -t seqpacket -k --allow-gid: rejected messages never reach stdout', async (t) => {
   const sock = sharedSocket(t);
-  const srv = usock(['listen', '-k', '-t', 'seqpacket', '--mode', '0666', '--allow-gid', String(NOBODY_GID), sock], { t });
-  srv.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock, 'seqpacket');
+  const srv = await listenKeepOpen(t, sock, ['-t', 'seqpacket', '--mode', '0666', '--allow-gid', String(NOBODY_GID)], 'seqpacket');
   await connectClient(t, sock, 'seqpacket', 'ROOT', 'root');
   await connectClient(t, sock, 'seqpacket', 'NOBODY', 'nobody');
-  await srv.waitStdout('NOBODY\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  t.is((await srv.exited).stdout.toString(), 'NOBODY\n');
+  t.is((await stopAfter(srv, 'NOBODY\n')).stdout.toString(), 'NOBODY\n');
 });
 
 test('--allow-group matches a supplementary group (SO_PEERGROUPS), not only the primary gid', async (t) => {
   const sock = sharedSocket(t);
-  const srv = usock(['listen', '-k', '--mode', '0666', '--allow-group', DAEMON_GROUP, sock], { t });
-  srv.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock);
+  const srv = await listenKeepOpen(t, sock, ['--mode', '0666', '--allow-group', DAEMON_GROUP]);
   // Both run as uid/gid nobody; only the first has group DAEMON_GID as a supplementary group.
   const member = await connectClient(t, sock, 'stream', 'MEMBER\n', null, String(DAEMON_GID));
   const other = await connectClient(t, sock, 'stream', 'OTHER\n', null, '');
-  await srv.waitStdout('MEMBER\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  const r = await srv.exited;
+  const r = await stopAfter(srv, 'MEMBER\n');
   t.is(r.stdout.toString(), 'MEMBER\n');
   t.regex(r.stderr.toString(), new RegExp(`rejected pid ${other.pid} uid ${NOBODY_UID} gid ${NOBODY_GID}`));
   t.false(r.stderr.toString().includes(`pid ${member.pid}`));
@@ -188,31 +178,22 @@ test('--allow-group matches a supplementary group (SO_PEERGROUPS), not only the 
 
 test('several rules: a peer passes if it matches any of them', async (t) => {
   const sock = sharedSocket(t);
-  const srv = usock(['listen', '-k', '--mode', '0666', '--allow-uid', '12345', '--allow-user', 'nobody', '--allow-gid', '23456', sock], { t });
-  srv.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock);
+  const srv = await listenKeepOpen(t, sock, ['--mode', '0666', '--allow-uid', '12345', '--allow-user', 'nobody', '--allow-gid', '23456']);
   await connectClient(t, sock, 'stream', 'ROOT\n', 'root');
   await connectClient(t, sock, 'stream', 'NOBODY\n', 'nobody');
-  await srv.waitStdout('NOBODY\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  t.is((await srv.exited).stdout.toString(), 'NOBODY\n');
+  t.is((await stopAfter(srv, 'NOBODY\n')).stdout.toString(), 'NOBODY\n');
 });
 
 test('-v reports admitted peers with their credentials; -q hides rejections', async (t) => {
   const sock = sharedSocket(t);
-  const v = usock(['listen', '-k', '-v', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
-  v.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock);
+  const v = await listenKeepOpen(t, sock, ['-v', '--mode', '0666', '--allow-user', 'nobody']);
   const nobody = await connectClient(t, sock, 'stream', 'x\n', 'nobody');
   await v.waitStderr(`connection from pid ${nobody.pid} uid ${NOBODY_UID} gid ${NOBODY_GID}`);
   v.kill('SIGTERM');
   await v.exited;
 
   const sock2 = sharedSocket(t);
-  const q = usock(['listen', '-k', '-q', '--mode', '0666', '--allow-user', 'nobody', sock2], { t });
-  q.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock2);
+  const q = await listenKeepOpen(t, sock2, ['-q', '--mode', '0666', '--allow-user', 'nobody']);
   await connectClient(t, sock2, 'stream', 'ROOT\n', 'root');
   await sleep(200);
   q.kill('SIGTERM');
@@ -223,9 +204,7 @@ test('-v reports admitted peers with their credentials; -q hides rejections', as
 
 test('--json: a rejection is one JSON object on stderr with the peer\'s pid, uid and gid', async (t) => {
   const sock = sharedSocket(t);
-  const srv = usock(['listen', '-k', '--json', '--mode', '0666', '--allow-uid', String(NOBODY_UID), sock], { t });
-  srv.end(); // stdin EOF: listen -k half-closes every connection, so clients see EOF
-  await waitListening(sock);
+  const srv = await listenKeepOpen(t, sock, ['--json', '--mode', '0666', '--allow-uid', String(NOBODY_UID)]);
   const root = await connectClient(t, sock, 'stream', 'ROOT\n', 'root');
   await srv.waitStderr('\n');
   srv.kill('SIGTERM');
@@ -240,10 +219,7 @@ test('peercred --listen --allow-user nobody: a record for nobody, none for root'
   await waitListening(sock);
   const root = await connectClient(t, sock, 'stream', '', 'root');
   const nobody = await connectClient(t, sock, 'stream', '', 'nobody');
-  await srv.waitStdout('\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  const r = await srv.exited;
+  const r = await stopAfter(srv, '\n');
   const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.is(recs.length, 1);
   t.like(recs[0], { pid: nobody.pid, uid: NOBODY_UID, user: 'nobody' });
@@ -332,10 +308,7 @@ test('listen -t dgram --allow-user nobody: nobody\'s datagrams on stdout, root\'
   const root = await sendDatagram(t, sock, 'ROOT-SECRET', 'root');
   await sendDatagram(t, sock, 'NOBODY-NAMED', 'nobody');
   await sendDatagram(t, sock, 'NOBODY-UNNAMED', 'nobody', true);
-  await srv.waitStdout('NOBODY-UNNAMED\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  const r = await srv.exited;
+  const r = await stopAfter(srv, 'NOBODY-UNNAMED\n');
   t.is(r.stdout.toString(), 'NOBODY-NAMED\nNOBODY-UNNAMED\n');
   t.regex(r.stderr.toString(), new RegExp(`rejected datagram from pid ${root.pid} uid 0 gid 0`));
 });
@@ -374,10 +347,7 @@ test('peercred --listen -t dgram --allow-group: one record per admitted datagram
   await waitListening(sock, 'dgram');
   const root = await sendDatagram(t, sock, 'ROOT', 'root');
   const nobody = await sendDatagram(t, sock, 'NOBODY', 'nobody');
-  await srv.waitStdout('\n');
-  await sleep(100);
-  srv.kill('SIGTERM');
-  const r = await srv.exited;
+  const r = await stopAfter(srv, '\n');
   const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.is(recs.length, 1);
   t.like(recs[0], { pid: nobody.pid, uid: NOBODY_UID, gid: NOBODY_GID, source: 'SCM_CREDENTIALS' });

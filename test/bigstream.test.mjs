@@ -14,33 +14,38 @@ function openFds(t, ...specs) {
   return fds;
 }
 
-test('64 MiB random stream connect -> listen, files on both ends: same sha256', async (t) => {
+/** Gives the test LONG * 2 ms; returns paths in a fresh temp dir: `src` (64 MiB of random bytes), `dst` and the socket `sock`. */
+function bigSource(t) {
   t.timeout(LONG * 2);
   const dir = tmpDir(t);
   const src = path.join(dir, 'src');
-  const dst = path.join(dir, 'dst');
-  const sock = path.join(dir, 's');
   writeRandomFile(src, 64 * MiB);
-  const [inFd, outFd] = openFds(t, [src, 'r'], [dst, 'w']);
-  const l = usock(['listen', sock], { stdio: ['ignore', outFd, 'pipe'], timeout: LONG, t });
+  return { src, dst: path.join(dir, 'dst'), sock: path.join(dir, 's') };
+}
+
+/** Runs usock listen, then usock connect, on sock with these stdio (closing our copies of their fds); asserts both exit 0, returns connect's result. */
+async function listenThenConnect(t, sock, listenStdio, connectStdio) {
+  const l = usock(['listen', sock], { stdio: listenStdio, timeout: LONG, t });
   await waitListening(sock);
-  const c = usock(['connect', sock], { stdio: [inFd, 'pipe', 'pipe'], timeout: LONG, t });
-  fs.closeSync(inFd);
-  fs.closeSync(outFd);
+  const c = usock(['connect', sock], { stdio: connectStdio, timeout: LONG, t });
+  for (const fd of [...listenStdio, ...connectStdio]) if (typeof fd === 'number') fs.closeSync(fd);
   const [cr, lr] = await Promise.all([c.exited, l.exited]);
   t.is(cr.code, 0, show(cr));
   t.is(lr.code, 0, show(lr));
+  return cr;
+}
+
+test('64 MiB random stream connect -> listen, files on both ends: same sha256', async (t) => {
+  const { src, dst, sock } = bigSource(t);
+  const [inFd, outFd] = openFds(t, [src, 'r'], [dst, 'w']);
+  const cr = await listenThenConnect(t, sock, ['ignore', outFd, 'pipe'], [inFd, 'pipe', 'pipe']);
   t.is(cr.stdout.length, 0);
   t.is(fs.statSync(dst).size, 64 * MiB);
   t.is(await sha256File(dst), await sha256File(src));
 });
 
 test('64 MiB random stream listen -> connect through pipes (cat | usock listen, usock connect | sha256sum)', async (t) => {
-  t.timeout(LONG * 2);
-  const dir = tmpDir(t);
-  const src = path.join(dir, 'src');
-  const sock = path.join(dir, 's');
-  writeRandomFile(src, 64 * MiB);
+  const { src, sock } = bigSource(t);
   const l = startProcess('bash', ['-c', 'set -o pipefail; cat "$3" | "$0" "$1" listen "$2"', process.execPath, USOCK, sock, src], { timeout: LONG, t });
   l.end();
   await waitListening(sock);
@@ -63,25 +68,14 @@ test('16 MiB each way at once (full duplex, files): no deadlock, both ends byte-
   writeRandomFile(a, 16 * MiB);
   writeRandomFile(b, 16 * MiB);
   const [lIn, lOut, cIn, cOut] = openFds(t, [a, 'r'], [aOut, 'w'], [b, 'r'], [bOut, 'w']);
-  const l = usock(['listen', sock], { stdio: [lIn, lOut, 'pipe'], timeout: LONG, t });
-  await waitListening(sock);
-  const c = usock(['connect', sock], { stdio: [cIn, cOut, 'pipe'], timeout: LONG, t });
-  for (const fd of [lIn, lOut, cIn, cOut]) fs.closeSync(fd);
-  const [cr, lr] = await Promise.all([c.exited, l.exited]);
-  t.is(cr.code, 0, show(cr));
-  t.is(lr.code, 0, show(lr));
+  await listenThenConnect(t, sock, [lIn, lOut, 'pipe'], [cIn, cOut, 'pipe']);
   // listen wrote what connect read from b; connect wrote what listen read from a
   t.is(await sha256File(aOut), await sha256File(b));
   t.is(await sha256File(bOut), await sha256File(a));
 });
 
 test('64 MiB through echo-server and back (connect stdin file -> stdout file)', async (t) => {
-  t.timeout(LONG * 2);
-  const dir = tmpDir(t);
-  const src = path.join(dir, 'src');
-  const dst = path.join(dir, 'dst');
-  const sock = path.join(dir, 's');
-  writeRandomFile(src, 64 * MiB);
+  const { src, dst, sock } = bigSource(t);
   const e = usock(['echo-server', sock], { timeout: LONG * 2, t });
   e.end();
   await waitListening(sock);

@@ -5,16 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError, endedBy, show,
+  idleStreamServer, len32,
 } from './helpers.mjs';
-
-function len32(...msgs) {
-  return Buffer.concat(msgs.flatMap((m) => {
-    const b = Buffer.from(m);
-    const h = Buffer.alloc(4);
-    h.writeUInt32BE(b.length);
-    return [h, b];
-  }));
-}
 
 function noStack(t, stderr) {
   t.false(/^\s+at /m.test(stderr.toString()), stderr.toString());
@@ -469,14 +461,7 @@ recv_all(s)
 test('seqpacket connect to a stream socket fails with one clean line', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(sys.argv[1])
-srv.listen(8)
-print('ready', flush=True)
-time.sleep(60)
-`), [sock], { t });
-  await srv.waitStdout('ready');
+  await idleStreamServer(t, sock);
   const r = await runUsock(['connect', '-t', 'seqpacket', sock], { input: 'x\n', t });
   t.not(r.code, 0, show(r));
   assertCleanError(t, r.stderr);

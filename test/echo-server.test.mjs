@@ -3,7 +3,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show } from './helpers.mjs';
+import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, SEND_THEN_READ_CLIENT } from './helpers.mjs';
 
 const N = 20;
 
@@ -22,109 +22,105 @@ async function stop(t, e, sig = 'SIGTERM') {
   return r;
 }
 
+/** Python: run_clients(client) runs client(i, barrier) in argv[2] threads at once, prints their results ('ok' or the error) as JSON. */
+const RUN_CLIENTS = `
+def run_clients(client):
+    n = int(sys.argv[2])
+    barrier = threading.Barrier(n, timeout=60)
+    results = [None] * n
+    def run(i):
+        try:
+            results[i] = client(i, barrier)
+        except Exception as e:
+            results[i] = repr(e)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    print(json.dumps(results))
+`;
+
+/** Runs a RUN_CLIENTS script with N clients against sock and asserts that it exited 0 with every client 'ok'. */
+async function assertClientsOk(t, script, sock) {
+  const r = await runPython(script, [sock, N], { t, timeout: 90_000 });
+  t.is(r.code, 0, show(r));
+  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+}
+
 // N threads; each connects, gets its first message echoed, waits at a barrier until ALL clients got theirs
 // (so the server must serve them concurrently), then sends more and checks every byte of the echo.
-const STREAM_CLIENTS = py(`
-n = int(sys.argv[2])
-barrier = threading.Barrier(n, timeout=60)
-results = [None] * n
-def client(i):
-    try:
-        s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-        part1 = (b'client %d says hello; ' % i) * 50
-        s.sendall(part1)
-        got = b''
-        while len(got) < len(part1):
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
-        barrier.wait()
-        part2 = os.urandom(40000 + i)
-        s.sendall(part2)
-        s.shutdown(socket.SHUT_WR)
-        rest = recv_all(s)
-        results[i] = 'ok' if got == part1 and rest == part2 else 'mismatch %d/%d %d/%d' % (len(got), len(part1), len(rest), len(part2))
-    except Exception as e:
-        results[i] = repr(e)
-threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-for th in threads: th.start()
-for th in threads: th.join()
-print(json.dumps(results))
+const STREAM_CLIENTS = py(RUN_CLIENTS + `
+def client(i, barrier):
+    s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+    part1 = (b'client %d says hello; ' % i) * 50
+    s.sendall(part1)
+    got = b''
+    while len(got) < len(part1):
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    barrier.wait()
+    part2 = os.urandom(40000 + i)
+    s.sendall(part2)
+    s.shutdown(socket.SHUT_WR)
+    rest = recv_all(s)
+    return 'ok' if got == part1 and rest == part2 else 'mismatch %d/%d %d/%d' % (len(got), len(part1), len(rest), len(part2))
+
+run_clients(client)
 `);
 
 test('stream echo-server: 20 concurrent clients each get exactly their own bytes back', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'stream', sock);
-  const r = await runPython(STREAM_CLIENTS, [sock, N], { t, timeout: 90_000 });
-  t.is(r.code, 0, show(r));
-  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  await assertClientsOk(t, STREAM_CLIENTS, sock);
   t.false(e.done, 'echo-server ended after its clients');
   await stop(t, e);
   t.false(fs.existsSync(sock), 'socket file removed on SIGTERM');
 });
 
-const SEQPACKET_CLIENTS = py(`
-n = int(sys.argv[2])
-barrier = threading.Barrier(n, timeout=60)
-results = [None] * n
-def client(i):
-    try:
-        s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
-        first = b'first from %d' % i
-        s.send(first)
-        ok = s.recv(1 << 20) == first
-        barrier.wait()
-        msgs = [b'm%d-%d-' % (i, k) + b'x' * (k * 997) for k in range(5)] + [os.urandom(100000)]
-        for m in msgs:
-            s.send(m)
-        got = [s.recv(1 << 20) for m in msgs]
-        s.shutdown(socket.SHUT_WR)
-        tail = s.recv(100)
-        results[i] = 'ok' if ok and got == msgs and tail == b'' else 'mismatch %r' % [len(g) for g in got]
-    except Exception as e:
-        results[i] = repr(e)
-threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-for th in threads: th.start()
-for th in threads: th.join()
-print(json.dumps(results))
+const SEQPACKET_CLIENTS = py(RUN_CLIENTS + `
+def client(i, barrier):
+    s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
+    first = b'first from %d' % i
+    s.send(first)
+    ok = s.recv(1 << 20) == first
+    barrier.wait()
+    msgs = [b'm%d-%d-' % (i, k) + b'x' * (k * 997) for k in range(5)] + [os.urandom(100000)]
+    for m in msgs:
+        s.send(m)
+    got = [s.recv(1 << 20) for m in msgs]
+    s.shutdown(socket.SHUT_WR)
+    tail = s.recv(100)
+    return 'ok' if ok and got == msgs and tail == b'' else 'mismatch %r' % [len(g) for g in got]
+
+run_clients(client)
 `);
 
 test('seqpacket echo-server: 20 concurrent clients, every message echoed whole on its own connection', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'seqpacket', sock);
-  const r = await runPython(SEQPACKET_CLIENTS, [sock, N], { t, timeout: 90_000 });
-  t.is(r.code, 0, show(r));
-  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  await assertClientsOk(t, SEQPACKET_CLIENTS, sock);
   await stop(t, e);
   t.false(fs.existsSync(sock));
 });
 
-const DGRAM_CLIENTS = py(`
-n = int(sys.argv[2])
-barrier = threading.Barrier(n, timeout=60)
-results = [None] * n
-def client(i):
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        s.bind('')  # autobind, so that the server can answer
-        s.settimeout(30)
-        msgs = [b'dgram %d #%d ' % (i, k) + b'y' * (k * 1000) for k in range(5)]
-        s.sendto(msgs[0], addr(sys.argv[1]))
-        got = [s.recv(1 << 20)]
-        barrier.wait()
-        for m in msgs[1:]:
-            s.sendto(m, addr(sys.argv[1]))
-            got.append(s.recv(1 << 20))
-        results[i] = 'ok' if got == msgs else 'mismatch'
-    except Exception as e:
-        results[i] = repr(e)
-threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-for th in threads: th.start()
-for th in threads: th.join()
-print(json.dumps(results))
+const DGRAM_CLIENTS = py(RUN_CLIENTS + `
+def client(i, barrier):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind('')  # autobind, so that the server can answer
+    s.settimeout(30)
+    msgs = [b'dgram %d #%d ' % (i, k) + b'y' * (k * 1000) for k in range(5)]
+    s.sendto(msgs[0], addr(sys.argv[1]))
+    got = [s.recv(1 << 20)]
+    barrier.wait()
+    for m in msgs[1:]:
+        s.sendto(m, addr(sys.argv[1]))
+        got.append(s.recv(1 << 20))
+    return 'ok' if got == msgs else 'mismatch'
+
+run_clients(client)
 `);
 
 test('dgram echo-server: 20 concurrent senders, each gets only its own messages back', async (t) => {
@@ -137,9 +133,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b'nobody can answer me', sys.argv[1])
 `), [sock], { t });
   t.is(anon.code, 0, show(anon));
-  const r = await runPython(DGRAM_CLIENTS, [sock, N], { t, timeout: 90_000 });
-  t.is(r.code, 0, show(r));
-  t.deepEqual(JSON.parse(r.stdout.toString()), Array(N).fill('ok'));
+  await assertClientsOk(t, DGRAM_CLIENTS, sock);
   t.false(e.done, show({ code: 0, signal: null, stdout: e.stdout(), stderr: e.stderr() }));
   await stop(t, e);
   t.false(fs.existsSync(sock));
@@ -167,12 +161,7 @@ print(s.recv(1 << 20).decode())
 test('stream echo-server on @abstract', async (t) => {
   const name = '@' + abstractName();
   const e = await startEcho(t, 'stream', name);
-  const r = await runPython(py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(b'abstract echo')
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-`), [name], { t });
+  const r = await runPython(SEND_THEN_READ_CLIENT, [name, 'abstract echo'], { t });
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'abstract echo');
   await stop(t, e);
@@ -220,12 +209,7 @@ except OSError:
 s.close()
 `), [sock], { t });
   t.is(rude.code, 0, show(rude));
-  const r = await runPython(py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(b'still there?')
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-`), [sock], { t });
+  const r = await runPython(SEND_THEN_READ_CLIENT, [sock, 'still there?'], { t });
   t.is(r.stdout.toString(), 'still there?', show(r));
   t.false(e.done, `echo-server ended: ${e.errText()}`);
   await stop(t, e);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, startProcess, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError,
-  endedBy, show, hasCommand, USOCK, NOBODY_UID, SYSTEM_PYTHON,
+  endedBy, show, hasCommand, idleStreamServer, USOCK, NOBODY_UID, SYSTEM_PYTHON,
 } from './helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
@@ -62,14 +62,7 @@ test('connect through a regular file used as a directory (ENOTDIR): 69', async (
 test('connect -t dgram to a stream socket: fails with one clean line, not 0', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(sys.argv[1])
-srv.listen(8)
-print('ready', flush=True)
-time.sleep(60)
-`), [sock], { t });
-  await srv.waitStdout('ready');
+  await idleStreamServer(t, sock);
   const r = await runUsock(['connect', '-t', 'dgram', sock], { input: 'x\n', t });
   t.not(r.code, 0, show(r));
   assertCleanError(t, r.stderr);
@@ -163,15 +156,7 @@ test('connect as a non-root user to a root-only socket: 77 (EACCES)', async (t) 
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755);
   const sock = path.join(dir, 's');
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o600)
-srv.listen(8)
-print('ready', flush=True)
-time.sleep(60)
-`), [sock], { t, python: SYSTEM_PYTHON });
-  await srv.waitStdout('ready');
+  await idleStreamServer(t, sock, { mode: '600', python: SYSTEM_PYTHON });
   const r = await runUsock(['connect', sock], { input: '', t, uid: NOBODY_UID, gid: NOBODY_GID, cwd: '/' });
   t.is(r.code, 77, show(r));
   assertCleanError(t, r.stderr);
@@ -200,23 +185,41 @@ except OSError:
     pass
 `);
 
-test('connect | head -c 10: usock ends quietly with 0 (pipefail)', async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 's');
+// A client that sends to argv[1] as fast as it can until the connection breaks.
+const FLOOD_CLIENT = py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+try:
+    while True:
+        s.sendall(b'y' * 65536)
+except OSError:
+    pass
+`);
+
+/** Starts FLOOD_SERVER on a socket in a fresh temp dir; resolves with the socket's path once it listens. */
+async function startFloodServer(t) {
+  const sock = path.join(tmpDir(t), 's');
   const srv = python(FLOOD_SERVER, [sock], { t });
   await srv.waitStdout('ready');
-  const p = startProcess('bash', ['-c', 'set -o pipefail; "$0" "$1" connect "$2" </dev/null | head -c 10 >/dev/null', process.execPath, USOCK, sock], { t });
+  return sock;
+}
+
+/** Starts `usock CMD SOCK </dev/null | head -c 10 >/dev/null` in bash with pipefail; returns the shell's process. */
+function pipeIntoHead(t, cmd, sock) {
+  const p = startProcess('bash', ['-c', `set -o pipefail; "$0" "$1" ${cmd} "$2" </dev/null | head -c 10 >/dev/null`, process.execPath, USOCK, sock], { t });
   p.end();
+  return p;
+}
+
+test('connect | head -c 10: usock ends quietly with 0 (pipefail)', async (t) => {
+  const sock = await startFloodServer(t);
+  const p = pipeIntoHead(t, 'connect', sock);
   const r = await p.exited;
   t.is(r.code, 0, show(r));
   t.is(r.stderr.toString(), '');
 });
 
 test('connect with stdout closed by the reader mid-stream: exit 0, nothing on stderr', async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 's');
-  const srv = python(FLOOD_SERVER, [sock], { t });
-  await srv.waitStdout('ready');
+  const sock = await startFloodServer(t);
   const c = usock(['connect', sock], { t });
   c.end();
   await c.waitStdout((s) => s.length > 0);
@@ -229,17 +232,9 @@ test('connect with stdout closed by the reader mid-stream: exit 0, nothing on st
 test('listen | head -c 10 with a flooding Python client: exit 0, socket file removed', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const p = startProcess('bash', ['-c', 'set -o pipefail; "$0" "$1" listen "$2" </dev/null | head -c 10 >/dev/null', process.execPath, USOCK, sock], { t });
-  p.end();
+  const p = pipeIntoHead(t, 'listen', sock);
   await waitListening(sock);
-  const cl = python(py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-try:
-    while True:
-        s.sendall(b'y' * 65536)
-except OSError:
-    pass
-`), [sock], { t });
+  const cl = python(FLOOD_CLIENT, [sock], { t });
   const r = await p.exited;
   t.is(r.code, 0, show(r));
   t.is(r.stderr.toString(), '');
@@ -250,10 +245,7 @@ except OSError:
 // ---- signals during a transfer ---------------------------------------------------------------------------
 
 test('SIGTERM during a transfer (connect): dies of SIGTERM, no stack trace', async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 's');
-  const srv = python(FLOOD_SERVER, [sock], { t });
-  await srv.waitStdout('ready');
+  const sock = await startFloodServer(t);
   const c = usock(['connect', sock], { t });
   c.child.stdout.on('data', () => {}); // keep it flowing
   await c.waitStdout((s) => s.length > 1_000_000);
@@ -270,14 +262,7 @@ for (const sig of ['SIGINT', 'SIGHUP']) {
     const sock = path.join(dir, 's');
     const l = usock(['listen', sock], { t });
     await waitListening(sock);
-    const cl = python(py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-try:
-    while True:
-        s.sendall(b'y' * 65536)
-except OSError:
-    pass
-`), [sock], { t });
+    const cl = python(FLOOD_CLIENT, [sock], { t });
     await l.waitStdout((s) => s.length > 1_000_000);
     l.kill(sig);
     const r = await l.exited;

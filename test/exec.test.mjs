@@ -16,19 +16,9 @@ const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim()
 const CLIENT = py(`
 types = {'stream': socket.SOCK_STREAM, 'seqpacket': socket.SOCK_SEQPACKET}
 s = connect_retry(types[sys.argv[2]], sys.argv[1])
-got = []
-try:
-    # A rejected client may find the connection closed before it has sent anything.
-    s.sendall(sys.argv[3].encode())
-    s.shutdown(socket.SHUT_WR)
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got.append(d.decode())
-    end = 'eof'
-except (ConnectionResetError, BrokenPipeError):
-    end = 'reset'
+# A rejected client may find the connection closed before it has sent anything: end is then 'reset'.
+chunks, end = send_then_read(s, sys.argv[3].encode())
+got = [d.decode() for d in chunks]
 print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'gid': os.getgid(), 'got': got, 'end': end}), flush=True)
 `);
 

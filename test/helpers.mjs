@@ -249,6 +249,26 @@ export function writeRandomFile(file, size) {
   }
 }
 
+/** Writes each of `contents` to its own file (f0, f1, ...) in a fresh temp dir; returns their paths. */
+export function tmpFiles(t, contents) {
+  const dir = tmpDir(t);
+  return contents.map((c, i) => {
+    const f = path.join(dir, `f${i}`);
+    fs.writeFileSync(f, c);
+    return f;
+  });
+}
+
+/** Returns the messages framed as len32: each one preceded by its length as a 4-byte big-endian number. */
+export function len32(...msgs) {
+  return Buffer.concat(msgs.flatMap((m) => {
+    const b = Buffer.from(m);
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(b.length);
+    return [h, b];
+  }));
+}
+
 /** Number of the signal (for the 128+N exit status a shell would show). */
 export const SIGNUM = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
@@ -264,7 +284,7 @@ export function show(r) {
 
 // ---- Python peers -------------------------------------------------------------------------------------------
 
-/** Python prelude: imports, and `addr(s)`: '@name' -> '\0name', else the path itself. */
+/** Python prelude: imports, `addr(s)` ('@name' -> '\0name', else the path itself), connect_retry, recv_all, send_then_read. */
 export const PY_PRELUDE = `
 import socket, sys, os, time, threading, json
 def addr(s):
@@ -286,9 +306,47 @@ def recv_all(s):
         if not d:
             return b''.join(chunks)
         chunks.append(d)
+def send_then_read(s, data):
+    # sends data, half-closes, reads to EOF: returns (chunks, 'eof'), or (chunks so far, 'reset') on a reset
+    chunks = []
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return chunks, 'eof'
+            chunks.append(d)
+    except (ConnectionResetError, BrokenPipeError):
+        return chunks, 'reset'
 `;
 
 /** Returns the Python script text with the prelude. */
 export function py(body) {
   return PY_PRELUDE + '\n' + body;
+}
+
+/** Python stream client: connects to argv[1] (retrying), sends argv[2], half-closes, writes everything it receives to stdout. */
+export const SEND_THEN_READ_CLIENT = py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+s.sendall(sys.argv[2].encode())
+s.shutdown(socket.SHUT_WR)
+sys.stdout.buffer.write(recv_all(s))
+s.close()
+`);
+
+/** Starts a Python stream server listening at sock (file mode opts.mode if given) that never accepts; resolves once it is ready. */
+export async function idleStreamServer(t, sock, opts = {}) {
+  const { mode, ...rest } = opts;
+  const srv = python(py(`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+if len(sys.argv) > 2:
+    os.chmod(sys.argv[1], int(sys.argv[2], 8))
+srv.listen(8)
+print('ready', flush=True)
+time.sleep(60)
+`), mode === undefined ? [sock] : [sock, mode], { t, ...rest });
+  await srv.waitStdout('ready');
+  return srv;
 }

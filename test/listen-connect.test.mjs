@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   usock, runUsock, startProcess, python, runPython, py, tmpDir, abstractName, waitListening, waitForSocketFile,
-  unixSockets, assertCleanError, endedBy, show, SYSTEM_PYTHON, NOBODY_UID, USOCK,
+  unixSockets, assertCleanError, endedBy, show, SEND_THEN_READ_CLIENT, SYSTEM_PYTHON, NOBODY_UID, USOCK,
 } from './helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
@@ -23,15 +23,6 @@ data = recv_all(c)
 time.sleep(float(sys.argv[2]))
 c.sendall(b'got %d bytes: ' % len(data) + data)
 c.close()
-`);
-
-// A stream client: connects (retrying), sends argv[2], half-closes, prints everything it receives.
-const SEND_THEN_READ_CLIENT = py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(sys.argv[2].encode())
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-s.close()
 `);
 
 test('connect: half-close at stdin EOF, the late reply is printed (path)', async (t) => {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, startProcess, hasCommand, USOCK, SYSTEM_PYTHON } from './helpers.mjs';
+import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON } from './helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -40,15 +40,6 @@ else:
     c.close()
 `);
 
-function files(t, contents) {
-  const dir = tmpDir(t);
-  return contents.map((c, i) => {
-    const f = path.join(dir, `f${i}`);
-    fs.writeFileSync(f, c);
-    return f;
-  });
-}
-
 async function ok(t, p) {
   const r = await p.exited;
   t.is(r.code, 0, show(r));
@@ -57,7 +48,7 @@ async function ok(t, p) {
 
 for (const type of TYPES) {
   test(`${type}: recv-fd --listen copies each descriptor Python sends to stdout, in order, then removes its socket`, async (t) => {
-    const [a, b] = files(t, ['first\n', 'second\n']);
+    const [a, b] = tmpFiles(t, ['first\n', 'second\n']);
     const sock = path.join(path.dirname(a), 's');
     const rx = usock(['recv-fd', '-t', type, '--listen', sock], { t });
     await waitListening(sock, type);
@@ -69,7 +60,7 @@ for (const type of TYPES) {
   });
 
   test(`${type}: recv-fd as a client takes the descriptors a Python server sends${type === 'dgram' ? ' (after its empty request datagram)' : ''}`, async (t) => {
-    const [a, b] = files(t, ['alpha ', 'beta']);
+    const [a, b] = tmpFiles(t, ['alpha ', 'beta']);
     const sock = path.join(path.dirname(a), 's');
     const server = python(SERVE_FILES, [type, sock, a, b], { t });
     await waitListening(sock, type);
@@ -79,7 +70,7 @@ for (const type of TYPES) {
   });
 
   test(`${type}: usock on both ends: send-fd --listen with recv-fd, and recv-fd --listen with send-fd`, async (t) => {
-    const [a, b] = files(t, ['A', 'B']);
+    const [a, b] = tmpFiles(t, ['A', 'B']);
     const dir = path.dirname(a);
     const s1 = path.join(dir, 's1');
     const server = usock(['send-fd', '-t', type, '--listen', s1, a, b], { t });
@@ -110,7 +101,7 @@ print(os.fstat(r).st_ino, os.fstat(x.fileno()).st_ino)
 `);
 
 test('--info: number, kind, target and open flags of a read-write file, a pipe and a socket, tab-separated', async (t) => {
-  const [f] = files(t, ['x']);
+  const [f] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(f), 's');
   const rx = usock(['recv-fd', '--listen', sock, '--info'], { t });
   await waitListening(sock);
@@ -124,7 +115,7 @@ test('--info: number, kind, target and open flags of a read-write file, a pipe a
 });
 
 test('--info --json: one object per descriptor with index, fd, kind, target, flags and offset', async (t) => {
-  const [f] = files(t, ['0123456789']);
+  const [f] = tmpFiles(t, ['0123456789']);
   const sock = path.join(path.dirname(f), 's');
   const rx = usock(['recv-fd', '-t', 'seqpacket', '--listen', sock, '--info', '--json'], { t });
   await waitListening(sock, 'seqpacket');
@@ -145,7 +136,7 @@ test('--info on a TTY (script(1) pty): a table with a header, no colour under NO
     t.pass();
     return;
   }
-  const [f] = files(t, ['x']);
+  const [f] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(f), 's');
   const cmd = `${process.execPath} ${USOCK} recv-fd --listen ${sock} --info`;
   const p = startProcess('script', ['-qec', cmd, '/dev/null'], { env: { NO_COLOR: '1', TERM: 'xterm-256color' }, t });
@@ -159,7 +150,7 @@ test('--info on a TTY (script(1) pty): a table with a header, no colour under NO
 });
 
 test('-- CMD ARGS: CMD gets the descriptors at 3, 4 and USOCK_FDS="3 4"; usock exits with its status', async (t) => {
-  const [a, b] = files(t, ['one', 'two']);
+  const [a, b] = tmpFiles(t, ['one', 'two']);
   const sock = path.join(path.dirname(a), 's');
   const child = `
 import os, sys
@@ -178,7 +169,7 @@ sys.exit(7)
 });
 
 test('-- CMD: a command that cannot be run is one error line, exit 1', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   const rx = usock(['recv-fd', '--listen', sock, '--', '/nonexistent/cmd'], { t });
   await waitListening(sock);
@@ -237,7 +228,7 @@ os.unlink(sys.argv[2])
 });
 
 test('--max-fds N: extras are closed at once with a warning; CMD sees only N descriptors', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   // CMD prints USOCK_FDS and which of its descriptors point at the file sent.
   const child = `
@@ -255,7 +246,7 @@ print(' '.join(map(str, fds)))
 });
 
 test('no descriptor leak: 253 descriptors with --max-fds 64; usock closes the extras at once and its own copies once CMD has them', async (t) => {
-  const [marker] = files(t, ['m']);
+  const [marker] = tmpFiles(t, ['m']);
   const sock = path.join(path.dirname(marker), 's');
   // CMD counts the descriptors pointing at the marker: its own, and (until it drops to 0) its parent usock's.
   const child = `
@@ -287,7 +278,7 @@ print(mine, parent)
 });
 
 test('copying never blocks: a blocking pipe and a non-blocking pipe written later are copied whole, in order', async (t) => {
-  const [after] = files(t, ['|file']);
+  const [after] = tmpFiles(t, ['|file']);
   const sock = path.join(path.dirname(after), 's');
   const rx = usock(['recv-fd', '--listen', sock], { t });
   await waitListening(sock);
@@ -311,7 +302,7 @@ os.close(w1); os.close(w2)
 });
 
 test('a descriptor that cannot be read (a directory) is reported and ends with 74; the others are still copied', async (t) => {
-  const [a, b] = files(t, ['A', 'B']);
+  const [a, b] = tmpFiles(t, ['A', 'B']);
   const dir = path.dirname(a);
   const sock = path.join(dir, 's');
   const rx = usock(['recv-fd', '--listen', sock], { t });
@@ -324,7 +315,7 @@ test('a descriptor that cannot be read (a directory) is reported and ends with 7
 });
 
 test('dgram --listen with access rules: a sender no rule admits is reported, its descriptors closed, and usock keeps waiting', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   const other = process.getuid() === 4242 ? 4243 : 4242;
   const rx = usock(['recv-fd', '-t', 'dgram', '--listen', sock, '--allow-uid', String(other)], { t });

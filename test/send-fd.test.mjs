@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show } from './helpers.mjs';
+import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles } from './helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -66,18 +66,9 @@ async function described(t, p) {
   return JSON.parse(r.stdout.toString());
 }
 
-function files(t, contents) {
-  const dir = tmpDir(t);
-  return contents.map((c, i) => {
-    const f = path.join(dir, `f${i}`);
-    fs.writeFileSync(f, c);
-    return f;
-  });
-}
-
 for (const type of TYPES) {
   test(`${type}: send-fd FILE FILE reaches Python's recv_fds: one message '\\0', read-only descriptors in order`, async (t) => {
-    const [a, b] = files(t, ['one', 'two']);
+    const [a, b] = tmpFiles(t, ['one', 'two']);
     const sock = path.join(path.dirname(a), 's');
     const rx = await receiver(t, type, sock);
     const r = await runUsock(['send-fd', '-t', type, sock, a, b], { t });
@@ -93,7 +84,7 @@ for (const type of TYPES) {
   });
 
   test(`${type}: send-fd --listen serves every client until SIGTERM, then removes its socket file`, async (t) => {
-    const [a] = files(t, ['shared']);
+    const [a] = tmpFiles(t, ['shared']);
     const sock = path.join(path.dirname(a), 's');
     const server = usock(['send-fd', '-t', type, '--listen', '-v', sock, a, '--message', 'hi'], { t });
     await waitListening(sock, type);
@@ -115,7 +106,7 @@ for (const type of TYPES) {
 }
 
 test('dgram --listen: an unnamed sender cannot be answered and is reported; named senders still are', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   const server = usock(['send-fd', '-t', 'dgram', '--listen', sock, a], { t });
   await waitListening(sock, 'dgram');
@@ -132,7 +123,7 @@ s.sendto(b'', sys.argv[1])
 });
 
 test('abstract address: send-fd @NAME to a Python receiver bound at \\0NAME', async (t) => {
-  const [a] = files(t, ['abs']);
+  const [a] = tmpFiles(t, ['abs']);
   const name = '@' + abstractName();
   const rx = await receiver(t, 'seqpacket', name);
   const r = await runUsock(['send-fd', '-t', 'seqpacket', name, a], { t });
@@ -141,7 +132,7 @@ test('abstract address: send-fd @NAME to a Python receiver bound at \\0NAME', as
 });
 
 test('--write opens read-write, --append for appending, the default read-only (a write fails with EBADF)', async (t) => {
-  const [plain, rw, app] = files(t, ['plain', 'rw-file', 'app']);
+  const [plain, rw, app] = tmpFiles(t, ['plain', 'rw-file', 'app']);
   const sock = path.join(path.dirname(plain), 's');
   const script = py(PY_FDS + `
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -184,7 +175,7 @@ test('--write and --append create a FILE that does not exist yet', async (t) => 
 });
 
 test('--fd 0 sends usock\'s own stdin (after the FILEs): the receiver reads what is written to it', async (t) => {
-  const [a] = files(t, ['file']);
+  const [a] = tmpFiles(t, ['file']);
   const sock = path.join(path.dirname(a), 's');
   const script = py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -228,7 +219,7 @@ test('--message TEXT is the payload; seqpacket and dgram may send an empty one, 
 });
 
 test('a FILE that cannot be opened: exit 66 before any connection is tried, nothing sent', async (t) => {
-  const [a] = files(t, ['ok']);
+  const [a] = tmpFiles(t, ['ok']);
   const dir = path.dirname(a);
   // No socket at this address: connecting first would have given 69.
   const r = await runUsock(['send-fd', path.join(dir, 'nothing-here'), a, path.join(dir, 'missing')], { t });
@@ -265,7 +256,7 @@ test('--fd N that is not open: exit 64, "--fd N is not an open descriptor"', asy
 });
 
 test('more than 253 descriptors (SCM_MAX_FD) or none at all is a usage error (64)', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const many = await runUsock(['send-fd', '/nonexistent/s', ...Array(200).fill(a), ...Array(54).fill(['--fd', '1']).flat()], { t });
   t.is(many.code, 64, show(many));
   assertCleanError(t, many.stderr, /too many descriptors: 254 \(one message carries at most 253\)/);
@@ -275,7 +266,7 @@ test('more than 253 descriptors (SCM_MAX_FD) or none at all is a usage error (64
 });
 
 test('253 descriptors in one message reach the receiver', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   const rx = await receiver(t, 'stream', sock);
   const r = await runUsock(['send-fd', sock, ...Array(253).fill(a)], { t });
@@ -286,14 +277,14 @@ test('253 descriptors in one message reach the receiver', async (t) => {
 });
 
 test('nothing at ADDRESS: exit 69 after the FILEs were opened fine', async (t) => {
-  const [a] = files(t, ['x']);
+  const [a] = tmpFiles(t, ['x']);
   const r = await runUsock(['send-fd', path.join(path.dirname(a), 'none'), a], { t });
   t.is(r.code, 69, show(r));
   assertCleanError(t, r.stderr, /connect .*: No such file or directory \(ENOENT\)/);
 });
 
 test('--listen with access rules: a client no rule admits gets no descriptors and is reported', async (t) => {
-  const [a] = files(t, ['secret']);
+  const [a] = tmpFiles(t, ['secret']);
   const sock = path.join(path.dirname(a), 's');
   const other = process.getuid() === 4242 ? 4243 : 4242;
   const server = usock(['send-fd', '--listen', sock, a, '--allow-uid', String(other)], { t });
@@ -315,7 +306,7 @@ function fdCount(pid) {
 }
 
 test('no descriptor leak: send-fd --listen serving 60 clients holds as many descriptors afterwards as before', async (t) => {
-  const [a, b] = files(t, ['a', 'b']);
+  const [a, b] = tmpFiles(t, ['a', 'b']);
   const sock = path.join(path.dirname(a), 's');
   const server = usock(['send-fd', '--listen', '-t', 'seqpacket', sock, a, b], { t });
   await waitListening(sock, 'seqpacket');

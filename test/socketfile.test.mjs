@@ -6,14 +6,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, waitListening, waitForSocketFile, assertCleanError, endedBy, show,
+  SEND_THEN_READ_CLIENT,
 } from './helpers.mjs';
-
-const SEND_THEN_READ_CLIENT = py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(sys.argv[2].encode())
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-`);
 
 // Connects and prints what the server sends until it closes (sends nothing: the server may close at once).
 const READ_CLIENT = py(`

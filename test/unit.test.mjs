@@ -13,6 +13,7 @@ import {
   exitCodeFor,
   errorLines,
 } from '../dist/lib.mjs';
+import { len32 } from './helpers.mjs';
 
 const AF_UNIX = 1;
 
@@ -201,15 +202,6 @@ test('raw decoder: each chunk is one message, nothing at end', (t) => {
   t.deepEqual(dec.push(Buffer.from('\0')).map(String), ['\0']);
   t.deepEqual(dec.end(), []);
 });
-
-function len32(...msgs) {
-  return Buffer.concat(msgs.flatMap((m) => {
-    const b = Buffer.from(m);
-    const h = Buffer.alloc(4);
-    h.writeUInt32BE(b.length);
-    return [h, b];
-  }));
-}
 
 test('len32 decoder: frames, zero-length frames, binary contents', (t) => {
   const data = len32('hello', '', 'a\nb\0c');
