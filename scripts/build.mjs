@@ -2,7 +2,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -46,8 +46,9 @@ const common = {
 
 // The CLI is CommonJS so that bin/usock can compile it with vm.Script and a code cache (no ES-module loader).
 const cli = 'dist/usock.cjs';
-await build({
+const { outputFiles: [cliOutput] } = await build({
   ...common,
+  write: false,
   format: 'cjs',
   define: { ...common.define, 'import.meta.url': '__usockUrl' },
   banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
@@ -64,7 +65,8 @@ await build({
 });
 
 // The first line names this build: bin/usock uses a code cache only if it was written for the same line.
-const bundle = readFileSync(cli, 'utf8');
+const bundle = cliOutput.text;
+mkdirSync(path.dirname(cli), { recursive: true });
 writeFileSync(cli, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n${bundle}`);
 rmSync(`${cli}.cache`, { force: true });
 rmSync('dist/usock.mjs', { force: true }); // the ES-module CLI of earlier builds
