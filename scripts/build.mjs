@@ -52,7 +52,7 @@ const { outputFiles: [cliOutput] } = await build({
   format: 'cjs',
   define: { ...common.define, 'import.meta.url': '__usockUrl' },
   banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
-  entryPoints: ['src/main.ts'],
+  entryPoints: ['src/cli/main.ts'],
   outfile: cli,
 });
 // yargs and chalk are ESM, cli-table3 is CommonJS: give the ES-module bundle a require() for the latter.

@@ -295,12 +295,12 @@ test('peercred --listen: bad --mode, unknown --allow-user, bad --backlog are usa
   }
 });
 
-test('peercred: --allow-* without --listen is reported as ignored, the record is still printed', async (t) => {
+test('peercred: --allow-* without --listen is a usage error (64), nothing printed', async (t) => {
   const name = '@' + abstractName();
-  const [srv, pid] = await startServer(t, name, 'stream');
+  const [srv] = await startServer(t, name, 'stream');
   const r = await runUsock(['peercred', '--allow-uid', '12345', name], { t });
-  t.is(r.code, 0, show(r));
-  t.is(r.stdout.toString().split('\n')[0], `pid\t${pid}`);
-  t.regex(r.stderr.toString(), /only apply with --listen/);
+  t.is(r.code, 64, show(r));
+  t.is(r.stdout.toString(), '');
+  assertCleanError(t, r.stderr, /--allow-uid applies only with --listen/);
   srv.end();
 });

@@ -91,8 +91,10 @@ class Len32Decoder implements Decoder {
   }
 }
 
-/** A len32 stream that cannot be resynchronised. */
-export class FrameError extends Error {}
+/** A len32 stream that cannot be resynchronised: a data error (kind DATAERR, exit 65). */
+export class FrameError extends Error {
+  readonly kind = 'DATAERR' as const;
+}
 
 const NEWLINE = Buffer.from('\n');
 const NUL = Buffer.from([0]);

@@ -1,36 +1,32 @@
-// Client sockets: connect to an address (waiting out a full backlog without blocking), bind dgram clients for replies.
-import { UsageError } from '../errors';
+// Client sockets: bound first where asked (--bind, or autobind for dgram replies), connected without blocking, a full backlog waited out on a timer, the socket type detected.
 import { SysError } from '../sys/errors';
-import { FdWatcher } from '../sys/poll';
 import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
-import { parseAddress, type SocketAddress } from './address';
+import type { SocketAddress } from './address';
 import { bindServer, type BoundSocket } from './socketfile';
 
 export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
 
-/** Returns type as a SocketType; throws UsageError for `auto` where a command cannot detect. */
-export function concreteType(type: string, where: string): SocketType {
-  if ((CONCRETE_TYPES as string[]).includes(type)) return type as SocketType;
-  throw new UsageError(`--type ${type} is not available for ${where}`, '--type auto works with connect -z; give -t stream, dgram or seqpacket');
-}
+/** The first and the longest pause between connect attempts while the listener's backlog is full. */
+const FIRST_PAUSE_MS = 1;
+const LONGEST_PAUSE_MS = 100;
 
 export interface ClientSocket {
   fd: number;
-  /** The --bind socket of a dgram client, if any: close it (removing its file) when done, not fd. */
+  /** The --bind socket, if any: close it (removing its file) when done, not fd. */
   bound?: BoundSocket;
 }
 
 /**
- * Returns a socket of type connected to address. A dgram socket is bound first so that replies can
- * arrive: to bindTo when given, else by Linux autobind. Throws SysError/CliError; closes what it opened on failure.
- * The caller releases address.
+ * Returns a socket of type connected to address. It is bound first to bindTo when given (every type:
+ * the peer sees that address), else a dgram socket autobinds so that replies can arrive. Throws
+ * SysError/UsockError; closes what it opened on failure. The caller releases address.
  */
 export async function connectTo(address: SocketAddress, type: SocketType, bindTo?: SocketAddress): Promise<ClientSocket> {
   let bound: BoundSocket | undefined;
   let fd: number;
-  if (type === 'dgram' && bindTo) {
-    bound = bindServer(bindTo, 'dgram');
+  if (bindTo) {
+    bound = bindServer(bindTo, type, { backlog: null });
     fd = bound.fd;
   } else {
     fd = socket(type);
@@ -46,26 +42,15 @@ export async function connectTo(address: SocketAddress, type: SocketType, bindTo
   }
 }
 
-/** Returns a socket of type connected to the address written as text (no --bind). Throws as parseAddress and connectTo do. */
-export async function connectToAddress(text: string, type: SocketType): Promise<number> {
-  const address = parseAddress(text);
-  try {
-    return (await connectTo(address, type)).fd;
-  } finally {
-    address.release();
-  }
-}
-
-/** Connects fd, retrying when the listener's backlog is full (EAGAIN) once the socket turns writable. Throws SysError. */
+/**
+ * Connects fd. While the listener's backlog is full (EAGAIN) it tries again after a growing pause
+ * (1 ms up to 100 ms): an unconnected AF_UNIX socket polls writable at once, so there is no event to
+ * wait for. Throws SysError.
+ */
 async function connectWaiting(fd: number, address: SocketAddress): Promise<void> {
-  for (;;) {
+  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
     if (connect(fd, address.sockaddr, address.text) !== WOULD_BLOCK) return;
-    const watcher = new FdWatcher(fd);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 50);
-      watcher.onWritable(() => { clearTimeout(timer); resolve(); });
-    });
-    watcher.close();
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 

@@ -1,8 +1,7 @@
 // Server sockets: a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
 import { lstatSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CliError, EXIT, UsageError } from '../errors';
-import { onCleanup } from '../lifecycle';
+import { UsockError, UsageError } from '../errors';
 import { hasCode, SysError } from '../sys/errors';
 import { bind, close, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
 import type { SocketAddress } from './address';
@@ -10,7 +9,8 @@ import { findOwners, readUnixSockets } from './procnet';
 
 export interface ServerOptions {
   mode?: number;
-  backlog?: number;
+  /** listen(2) backlog for stream and seqpacket; null: bind only (a client's --bind). */
+  backlog?: number | null;
   /** Reports that a stale socket file was replaced. */
   onStaleReplaced?: (path: string) => void;
 }
@@ -24,6 +24,15 @@ export interface BoundSocket {
   giveAwayDescriptor(): void;
 }
 
+/** Removers of the socket files this process created and still holds. */
+const createdFiles = new Set<() => void>();
+
+/** Removes every socket file this process created, where the path is still that socket; for the exit and signal paths. Never throws. */
+export function removeSocketFiles(): void {
+  for (const remove of createdFiles) remove();
+  createdFiles.clear();
+}
+
 /** Returns the permission bits of a --mode argument. Throws UsageError (64) for anything but octal 0-0777. */
 export function parseMode(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -33,8 +42,8 @@ export function parseMode(text: string | undefined): number | undefined {
 
 /**
  * Returns a socket of `type` bound to address (and listening, for stream and seqpacket). A stale socket
- * file is replaced; a live socket or a file that is not a socket is refused with exit 73 and left alone.
- * Throws CliError or SysError; closes the socket it made on failure. The caller owns the result.
+ * file is replaced; a live socket or a file that is not a socket is refused (CANTCREAT) and left alone.
+ * Throws UsockError or SysError; closes the socket it made on failure. The caller owns the result.
  */
 export function bindServer(address: SocketAddress, type: SocketType, opts: ServerOptions = {}): BoundSocket {
   if (address.path !== undefined) clearStaleSocket(address, type, opts);
@@ -51,7 +60,7 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
       const st = lstatSync(address.path);
       identity = { dev: st.dev, ino: st.ino };
     }
-    if (type !== 'dgram') listen(fd, opts.backlog ?? 4096);
+    if (type !== 'dgram' && opts.backlog !== null) listen(fd, opts.backlog ?? 4096);
   } catch (err) {
     closeQuietly(fd);
     if (hasCode(err, 'EADDRINUSE')) throw addressInUse(address);
@@ -70,7 +79,8 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
       }
     }
   };
-  const unregister = onCleanup(removeFile);
+  createdFiles.add(removeFile);
+  const unregister = () => createdFiles.delete(removeFile);
   return {
     fd,
     address,
@@ -96,7 +106,7 @@ function isSameFile(path: string, id: { dev: number; ino: number }): boolean {
   }
 }
 
-/** Removes a socket file nobody listens on; throws CliError 73 for a live socket or a non-socket. */
+/** Removes a socket file nobody listens on; throws UsockError CANTCREAT for a live socket or a non-socket. */
 function clearStaleSocket(address: SocketAddress, type: SocketType, opts: ServerOptions): void {
   const path = address.path!;
   let st;
@@ -107,7 +117,7 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
     throw err;
   }
   if (!st.isSocket()) {
-    throw new CliError(`${path}: file exists and is not a socket (left untouched)`, EXIT.CANTCREAT);
+    throw new UsockError(`${path}: file exists and is not a socket (left untouched)`, 'CANTCREAT');
   }
   const probe = socket(type);
   try {
@@ -127,11 +137,11 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
 }
 
 /** Returns the exit-73 error for an address a live socket holds, naming its owner where /proc shows it. */
-function addressInUse(address: SocketAddress): CliError {
+function addressInUse(address: SocketAddress): UsockError {
   const candidates = readUnixSockets().filter((s) => s.address === address.text || (address.path !== undefined && s.address === resolve(address.path)));
   const owners = findOwners(candidates.map((c) => c.inode));
   const listening = candidates.find((c) => c.listening && owners.has(c.inode)) ?? candidates.find((c) => owners.has(c.inode));
   const owner = listening ? owners.get(listening.inode)![0] : undefined;
   const who = owner ? ` by pid ${owner.pid} (${owner.command || '?'})` : '';
-  return new CliError(`${address.text}: address in use${who}`, EXIT.CANTCREAT, 'stop that process, or choose another address');
+  return new UsockError(`${address.text}: address in use${who}`, 'CANTCREAT', 'stop that process, or choose another address');
 }

@@ -32,7 +32,8 @@ export class FdWatcher {
   private closed = false;
   private events = 0; // what the poll handle watches now: 1 readable, 2 writable
 
-  constructor(fd: number) {
+  /** onFault gets an exception thrown by a callback (the owner closes what failed); without it the exception reaches the process's handler. */
+  constructor(fd: number, private readonly onFault?: (err: unknown) => void) {
     this.fd = fd;
   }
 
@@ -103,10 +104,27 @@ export class FdWatcher {
       if (writable && this.writer) this.writer();
     } catch (err) {
       // An exception must not unwind into koffi's libuv callback (the handle would go on firing
-      // without reaching JavaScript): rethrow it where process 'uncaughtException' sees it.
-      setImmediate(() => {
-        throw err;
-      });
+      // without reaching JavaScript): hand it to the owner, or rethrow it where process
+      // 'uncaughtException' sees it.
+      try {
+        if (!this.onFault) throw err;
+        this.onFault(err);
+      } catch (fault) {
+        setImmediate(() => {
+          throw fault;
+        });
+      }
     }
   }
+}
+
+/** Resolves once fd is writable (at once for a descriptor epoll cannot watch). */
+export function whenWritable(fd: number): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = new FdWatcher(fd);
+    watcher.onWritable(() => {
+      watcher.close();
+      resolve();
+    });
+  });
 }

@@ -4,8 +4,9 @@ import { SysError } from './errors';
 import * as L from './platform/linux';
 import { decodeAddress, type AddressText } from './sockaddr';
 
-/** Returned by the non-blocking calls instead of throwing when the call would block (EAGAIN). */
-export const WOULD_BLOCK = -1;
+/** Returned by the non-blocking calls instead of throwing when the call would block (EAGAIN): a value of its own type, never a count. */
+export const WOULD_BLOCK: unique symbol = Symbol('would block');
+export type WouldBlock = typeof WOULD_BLOCK;
 const EAGAIN = 11;
 const EINTR = 4;
 const EINPROGRESS = 115;
@@ -18,7 +19,7 @@ export const SOCKET_TYPES: Record<SocketType, number> = {
 };
 
 /** Returns what call returned, or WOULD_BLOCK when it failed with EAGAIN; retries on EINTR; throws SysError naming syscall otherwise. */
-function nonBlocking(syscall: string, call: () => number): number {
+function nonBlocking(syscall: string, call: () => number): number | WouldBlock {
   for (;;) {
     const n = call();
     if (n >= 0) return n;
@@ -58,7 +59,7 @@ export function listen(fd: number, backlog = 4096): void {
 }
 
 /** Returns a new connection (non-blocking, close-on-exec), or WOULD_BLOCK. Throws SysError. */
-export function accept(fd: number): number {
+export function accept(fd: number): number | WouldBlock {
   for (;;) {
     const conn = lib().accept4(fd, null, null, L.SOCK_NONBLOCK | L.SOCK_CLOEXEC);
     if (conn >= 0) return conn;
@@ -69,7 +70,7 @@ export function accept(fd: number): number {
 }
 
 /** Connects fd; returns 0, or WOULD_BLOCK when the listener's backlog is full (retry when writable). Throws SysError naming `label`. */
-export function connect(fd: number, addr: Buffer, label?: string): number {
+export function connect(fd: number, addr: Buffer, label?: string): 0 | WouldBlock {
   if (lib().connect(fd, addr, addr.length) === 0) return 0;
   const e = errno();
   if (e === EAGAIN || e === EINPROGRESS) return WOULD_BLOCK;
@@ -92,22 +93,22 @@ export function closeQuietly(fd: number): void {
 }
 
 /** Returns bytes sent, or WOULD_BLOCK. Never raises SIGPIPE. Throws SysError. */
-export function send(fd: number, buf: Buffer, flags = 0): number {
+export function send(fd: number, buf: Buffer, flags = 0): number | WouldBlock {
   return nonBlocking('send', () => lib().send(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT));
 }
 
 /** Returns bytes sent to addr, or WOULD_BLOCK. Throws SysError. */
-export function sendto(fd: number, buf: Buffer, addr: Buffer, flags = 0): number {
+export function sendto(fd: number, buf: Buffer, addr: Buffer, flags = 0): number | WouldBlock {
   return nonBlocking('sendto', () => lib().sendto(fd, buf, buf.length, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT, addr, addr.length));
 }
 
 /** Returns bytes received into buf (with MSG_TRUNC: the message's real length), or WOULD_BLOCK. Throws SysError. */
-export function recv(fd: number, buf: Buffer, flags = 0): number {
+export function recv(fd: number, buf: Buffer, flags = 0): number | WouldBlock {
   return nonBlocking('recv', () => lib().recv(fd, buf, buf.length, flags | L.MSG_DONTWAIT));
 }
 
 /** Returns the length received (the real length with MSG_TRUNC), or WOULD_BLOCK; the sender's address goes to addr and its length to addrLen[0]. Throws SysError. */
-export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer, addrLen: Uint32Array): number {
+export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer, addrLen: Uint32Array): number | WouldBlock {
   return nonBlocking('recvfrom', () => {
     addrLen[0] = addr.length;
     return lib().recvfrom(fd, buf, buf.length, flags | L.MSG_DONTWAIT, addr, addrLen);
@@ -115,22 +116,22 @@ export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer, a
 }
 
 /** Sends a prepared struct msghdr; returns bytes sent or WOULD_BLOCK. Throws SysError. */
-export function sendmsg(fd: number, msghdr: Buffer, flags = 0): number {
+export function sendmsg(fd: number, msghdr: Buffer, flags = 0): number | WouldBlock {
   return nonBlocking('sendmsg', () => lib().sendmsg(fd, msghdr, flags | L.MSG_NOSIGNAL | L.MSG_DONTWAIT));
 }
 
 /** Receives into a prepared struct msghdr; returns bytes (real length with MSG_TRUNC) or WOULD_BLOCK. Throws SysError. */
-export function recvmsg(fd: number, msghdr: Buffer, flags = 0): number {
+export function recvmsg(fd: number, msghdr: Buffer, flags = 0): number | WouldBlock {
   return nonBlocking('recvmsg', () => lib().recvmsg(fd, msghdr, flags | L.MSG_DONTWAIT));
 }
 
 /** Returns bytes read (0 at end of file) or WOULD_BLOCK. Throws SysError. */
-export function read(fd: number, buf: Buffer): number {
+export function read(fd: number, buf: Buffer): number | WouldBlock {
   return nonBlocking('read', () => lib().read(fd, buf, buf.length));
 }
 
 /** Returns bytes written or WOULD_BLOCK. Throws SysError (EPIPE included). */
-export function write(fd: number, buf: Buffer): number {
+export function write(fd: number, buf: Buffer): number | WouldBlock {
   return nonBlocking('write', () => lib().write(fd, buf, buf.length));
 }
 
@@ -193,13 +194,36 @@ export function peerCredentials(fd: number): Ucred {
   return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
 }
 
+/** Calls poll(2) on one pollfd, again when a signal interrupts it (EINTR). Throws SysError. */
+function pollRetrying(pfd: Buffer, timeoutMs: number): void {
+  while (lib().poll(pfd, 1, timeoutMs) < 0) {
+    if (errno() !== EINTR) fail('poll');
+  }
+}
+
 /** Returns the revents of a zero-timeout poll(2) on fd for `events`; retries when a signal (EINTR) interrupts it. Throws SysError. */
 export function pollNow(fd: number, events: number): number {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(events, 4);
-  nonBlocking('poll', () => lib().poll(pfd, 1, 0));
+  pollRetrying(pfd, 0);
   return pfd.readInt16LE(6);
+}
+
+/** Waits up to timeoutMs (blocking) for `events` on fd; returns the revents (0 on time-out). For bounded waits outside the event loop only. Throws SysError. */
+export function pollWait(fd: number, events: number, timeoutMs: number): number {
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(events, 4);
+  pollRetrying(pfd, Math.max(0, Math.ceil(timeoutMs)));
+  return pfd.readInt16LE(6);
+}
+
+/** Returns the width in columns of the terminal on fd (TIOCGWINSZ), or 0 when fd is not a terminal. Never throws. */
+export function columns(fd: number): number {
+  const TIOCGWINSZ = 0x5413;
+  const ws = Buffer.alloc(8);
+  return lib().ioctlBuffer(fd, TIOCGWINSZ, ws) < 0 ? 0 : ws.readUInt16LE(2);
 }
 
 /** Returns the byte count of the next queued message (SIOCINQ/FIONREAD). Throws SysError. */

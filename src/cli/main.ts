@@ -1,0 +1,94 @@
+// The usock CLI and its one way out: arguments parsed (yargs), the command run, and whatever ends it (a status, an error, a closed stdout, a signal) turned into one exit.
+import { EXIT } from '../errors';
+import { onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
+import { removeSocketFiles } from '../net/socketfile';
+import { colourErrorLines, writeStderr } from '../report/reporter';
+import { hasCode } from '../sys/errors';
+import { exitCodeFor, errorLines } from './exit';
+import { dieOfSignal, installSignalHandlers, onCleanup, runCleanups } from './lifecycle';
+import { globalOptions } from './options';
+import { commands, type Status } from './registry';
+import { UsageError } from '../errors';
+
+declare const __USOCK_VERSION__: string;
+
+/** Returns argv with `help COMMAND` turned into `COMMAND --help`. */
+function expandHelp(args: string[]): string[] {
+  if (args[0] === 'help') return args.length > 1 ? [args[1]!, '--help'] : ['--help'];
+  return args;
+}
+
+/** Ends the process: dies of a signal, or cleans up and exits with the status. The only process.exit of usock (but lifecycle's fallback after a signal). */
+function exitWith(status: Status): void {
+  if (typeof status === 'string') return dieOfSignal(status);
+  runCleanups();
+  process.exit(status);
+}
+
+/** Prints err as one line (and at most one hint), then exits with its status. */
+function failWith(err: unknown): void {
+  const lines = errorLines(err);
+  if (process.env.USOCK_DEBUG && err instanceof Error && err.stack) lines.push(err.stack);
+  writeStderr(colourErrorLines(lines).join('\n') + '\n');
+  exitWith(exitCodeFor(err));
+}
+
+/**
+ * yargs renders the whole help text after starting every command handler, in case the handler asks
+ * for it later; usock never does, and the rendering costs each run tens of milliseconds. Uses a yargs
+ * internal, so a yargs without it only loses the saving.
+ */
+function skipHelpCache(parser: unknown): void {
+  const usage = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
+
+/** Returns the width for help text: the terminal's (at most 100), only looked up when help is asked for. */
+async function helpWidth(args: string[]): Promise<number | null> {
+  if (!args.some((a) => a === '--help' || a === '-h')) return null;
+  const { columns } = await import('../sys/socket');
+  return Math.min(100, columns(1) || 80);
+}
+
+/** Parses the arguments and runs the command they name; resolves to its status (0 after --help or --version). */
+async function main(): Promise<Status> {
+  const args = expandHelp(process.argv.slice(2));
+  const { default: yargs } = await import('yargs');
+  let running: Promise<Status> | null = null;
+  const parser = yargs(args)
+    .scriptName('usock')
+    .parserConfiguration({ 'populate--': true })
+    .usage('usock <command> [options]\n\nnetcat/socat for Unix domain sockets')
+    .options(globalOptions)
+    .command(commands.map(({ run, ...c }) => ({ ...c, handler: (argv: unknown) => { running = run(argv); } })))
+    .demandCommand(1, 'no command given')
+    .recommendCommands()
+    .strict()
+    .version(__USOCK_VERSION__)
+    .help()
+    .alias('help', 'h')
+    .epilogue('Run `usock help COMMAND` for a command\'s options; `man usock` for the whole manual.')
+    .wrap(await helpWidth(args))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '), 'see `usock --help`');
+    });
+  skipHelpCache(parser);
+  const parsed = await parser.parseAsync();
+  if (running) return running;
+  if (parsed.help || parsed.version) return EXIT.OK;
+  throw new UsageError(`no command given: expected one of ${commands.map((c) => c.command.split(' ')[0]).join(', ')}`, 'see `usock --help`');
+}
+
+recordStdioFlags();
+onCleanup(restoreStdioFlags);
+onCleanup(removeSocketFiles);
+installSignalHandlers();
+// Whatever ends the run first: the command's status or error, a closed stdout (quietly 0), an exception from a callback.
+const interrupted = new Promise<Status>((resolve, reject) => {
+  process.on('uncaughtException', reject);
+  process.on('unhandledRejection', reject);
+  onStdoutFailure((err) => (hasCode(err, 'EPIPE') ? resolve(EXIT.OK) : reject(err)));
+});
+Promise.race([main(), interrupted]).then(exitWith, failWith);

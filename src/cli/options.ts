@@ -1,0 +1,145 @@
+// Option definitions (defaults written once, here), the argv type each command infers from them, and the checks that turn values into typed settings.
+import type { InferredOptionTypes, Options } from 'yargs';
+import { UsageError } from '../errors';
+import { FRAME_MODES, type FrameMode } from '../io/framing';
+import { parseAccessRules, type AccessRules } from '../net/access';
+import { parseAddress } from '../net/address';
+import type { ServerSpec } from '../net/server';
+import { parseMode } from '../net/socketfile';
+import { Reporter } from '../report/reporter';
+import type { SocketType } from '../sys/socket';
+
+/** Defaults of options whose presence matters (an option given where it does not apply is a usage error), applied by the functions below. */
+export const DEFAULTS = {
+  frame: 'line' as FrameMode,
+  maxSize: 262144,
+  wait: 0.5,
+  backlog: 4096,
+  maxFds: 64,
+  message: '\0',
+};
+
+export const globalOptions = {
+  type: {
+    alias: 't',
+    choices: ['stream', 'dgram', 'seqpacket', 'auto'],
+    default: 'stream',
+    describe: 'socket type (auto: connect -z only)',
+    global: true,
+    requiresArg: true,
+  },
+  json: { type: 'boolean', describe: 'machine-readable output, one JSON object per line', global: true },
+  verbose: { alias: 'v', type: 'boolean', describe: 'diagnostics on stderr', global: true },
+  quiet: { alias: 'q', type: 'boolean', describe: 'no diagnostics, only errors', global: true },
+} as const satisfies Record<string, Options>;
+
+export const framingOptions = {
+  frame: {
+    choices: FRAME_MODES,
+    defaultDescription: DEFAULTS.frame,
+    describe: 'message framing on stdin/stdout (dgram and seqpacket only)',
+    requiresArg: true,
+  },
+  'max-size': {
+    type: 'number',
+    defaultDescription: String(DEFAULTS.maxSize),
+    describe: 'largest message in bytes; larger ones are reported and counted',
+    requiresArg: true,
+  },
+} as const satisfies Record<string, Options>;
+
+export const accessOptions = {
+  'allow-uid': { type: 'array', string: true, nargs: 1, describe: 'accept peers with this uid (repeatable)', requiresArg: true },
+  'allow-gid': { type: 'array', string: true, nargs: 1, describe: 'accept peers with this gid (repeatable)', requiresArg: true },
+  'allow-user': { type: 'array', string: true, nargs: 1, describe: 'accept peers running as this user (repeatable)', requiresArg: true },
+  'allow-group': { type: 'array', string: true, nargs: 1, describe: 'accept peers whose gid is this group (repeatable)', requiresArg: true },
+} as const satisfies Record<string, Options>;
+
+export const serverOptions = {
+  mode: { type: 'string', describe: 'permission bits of the socket file (octal), applied race-free', requiresArg: true },
+  backlog: { type: 'number', defaultDescription: String(DEFAULTS.backlog), describe: 'listen(2) backlog (stream, seqpacket)', requiresArg: true },
+} as const satisfies Record<string, Options>;
+
+/** The parsed argv of a command whose own options are O, with its positionals P. */
+export type ArgvOf<O extends Record<string, Options>, P = { address: string }> =
+  InferredOptionTypes<typeof globalOptions & O> & P & { '--'?: string[] };
+
+/** Returns n when it is a whole number in [min, max]; throws UsageError naming the option otherwise. */
+export function wholeNumber(name: string, n: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`bad --${name} '${String(n)}': expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Returns n when it is a finite number of seconds >= 0; throws UsageError otherwise. */
+export function seconds(name: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new UsageError(`bad --${name} '${String(n)}': expected seconds, 0 or more`);
+  return n;
+}
+
+/** Returns the socket type of --type; throws UsageError for `auto` where the command cannot detect it. */
+export function concreteType(type: string, where: string): SocketType {
+  if (type === 'stream' || type === 'dgram' || type === 'seqpacket') return type;
+  throw new UsageError(`--type ${type} is not available for ${where}`, '--type auto works with connect -z; give -t stream, dgram or seqpacket');
+}
+
+/** Throws UsageError (64) for the first of names that argv holds: those options do not apply here (`why` says why). */
+export function rejectOptions(argv: Record<string, unknown>, names: readonly string[], why: string): void {
+  for (const name of names) {
+    const v = argv[name];
+    if (v !== undefined && v !== false) throw new UsageError(`--${name} ${why}`);
+  }
+}
+
+/** The options of the access rules, by name. */
+export const ACCESS_OPTION_NAMES = Object.keys(accessOptions);
+/** The options of a bound socket, by name. */
+export const SERVER_OPTION_NAMES = Object.keys(serverOptions);
+
+/** Message framing settings: the framing of stdin/stdout and the largest message. */
+export interface Framing { frame: FrameMode; maxSize: number }
+
+/** Returns the framing for type: --frame and --max-size apply to dgram and seqpacket only. Throws UsageError. */
+export function framingFor(argv: { frame?: string; 'max-size'?: number }, type: SocketType): Framing {
+  if (type === 'stream') rejectOptions(argv, ['frame', 'max-size'], 'applies to dgram and seqpacket only (a stream carries bytes, not messages)');
+  return {
+    frame: (argv.frame ?? DEFAULTS.frame) as FrameMode,
+    maxSize: wholeNumber('max-size', argv['max-size'] ?? DEFAULTS.maxSize, 1, 1 << 30),
+  };
+}
+
+/** Returns the reporter for -v, -q and --json. */
+export function reporterOf(argv: { json?: boolean; verbose?: boolean; quiet?: boolean }): Reporter {
+  return new Reporter({ verbose: argv.verbose, quiet: argv.quiet, json: argv.json });
+}
+
+type AccessArgv = { 'allow-uid'?: string[]; 'allow-gid'?: string[]; 'allow-user'?: string[]; 'allow-group'?: string[] };
+
+/** Returns the access rules of --allow-*, or null when none is given. Throws UsageError for a bad id or an unknown name. */
+export function accessRulesOf(argv: AccessArgv): AccessRules | null {
+  return parseAccessRules({
+    uids: (argv['allow-uid'] ?? []).map(String),
+    gids: (argv['allow-gid'] ?? []).map(String),
+    users: (argv['allow-user'] ?? []).map(String),
+    groups: (argv['allow-group'] ?? []).map(String),
+  });
+}
+
+/**
+ * Returns the spec of the server a command binds: address, type, --mode, --backlog (stream and
+ * seqpacket only) and the access rules, all checked. Throws UsageError. The caller releases the address
+ * (openServer does).
+ */
+export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string; backlog?: number }, type: SocketType, reporter: Reporter, name: string): ServerSpec {
+  if (type === 'dgram') rejectOptions(argv, ['backlog'], 'applies to stream and seqpacket only (a dgram socket does not listen)');
+  const rules = accessRulesOf(argv);
+  const mode = parseMode(argv.mode);
+  const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
+  return { address: parseAddress(argv.address), type, mode, backlog, rules, diagnostics: reporter, name };
+}
+
+/** Throws UsageError when server options (--allow-*, --mode, --backlog) are given to a command that does not bind (`why` says what would). */
+export function rejectServerOptions(argv: Record<string, unknown>, why: string): void {
+  rejectOptions(argv, [...ACCESS_OPTION_NAMES, ...SERVER_OPTION_NAMES], why);
+}

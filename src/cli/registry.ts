@@ -1,0 +1,30 @@
+// The registry: every command's yargs module, in the order `usock --help` lists them. Adding a command adds one line here.
+import type { Argv } from 'yargs';
+import { connectCommand } from '../commands/connect';
+import { echoServerCommand } from '../commands/echo-server';
+import { listenCommand } from '../commands/listen';
+import { pairCommand } from '../commands/pair';
+import { peercredCommand } from '../commands/peercred';
+import { recvFdCommand } from '../commands/recv-fd';
+import { sendFdCommand } from '../commands/send-fd';
+
+/** How a command's run ends: an exit status, or the signal that ended a child usock stands for (usock then dies of it). */
+export type Status = number | NodeJS.Signals;
+
+/** A command: its yargs module without the handler, and `run`, which takes the typed argv and resolves to the status (or rejects). */
+export interface UsockCommand<A = unknown> {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv<any>;
+  run: (argv: A) => Promise<Status>;
+}
+
+export const commands: Array<UsockCommand<any>> = [
+  listenCommand,
+  connectCommand,
+  echoServerCommand,
+  pairCommand,
+  sendFdCommand,
+  recvFdCommand,
+  peercredCommand,
+];

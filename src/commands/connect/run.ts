@@ -1,0 +1,97 @@
+// `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
+import { deferSignals, onSignal } from '../../cli/lifecycle';
+import { DEFAULTS, concreteType, framingFor, rejectOptions, reporterOf, seconds } from '../../cli/options';
+import type { Status } from '../../cli/registry';
+import { EXIT, UsageError, UsockError } from '../../errors';
+import { printOut } from '../../io/stdio';
+import { parseAddress, type SocketAddress } from '../../net/address';
+import { connectTo, detectType } from '../../net/client';
+import { credentialsOf } from '../../net/credentials';
+import { start, startShellOn, peerEnvironment } from '../../proc/spawn';
+import type { Reporter } from '../../report/reporter';
+import { becomeUser, closeQuietly, type SocketType } from '../../sys/socket';
+import { groupsOf, userById, userByName } from '../../sys/users';
+import { relayConnection } from '../relay';
+import type { ConnectArgv } from './index';
+
+/** Set in the environment of the child that `--as` runs: the user it becomes before anything else. */
+const RUN_AS_ENV = 'USOCK_RUN_AS';
+
+/** Runs `usock connect`; resolves to the exit status (or the signal that ended a `--as` child). Throws UsockError, SysError. */
+export async function runConnect(argv: ConnectArgv): Promise<Status> {
+  const reporter = reporterOf(argv);
+  const type = checkOptions(argv);
+  if (argv.as !== undefined && !process.env[RUN_AS_ENV]) return connectAsUser(argv.as, reporter);
+  if (process.env[RUN_AS_ENV]) dropToUser(process.env[RUN_AS_ENV]);
+  const address = parseAddress(argv.address);
+  try {
+    if (argv.probe) return await probe(address, type, reporter, argv.json);
+    const concrete = type as SocketType;
+    const framing = argv.exec === undefined ? framingFor(argv, concrete) : null;
+    const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
+    const bindTo = argv.bind === undefined ? undefined : parseAddress(argv.bind);
+    const client = await connectTo(address, concrete, bindTo);
+    client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
+    const peer = credentialsOf(client.fd);
+    reporter.info('connected', `connected to ${argv.address} (${concrete})`, { address: argv.address, type: concrete, peer });
+    try {
+      if (argv.exec !== undefined) {
+        const running = await startShellOn(argv.exec, client.fd, peerEnvironment(peer));
+        return (await running.ended).status;
+      }
+      return await relayConnection(client.fd, { ...framing!, type: concrete, reporter, label: `connect ${argv.address}`, wait });
+    } finally {
+      client.bound?.close();
+    }
+  } finally {
+    address.release();
+  }
+}
+
+/** Returns the socket type (or 'auto' with -z) after checking that every option given applies. Throws UsageError (64). */
+function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
+  if (argv.probe) {
+    rejectOptions(argv, ['exec', 'wait', 'frame', 'max-size'], 'does not apply with -z (nothing is sent or received)');
+    if (argv.type === 'auto') return 'auto';
+  }
+  const type = concreteType(argv.type, 'connect without -z');
+  if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
+  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size', 'wait'], 'does not apply with --exec (the command reads and writes the socket)');
+  if (!argv.probe && argv.exec === undefined) framingFor(argv, type);
+  return type;
+}
+
+/** Returns 0 when something accepts at address (printing the type with --type auto); throws the connect error otherwise. */
+async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json?: boolean): Promise<number> {
+  const type: SocketType = typeArg === 'auto' ? await detectType(address) : typeArg;
+  if (typeArg !== 'auto') closeQuietly((await connectTo(address, type)).fd);
+  else await printOut(json ? JSON.stringify({ address: address.text, type }) + '\n' : `${type}\n`);
+  reporter.info('probe', `${address.text}: ${type} socket accepts connections`, { address: address.text, type });
+  return EXIT.OK;
+}
+
+/**
+ * Runs this same command in a child process as user (root only). A signal is passed on to the child;
+ * resolves to the child's status, or to the signal that ended it, so that usock dies of it too.
+ */
+async function connectAsUser(name: string, reporter: Reporter): Promise<Status> {
+  if (process.getuid?.() !== 0) throw new UsockError(`--as needs root (usock runs as uid ${process.getuid?.()})`, 'NOPERM');
+  const user = userByName(name) ?? (/^\d+$/.test(name) ? userById(Number(name)) : null);
+  if (!user) throw new UsageError(`unknown user '${name}'`);
+  const groups = groupsOf(user.name, user.gid);
+  reporter.info('as-user', `connecting as ${user.name} (uid ${user.uid} gid ${user.gid} groups ${groups.join(',')})`, { ...user, groups });
+  deferSignals();
+  const running = await start(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, [RUN_AS_ENV]: JSON.stringify(user) },
+  });
+  onSignal((sig) => running.child.kill(sig));
+  const ended = await running.ended;
+  return ended.signal ?? ended.status;
+}
+
+/** Becomes the user the parent named (uid, gid and supplementary groups), before anything else happens. */
+function dropToUser(spec: string): void {
+  const { name, uid, gid } = JSON.parse(spec) as { name: string; uid: number; gid: number };
+  becomeUser(name, uid, gid);
+}

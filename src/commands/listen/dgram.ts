@@ -1,0 +1,90 @@
+// `listen -t dgram`: every sender's datagrams to stdout, stdin's messages to the most recent sender that has an address.
+import type { Framing } from '../../cli/options';
+import { encodeMessage } from '../../io/framing';
+import { StdinReader, stdoutWriter, type Outlet } from '../../io/stdio';
+import { newStats } from '../../io/stats';
+import type { AccessRules } from '../../net/access';
+import { DatagramReceiver, senderText } from '../../net/datagram';
+import type { Reporter } from '../../report/reporter';
+import { sendto, WOULD_BLOCK } from '../../sys/socket';
+
+/** How long to wait before sending again to a receiver whose queue was full (an unconnected socket cannot poll for it). */
+const RETRY_MS = 2;
+
+/**
+ * Relays stdio with the senders of the bound dgram socket fd until a signal: received datagrams go to
+ * stdout (framed), stdin's messages to the most recent named sender; they wait while there is none.
+ * A sender the rules reject is dropped and reported. fd stays the caller's. Never resolves; rejects
+ * with a malformed len32 frame on stdin.
+ */
+export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null }): Promise<number> {
+  return new Promise<number>((_, reject) => {
+    const stats = newStats();
+    const out = stdoutWriter();
+    let replyTo: Buffer | null = null;
+    const queue: Buffer[] = [];
+    let retry: NodeJS.Timeout | null = null;
+    const stdin = new StdinReader(o, o.reporter, reject);
+
+    const flush = () => {
+      if (retry) return;
+      while (queue.length && replyTo) {
+        let n: number | typeof WOULD_BLOCK;
+        try {
+          n = sendto(fd, queue[0]!, replyTo);
+        } catch (err) {
+          stats.dropped++;
+          o.reporter.warn('send-failed', `message to ${senderText(replyTo)} not delivered: ${(err as Error).message}`);
+          queue.shift();
+          continue;
+        }
+        if (n === WOULD_BLOCK) {
+          retry = setTimeout(() => { retry = null; flush(); }, RETRY_MS);
+          return;
+        }
+        stats.messagesOut++;
+        stats.bytesOut += n;
+        queue.shift();
+      }
+      stdin.kick();
+    };
+    const outlet: Outlet = {
+      accept(unit) {
+        queue.push(unit);
+        flush();
+      },
+      get busy() {
+        return queue.length > 0;
+      },
+      end() {},
+    };
+
+    const receiver = new DatagramReceiver(fd, {
+      maxData: o.maxSize,
+      rules: o.rules,
+      diagnostics: o.reporter,
+      onDatagram: (d) => {
+        if (d.from && (!replyTo || !replyTo.equals(d.from))) {
+          replyTo = Buffer.from(d.from);
+          o.reporter.info('sender', `replies go to ${senderText(replyTo)}`, { address: senderText(replyTo) });
+          if (queue.length) setImmediate(flush);
+        }
+        if (d.length > d.data.length) {
+          stats.oversize++;
+          o.reporter.warn('oversize', `received message of ${d.length} bytes exceeds --max-size ${o.maxSize}: dropped`, { length: d.length });
+          return;
+        }
+        stats.messagesIn++;
+        stats.bytesIn += d.length;
+        for (const piece of encodeMessage(o.frame, d.data)) out.push(piece);
+        out.flush();
+        if (out.full) {
+          receiver.pause();
+          out.whenDrained(() => receiver.start());
+        }
+      },
+    });
+    receiver.start();
+    stdin.addOutlet(outlet);
+  });
+}

@@ -1,0 +1,87 @@
+// `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
+import { concreteType, framingFor, rejectOptions, reporterOf, serverSpecOf, type Framing } from '../../cli/options';
+import { UsageError } from '../../errors';
+import { Connection, type CloseReason } from '../../io/connection';
+import { StdinReader, stdoutWriter } from '../../io/stdio';
+import { describeStats } from '../../io/stats';
+import { acceptLoop } from '../../net/accept';
+import { openServer } from '../../net/server';
+import { peerEnvironment, startShellOn } from '../../proc/spawn';
+import type { Reporter } from '../../report/reporter';
+import { describePeer } from '../../report/text';
+import type { SocketType, Ucred } from '../../sys/socket';
+import { relayConnection } from '../relay';
+import { relayDatagrams } from './dgram';
+import type { ListenArgv } from './index';
+
+/** Runs `usock listen`; resolves to the exit status (servers with -k or dgram run until a signal). Throws UsockError, SysError. */
+export async function runListen(argv: ListenArgv): Promise<number> {
+  const reporter = reporterOf(argv);
+  const type = concreteType(argv.type, 'listen');
+  if (type === 'dgram') {
+    if (argv.exec !== undefined) throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
+    rejectOptions(argv, ['keep-open'], 'applies to stream and seqpacket only (a dgram listener receives from every sender anyway)');
+  }
+  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec (the command reads and writes the connection)');
+  const framing = argv.exec === undefined ? framingFor(argv, type) : null;
+  const spec = serverSpecOf(argv, type, reporter, 'listen');
+  const server = openServer(spec);
+  try {
+    if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules });
+    const keepOpen = !!argv['keep-open'];
+    let stopAccepting = () => {};
+    const firstPeer = new Promise<{ fd: number; cred: Ucred | null }>((resolve) => {
+      const loop = acceptLoop(server.fd, {
+        rules: spec.rules,
+        diagnostics: reporter,
+        onPeer: (fd, cred) => {
+          if (!keepOpen) {
+            loop.stop();
+            server.close();
+            return resolve({ fd, cred });
+          }
+          const done = () => loop.released();
+          if (argv.exec !== undefined) execOn(argv.exec, fd, cred, reporter).finally(done);
+          else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter }, done);
+        },
+      });
+      stopAccepting = () => loop.stop();
+    });
+    if (keepOpen) return await new Promise<number>(() => {}); // until a signal
+    const { fd, cred } = await firstPeer;
+    stopAccepting();
+    if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter);
+    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${argv.address}: ${describePeer(cred)}` });
+  } finally {
+    server.close();
+  }
+}
+
+/** Runs `sh -c cmd` on a connection with the peer's credentials in its environment; resolves to its status. */
+async function execOn(cmd: string, fd: number, cred: Ucred | null, reporter: Reporter): Promise<number> {
+  try {
+    const running = await startShellOn(cmd, fd, peerEnvironment(cred));
+    return (await running.ended).status;
+  } catch (err) {
+    reporter.warn('exec-failed', `--exec for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+    return 1;
+  }
+}
+
+let sharedStdin: StdinReader | null = null;
+
+/**
+ * Relays one connection of `listen -k`: its data to stdout, and the units of the one stdin reader
+ * every connection shares; a failure ends this connection only.
+ */
+function relayKeptOpen(fd: number, cred: Ucred | null, o: Framing & { type: SocketType; diagnostics: Reporter }, done: () => void): void {
+  sharedStdin ??= new StdinReader(o, o.diagnostics, (err) => {
+    o.diagnostics.warn('stdin-error', `stdin: ${(err as Error).message}: no more input is sent`);
+  });
+  const conn = new Connection(fd, { ...o, sink: stdoutWriter(), source: sharedStdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+    done();
+    o.diagnostics.info('closed', `connection from ${describePeer(cred)} closed: ${describeStats(c.stats, o.type !== 'stream')}`, { peer: cred, ...c.stats });
+    if (reason === 'error') o.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+  });
+  conn.start();
+}

@@ -1,0 +1,88 @@
+// The stdio relay over one connection, shared by connect, listen (one peer) and pair: stdin to the socket, the socket to stdout, and the exit status of how it ended.
+import { EXIT, UsockError } from '../errors';
+import { Connection, type CloseReason } from '../io/connection';
+import { StdinReader, stdoutWriter } from '../io/stdio';
+import { describeStats } from '../io/stats';
+import type { Framing } from '../cli/options';
+import type { Reporter } from '../report/reporter';
+import { hasCode } from '../sys/errors';
+import type { SocketType } from '../sys/socket';
+
+export interface RelayOptions extends Framing {
+  type: SocketType;
+  reporter: Reporter;
+  /** Names the peer in messages, e.g. `connect /run/app.sock`. */
+  label: string;
+  /** dgram: after stdin's end, finish once this many seconds pass without a reply. */
+  wait?: number;
+  /** Called with the connection once it runs (pair ends a dgram relay from outside). */
+  started?: (conn: Connection) => void;
+  /** Resolve to 0 however the peer ended (pair: CMD1's status decides), telling undelivered input with -v only. */
+  peerEndIsFine?: boolean;
+}
+
+/**
+ * Relays stdin to the connected socket fd and its data to stdout until the peer closes (stream,
+ * seqpacket: see Connection) or, for dgram, replies stop for `wait` seconds after stdin's end.
+ * Resolves to the exit status (see statusOfRelay); rejects with a malformed len32 frame on stdin
+ * (DATAERR), a dgram peer gone (UNAVAILABLE), or an I/O error. Owns fd and closes it.
+ */
+export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let timer: NodeJS.Timeout | null = null;
+    let conn: Connection | null = null;
+    const stdin = new StdinReader(o, o.reporter, (err) => {
+      conn?.close();
+      reject(err);
+    });
+    conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+      if (timer) clearTimeout(timer);
+      const inputEnded = stdin.ended;
+      stdin.stop();
+      o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
+      if (reason === 'error') return reject(err);
+      if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {
+        const code = (c.sendError as { code?: string }).code;
+        return reject(new UsockError(`${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`, 'UNAVAILABLE'));
+      }
+      if (o.peerEndIsFine) {
+        if (c.sendError && c.stats.dropped) o.reporter.info('undelivered', `${o.label}: ${c.stats.dropped} unit(s) of input not delivered`, { dropped: c.stats.dropped });
+        return resolve(EXIT.OK);
+      }
+      resolve(statusOfRelay(c, o.reporter, inputEnded));
+    });
+    if (o.type === 'dgram' && o.wait !== undefined) {
+      const wait = o.wait;
+      const live = conn;
+      // No EOF comes from a datagram peer: after stdin ends, wait until replies stop for `wait` seconds.
+      const arm = () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => stdoutWriter().whenDrained(() => live.finishNow()), wait * 1000);
+      };
+      stdin.onEnd = () => live.whenSent(() => { live.onMessage = arm; arm(); });
+    }
+    conn.start();
+    o.started?.(conn);
+  });
+}
+
+/**
+ * Returns the exit status once a connection has closed, reporting what went wrong: 0; 69 when the peer
+ * went away before any data either way (or reset the connection, or stopped reading, before it sent
+ * anything); 74 when input was lost later on. inputEnded: stdin had reached its end.
+ */
+export function statusOfRelay(c: Connection, reporter: Reporter, inputEnded: boolean): number {
+  const nothingBack = c.stats.bytesIn === 0;
+  if (nothingBack && c.stats.bytesOut === 0 && !inputEnded && !c.reset) {
+    reporter.warn('peer-gone', 'the peer closed the connection before any data', { ...c.stats });
+    return EXIT.UNAVAILABLE;
+  }
+  if (c.reset) {
+    reporter.warn('reset', `connection reset by the peer${nothingBack ? ' before it sent any data' : ''}`, { ...c.stats });
+    return nothingBack ? EXIT.UNAVAILABLE : EXIT.IOERR;
+  }
+  if (!c.sendError || c.stats.dropped === 0) return EXIT.OK;
+  const code = (c.sendError as { code?: string }).code ?? '';
+  reporter.warn('undelivered', `peer stopped reading: ${c.stats.dropped} unit(s) of input not delivered (${code})`, { dropped: c.stats.dropped, code });
+  return nothingBack && c.stats.bytesOut === 0 ? EXIT.UNAVAILABLE : EXIT.IOERR;
+}

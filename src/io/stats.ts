@@ -1,0 +1,32 @@
+// What a relay counts (bytes, messages, drops) and the interface through which io/ reports events without knowing how they are shown.
+
+/** Where io/ sends its diagnostics; report/Reporter is one. */
+export interface Diagnostics {
+  /** Something worth telling with -v. */
+  info(event: string, text: string, fields?: Record<string, unknown>): void;
+  /** Something dropped, rejected or undeliverable. */
+  warn(event: string, text: string, fields?: Record<string, unknown>): void;
+}
+
+/** Counters a relay reports with -v. */
+export interface RelayStats {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  oversize: number;
+  dropped: number;
+}
+
+/** Returns zeroed counters. */
+export function newStats(): RelayStats {
+  return { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, oversize: 0, dropped: 0 };
+}
+
+/** Returns the -v line for stats: bytes, and for messages their counts and drops. */
+export function describeStats(s: RelayStats, messages: boolean): string {
+  const base = `${s.bytesOut} bytes sent, ${s.bytesIn} bytes received`;
+  if (!messages) return base;
+  const extra = [s.oversize ? `${s.oversize} oversize` : '', s.dropped ? `${s.dropped} dropped` : ''].filter(Boolean);
+  return `${s.messagesOut} messages sent, ${s.messagesIn} received (${base}${extra.length ? ', ' + extra.join(', ') : ''})`;
+}

@@ -1,0 +1,103 @@
+// The accept loop of a listening socket: each peer checked against the access rules before any of its data is used, a fault in one peer's handler kept to that peer, descriptor exhaustion waited out without spinning.
+import type { Diagnostics } from '../io/stats';
+import { describePeer } from '../report/text';
+import { FdWatcher } from '../sys/poll';
+import { accept, closeQuietly, WOULD_BLOCK, type Ucred } from '../sys/socket';
+import { admits, type AccessRules } from './access';
+import { credentialsOf, peerGroups } from './credentials';
+
+/** Accepts taken in one turn of the event loop. */
+const ACCEPTS_PER_TURN = 64;
+/** The first and the longest pause after accept(2) fails (EMFILE, ENFILE, ENOBUFS, ENOMEM...). */
+const FIRST_PAUSE_MS = 10;
+const LONGEST_PAUSE_MS = 1000;
+
+export interface AcceptOptions {
+  rules: AccessRules | null;
+  diagnostics: Diagnostics;
+  /**
+   * Gets each admitted connection (non-blocking, close-on-exec) and owns fd from then on. An exception
+   * it throws is reported in one line and closes that connection only; the loop goes on.
+   */
+  onPeer: (fd: number, cred: Ucred | null) => void;
+}
+
+export interface AcceptLoop {
+  /** Stops accepting (the caller still owns the listening socket). */
+  stop(): void;
+  /** Tells the loop that a connection ended: descriptors may be free again, so a paused loop tries at once. */
+  released(): void;
+}
+
+/**
+ * Accepts on listenFd until stopped. When accept(2) fails (out of descriptors, most often) the loop
+ * stops watching, warns once for the episode, and tries again after a growing pause (10 ms up to
+ * 1 s) or as soon as one of its connections ends; the pending clients wait in the kernel's backlog.
+ */
+export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
+  const watcher = new FdWatcher(listenFd);
+  let stopped = false;
+  let pause = 0; // ms of the current back-off; 0 while accepting normally
+  let timer: NodeJS.Timeout | null = null;
+
+  const watch = () => watcher.onReadable(acceptSome);
+  const retry = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (!stopped) watch();
+  };
+  const backOff = (err: Error) => {
+    if (pause === 0) {
+      opts.diagnostics.warn('accept-failed', `accept: ${err.message}: pending clients wait until descriptors free up`, { code: (err as { code?: string }).code });
+    }
+    pause = Math.min(pause === 0 ? FIRST_PAUSE_MS : pause * 2, LONGEST_PAUSE_MS);
+    watcher.onReadable(null);
+    timer = setTimeout(retry, pause);
+  };
+
+  function acceptSome(): void {
+    for (let i = 0; i < ACCEPTS_PER_TURN && !stopped; i++) {
+      let fd: number | typeof WOULD_BLOCK;
+      try {
+        fd = accept(listenFd);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ECONNABORTED') continue; // that client left already
+        return backOff(err as Error);
+      }
+      if (fd === WOULD_BLOCK) return;
+      if (pause !== 0) {
+        pause = 0;
+        opts.diagnostics.info('accepting', 'accepting connections again');
+      }
+      admit(fd);
+    }
+  }
+
+  function admit(fd: number): void {
+    const cred = credentialsOf(fd);
+    if (opts.rules && !(cred && admits(opts.rules, { ...cred, groups: peerGroups(fd) }))) {
+      opts.diagnostics.warn('rejected', `rejected ${describePeer(cred)}: no --allow rule matches`, { peer: cred });
+      closeQuietly(fd);
+      return;
+    }
+    opts.diagnostics.info('accepted', `connection from ${describePeer(cred)}`, { peer: cred });
+    try {
+      opts.onPeer(fd, cred);
+    } catch (err) {
+      opts.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+      closeQuietly(fd);
+    }
+  }
+
+  watch();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    },
+    released() {
+      if (timer && !stopped) retry();
+    },
+  };
+}
