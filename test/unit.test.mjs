@@ -216,19 +216,25 @@ test('len32 decoder: header and body split at every byte', (t) => {
   t.deepEqual(msgs, ['first', 'second message']);
 });
 
-test('len32 decoder: frame of exactly maxSize passes, larger throws FrameError', (t) => {
+test('len32 decoder: frame of exactly maxSize passes, a larger one sets a FrameError (kind DATAERR) and stops decoding', (t) => {
   t.deepEqual(collect('len32', 5, [len32('12345')]).msgs, ['12345']);
   const dec = createDecoder('len32', 5, () => {});
-  const err = t.throws(() => dec.push(len32('123456')), { instanceOf: FrameError });
-  t.true(err instanceof Error);
-  t.regex(err.message, /6/);
+  t.deepEqual(dec.push(len32('123456')), []);
+  t.true(dec.error instanceof FrameError);
+  t.is(dec.error.kind, 'DATAERR');
+  t.regex(dec.error.message, /6/);
+  t.deepEqual(dec.push(len32('ok')), [], 'nothing is decoded after a bad header');
 });
 
-test('len32 decoder: an oversize header alone is enough to throw', (t) => {
+test('len32 decoder: an oversize header alone is enough; the frames before it in the same chunk still come out', (t) => {
   const dec = createDecoder('len32', 10, () => {});
   const h = Buffer.alloc(4);
   h.writeUInt32BE(0xffffffff);
-  t.throws(() => dec.push(h), { instanceOf: FrameError });
+  t.deepEqual(dec.push(h), []);
+  t.true(dec.error instanceof FrameError);
+  const dec2 = createDecoder('len32', 10, () => {});
+  t.deepEqual(dec2.push(Buffer.concat([len32('ok'), h])).map(String), ['ok']);
+  t.true(dec2.error instanceof FrameError);
 });
 
 test('len32 decoder: a truncated frame at end() is reported with the bytes left', (t) => {

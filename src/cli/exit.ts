@@ -30,6 +30,8 @@ const HINTS: Record<string, string> = {
 /** Returns the exit status for err. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsockError) return EXIT[err.kind];
+  const kind = (err as { kind?: unknown } | null)?.kind; // e.g. io's FrameError, which imports nothing of this
+  if (typeof kind === 'string' && kind in EXIT) return EXIT[kind as keyof typeof EXIT];
   const code = (err as { code?: string } | null)?.code;
   return (code ? BY_CODE[code] : undefined) ?? EXIT.FAILURE;
 }

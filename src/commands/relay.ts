@@ -30,17 +30,18 @@ export interface RelayOptions extends Framing {
 export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let timer: NodeJS.Timeout | null = null;
-    let conn: Connection | null = null;
+    // A malformed len32 frame ends the input there; the run goes on as after EOF, then fails with it.
+    let inputFailure: unknown = null;
     const stdin = new StdinReader(o, o.reporter, (err) => {
-      conn?.close();
-      reject(err);
+      inputFailure ??= err;
     });
-    conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+    const conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
       if (timer) clearTimeout(timer);
       const inputEnded = stdin.ended;
       stdin.stop();
       o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
       if (reason === 'error') return reject(err);
+      if (inputFailure) return reject(inputFailure);
       if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {
         const code = (c.sendError as { code?: string }).code;
         return reject(new UsockError(`${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`, 'UNAVAILABLE'));

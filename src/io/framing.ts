@@ -7,20 +7,26 @@ export const FRAME_MODES: FrameMode[] = ['line', 'nul', 'raw', 'len32'];
 export interface FrameProblem { kind: 'oversize' | 'truncated'; length: number }
 
 export interface Decoder {
-  /** Returns the whole messages that chunk completes; problems go to the report callback. Keeps chunk's memory. */
+  /**
+   * Returns the whole messages that chunk completes; problems go to the report callback. Keeps chunk's
+   * memory. After a malformed frame it returns the messages before it and sets `error`.
+   */
   push(chunk: Buffer): Buffer[];
+  /** Set once the input cannot be decoded any further (a len32 header beyond maxSize); push returns nothing more. */
+  readonly error: FrameError | null;
   /** Returns what is left at end of input as messages (a last line without delimiter). */
   end(): Buffer[];
 }
 
 /** Returns a decoder for stdin bytes; messages longer than maxSize are reported and skipped. */
 export function createDecoder(mode: FrameMode, maxSize: number, report: (p: FrameProblem) => void): Decoder {
-  if (mode === 'raw') return { push: (chunk) => [chunk], end: () => [] };
+  if (mode === 'raw') return { push: (chunk) => [chunk], end: () => [], error: null };
   if (mode === 'len32') return new Len32Decoder(maxSize, report);
   return new DelimiterDecoder(mode === 'line' ? 0x0a : 0x00, maxSize, report);
 }
 
 class DelimiterDecoder implements Decoder {
+  readonly error = null;
   private parts: Buffer[] = [];
   private partLength = 0;
   private skipping = false;
@@ -67,15 +73,21 @@ class DelimiterDecoder implements Decoder {
 
 class Len32Decoder implements Decoder {
   private pending: Buffer = Buffer.alloc(0);
+  error: FrameError | null = null;
 
   constructor(private readonly maxSize: number, private readonly report: (p: FrameProblem) => void) {}
 
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
+    if (this.error) return out;
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     while (buf.length >= 4) {
       const len = buf.readUInt32BE(0);
-      if (len > this.maxSize) throw new FrameError(`len32 frame of ${len} bytes exceeds --max-size ${this.maxSize}`);
+      if (len > this.maxSize) {
+        this.error = new FrameError(`len32 frame of ${len} bytes on stdin exceeds --max-size ${this.maxSize}: input stops there`);
+        this.pending = Buffer.alloc(0);
+        return out;
+      }
       if (buf.length < 4 + len) break;
       out.push(buf.subarray(4, 4 + len));
       buf = buf.subarray(4 + len);

@@ -107,18 +107,17 @@ export class StdinReader {
   private eof = false;
   private started = false;
   private readonly chunks = new ChunkPool(STREAM_CHUNK, 8);
+  private readonly onFault: (err: unknown) => void;
   /** Input messages skipped: larger than --max-size, or cut short at the end of input. */
   skipped = 0;
   /** Called once stdin has ended and every unit has been handed to the outlets. */
   onEnd: () => void = () => {};
 
-  /** onFault gets an exception from decoding (a malformed len32 frame): reading stops. */
+  /** onFault gets a malformed len32 frame once the units before it are delivered and the outlets ended (as at EOF). */
   constructor(framing: InputFraming, private readonly diagnostics: Diagnostics, onFault: (err: unknown) => void) {
     useNonBlocking(0);
-    this.watcher = new FdWatcher(0, (err) => {
-      this.stop();
-      onFault(err);
-    });
+    this.watcher = new FdWatcher(0, onFault);
+    this.onFault = onFault;
     if (framing.type === 'stream') return;
     if (framing.frame === 'raw') this.readSize = framing.maxSize;
     this.decoder = createDecoder(framing.frame, framing.maxSize, (p) => {
@@ -196,6 +195,10 @@ export class StdinReader {
       if (!this.decoder) this.chunks.hold(buf, this.outlets.size);
       const units = this.decoder ? this.decoder.push(buf.subarray(0, n)) : [buf.subarray(0, n)];
       this.deliver(units);
+      if (this.decoder?.error) {
+        this.finishInput();
+        return this.onFault(this.decoder.error);
+      }
       if (n < buf.length) return; // drained for now: the level-triggered poll calls again
     }
   }
@@ -206,7 +209,7 @@ export class StdinReader {
   }
 
   private finishInput(): void {
-    if (this.decoder) this.deliver(this.decoder.end());
+    if (this.decoder && !this.decoder.error) this.deliver(this.decoder.end());
     this.stop();
     for (const o of this.outlets) o.end();
     this.onEnd();
