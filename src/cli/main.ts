@@ -89,6 +89,6 @@ installSignalHandlers();
 const interrupted = new Promise<Status>((resolve, reject) => {
   process.on('uncaughtException', reject);
   process.on('unhandledRejection', reject);
-  onStdoutFailure((err) => (hasCode(err, 'EPIPE') ? resolve(EXIT.OK) : reject(err)));
+  onStdoutFailure((err) => (hasCode(err, 'EPIPE') ? resolve(EXIT.OK) : reject(Object.assign(new Error(`stdout: ${err.message}`), { code: (err as { code?: string }).code }))));
 });
 Promise.race([main(), interrupted]).then(exitWith, failWith);

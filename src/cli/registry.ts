@@ -15,16 +15,21 @@ export type Status = number | NodeJS.Signals;
 export interface UsockCommand<A = unknown> {
   command: string;
   describe: string;
-  builder: (y: Argv) => Argv<any>;
+  builder: (y: Argv) => Argv<unknown>;
   run: (argv: A) => Promise<Status>;
 }
 
-export const commands: Array<UsockCommand<any>> = [
-  listenCommand,
-  connectCommand,
-  echoServerCommand,
-  pairCommand,
-  sendFdCommand,
-  recvFdCommand,
-  peercredCommand,
+/** Returns cmd for the registry: its run takes the argv yargs parsed with cmd's own builder, which gives it the type cmd declares. */
+function entry<A>(cmd: UsockCommand<A>): UsockCommand<unknown> {
+  return { ...cmd, run: (argv) => cmd.run(argv as A) };
+}
+
+export const commands: Array<UsockCommand<unknown>> = [
+  entry(listenCommand),
+  entry(connectCommand),
+  entry(echoServerCommand),
+  entry(pairCommand),
+  entry(sendFdCommand),
+  entry(recvFdCommand),
+  entry(peercredCommand),
 ];
