@@ -237,13 +237,31 @@ test('len32 decoder: an oversize header alone is enough; the frames before it in
   t.true(dec2.error instanceof FrameError);
 });
 
-test('len32 decoder: a truncated frame at end() is reported with the bytes left', (t) => {
+test('len32 decoder: a truncated frame at end() is reported with the body bytes that arrived and the length announced (not the header)', (t) => {
   const problems = [];
   const dec = createDecoder('len32', 100, (p) => problems.push(p));
   const data = Buffer.concat([len32('ok'), len32('cut off').subarray(0, 6)]);
   t.deepEqual(dec.push(data).map(String), ['ok']);
   t.deepEqual(dec.end(), []);
-  t.deepEqual(problems, [{ kind: 'truncated', length: 6 }]);
+  t.deepEqual(problems, [{ kind: 'truncated', length: 2, expected: 7 }]);
+  const cutHeader = createDecoder('len32', 100, (p) => problems.push(p));
+  cutHeader.push(Buffer.from([0, 0]));
+  cutHeader.end();
+  t.deepEqual(problems[1], { kind: 'truncated', length: 0, expected: undefined });
+});
+
+test('len32 decoder: one 32 MiB frame in 64 KiB reads decodes in time linear in its size (no copy per read)', (t) => {
+  const size = 32 * 1024 * 1024;
+  const dec = createDecoder('len32', size, () => {});
+  const frame = len32(Buffer.alloc(size, 7));
+  const started = process.hrtime.bigint();
+  const out = [];
+  for (let i = 0; i < frame.length; i += 65536) out.push(...dec.push(frame.subarray(i, i + 65536)));
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  t.is(out.length, 1);
+  t.is(out[0].length, size);
+  t.log(`decoded one 32 MiB frame in ${ms.toFixed(0)} ms`);
+  t.true(ms < 2000, `took ${ms} ms: quadratic copying is about 3 s here`);
 });
 
 test('encodeMessage: line, nul, raw, len32', (t) => {

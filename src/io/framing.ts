@@ -4,7 +4,13 @@ export type FrameMode = 'line' | 'nul' | 'raw' | 'len32';
 export const FRAME_MODES: FrameMode[] = ['line', 'nul', 'raw', 'len32'];
 
 /** A framing problem in the input; the decoder reports it and, where it can, goes on. */
-export interface FrameProblem { kind: 'oversize' | 'truncated'; length: number }
+export interface FrameProblem {
+  kind: 'oversize' | 'truncated';
+  /** The message's length (oversize), or the bytes of a truncated frame's body that arrived. */
+  length: number;
+  /** A truncated frame: the body length its header announced (unknown when the header itself was cut). */
+  expected?: number;
+}
 
 export interface Decoder {
   /**
@@ -71,8 +77,14 @@ class DelimiterDecoder implements Decoder {
   }
 }
 
+/**
+ * len32 frames: the pieces of a frame that spans reads are kept as they came and joined once, when
+ * the frame is complete, so that decoding takes time linear in the input whatever the frame size.
+ */
 class Len32Decoder implements Decoder {
-  private pending: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private length = 0; // bytes held in parts
+  private need = 0; // 4 + the frame's length once its header is known; 0 before
   error: FrameError | null = null;
 
   constructor(private readonly maxSize: number, private readonly report: (p: FrameProblem) => void) {}
@@ -80,25 +92,46 @@ class Len32Decoder implements Decoder {
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     if (this.error) return out;
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (buf.length >= 4) {
-      const len = buf.readUInt32BE(0);
-      if (len > this.maxSize) {
-        this.error = new FrameError(`len32 frame of ${len} bytes on stdin exceeds --max-size ${this.maxSize}: input stops there`);
-        this.pending = Buffer.alloc(0);
-        return out;
+    this.parts.push(chunk);
+    this.length += chunk.length;
+    for (;;) {
+      if (this.need === 0) {
+        if (this.length < 4) break;
+        const len = this.header();
+        if (len > this.maxSize) {
+          this.error = new FrameError(`len32 frame of ${len} bytes on stdin exceeds --max-size ${this.maxSize}: input stops there`);
+          this.parts = [];
+          this.length = 0;
+          return out;
+        }
+        this.need = 4 + len;
       }
-      if (buf.length < 4 + len) break;
-      out.push(buf.subarray(4, 4 + len));
-      buf = buf.subarray(4 + len);
+      if (this.length < this.need) break;
+      const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+      out.push(buf.subarray(4, this.need));
+      const rest = buf.subarray(this.need);
+      this.parts = rest.length ? [rest] : [];
+      this.length = rest.length;
+      this.need = 0;
     }
-    this.pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
     return out;
   }
 
+  /** Returns the length in the header at the start of the held bytes (at least 4 are held). */
+  private header(): number {
+    const first = this.parts[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    return Buffer.concat(this.parts, this.length).readUInt32BE(0);
+  }
+
   end(): Buffer[] {
-    if (this.pending.length) this.report({ kind: 'truncated', length: this.pending.length });
-    this.pending = Buffer.alloc(0);
+    if (this.length > 0) {
+      const body = Math.max(0, this.length - 4);
+      this.report({ kind: 'truncated', length: body, expected: this.need ? this.need - 4 : undefined });
+    }
+    this.parts = [];
+    this.length = 0;
+    this.need = 0;
     return [];
   }
 }

@@ -124,7 +124,8 @@ export class StdinReader {
       this.skipped++;
       this.diagnostics.warn(p.kind === 'oversize' ? 'oversize' : 'truncated',
         p.kind === 'oversize' ? `input message of ${p.length} bytes exceeds --max-size ${framing.maxSize}: skipped`
-          : `input ends inside a len32 frame (${p.length} bytes): not sent`, { length: p.length });
+          : `input ends inside a len32 frame (${p.expected === undefined ? 'in its header' : `${p.length} of ${p.expected} bytes`}): not sent`,
+        { length: p.length, expected: p.expected ?? null });
     });
   }
 
