@@ -10,6 +10,7 @@ export const USOCK = fileURLToPath(new URL('../bin/usock', import.meta.url));
 /** The system Python: readable by every user (the first python3 on PATH may not be, e.g. for `nobody`). */
 export const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 export const NOBODY_UID = 65534;
+export const NOBODY_GID = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
 /** How long a child may run before it is killed, and how long a wait lasts: generous, for loaded CI machines. */
 export const DEFAULT_TIMEOUT = 100_000;
 export const WAIT_TIMEOUT = 60_000;
@@ -282,58 +283,74 @@ export function show(r) {
   return JSON.stringify({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout.toString().slice(0, 500), stderr: r.stderr.toString().slice(0, 1000) });
 }
 
+/** Asserts that stderr holds no stack trace. */
+export function assertNoStack(t, stderr) {
+  t.false(/^\s+at /m.test(stderr.toString()), stderr.toString());
+}
+
+/** Creates and returns a directory under base whose path is at least minBytes long (30-byte components). */
+export function longDir(base, minBytes) {
+  let dir = base;
+  while (Buffer.byteLength(dir) < minBytes) dir = path.join(dir, 'd'.repeat(30));
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Returns the descriptors this process has open. */
+export function openFds() {
+  return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+}
+
+/** Returns how many of this process's descriptors point at file. */
+export function fdsPointingAt(file) {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return n;
+}
+
 // ---- Python peers -------------------------------------------------------------------------------------------
 
-/** Python prelude: imports, `addr(s)` ('@name' -> '\0name', else the path itself), connect_retry, recv_all, send_then_read. */
-export const PY_PRELUDE = `
-import socket, sys, os, time, threading, json
-def addr(s):
-    return '\\0' + s[1:] if s.startswith('@') else s
-def connect_retry(sock_type, a, tries=400):
-    for i in range(tries):
-        s = socket.socket(socket.AF_UNIX, sock_type)
-        try:
-            s.connect(addr(a))
-            return s
-        except (ConnectionRefusedError, FileNotFoundError):
-            s.close()
-            time.sleep(0.025)
-    raise SystemExit('could not connect to ' + a)
-def recv_all(s):
-    chunks = []
-    while True:
-        d = s.recv(65536)
-        if not d:
-            return b''.join(chunks)
-        chunks.append(d)
-def send_then_read(s, data):
-    # sends data, half-closes, reads to EOF: returns (chunks, 'eof'), or (chunks so far, 'reset') on a reset
-    chunks = []
-    try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return chunks, 'eof'
-            chunks.append(d)
-    except (ConnectionResetError, BrokenPipeError):
-        return chunks, 'reset'
-`;
+/** Folder of the Python peers run as files (python3 FILE ARGS); its peer.py is the prelude they import. */
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+/**
+ * Python prelude of inline scripts: test/fixtures/peer.py (imports, addr, connect_retry, recv_all, send_then_read)
+ * without its leading comment lines, so that an inline script's command line starts with '\nimport socket'.
+ */
+export const PY_PRELUDE = '\n' + fs.readFileSync(path.join(FIXTURES, 'peer.py'), 'utf8').replace(/^(#.*\n)+/, '');
 
 /** Returns the Python script text with the prelude. */
 export function py(body) {
   return PY_PRELUDE + '\n' + body;
 }
 
-/** Python stream client: connects to argv[1] (retrying), sends argv[2], half-closes, writes everything it receives to stdout. */
-export const SEND_THEN_READ_CLIENT = py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(sys.argv[2].encode())
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-s.close()
-`);
+/** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter). */
+export function pythonFile(name, args = [], opts = {}) {
+  return startProcess(opts.python ?? 'python3', ['-B', '-u', path.join(FIXTURES, name), ...args.map(String)], opts);
+}
+
+/** Runs a fixture script to completion and returns its result. */
+export async function runPythonFile(name, args = [], opts = {}) {
+  const p = pythonFile(name, args, opts);
+  if (p.child.stdin) p.end(opts.input ?? '');
+  return p.exited;
+}
+
+/** Sends each of msgs (latin1 strings) as one datagram to target from an unbound (unnamed) Python socket. */
+export async function sendDatagrams(t, target, ...msgs) {
+  const r = await runPython(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for m in sys.argv[2:]:
+    s.sendto(bytes.fromhex(m), addr(sys.argv[1]))
+`), [target, ...msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))], { t });
+  t.is(r.code, 0, show(r));
+}
 
 /** Starts a Python stream server listening at sock (file mode opts.mode if given) that never accepts; resolves once it is ready. */
 export async function idleStreamServer(t, sock, opts = {}) {

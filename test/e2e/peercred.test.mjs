@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError, endedBy, show,
   hasCommand, SYSTEM_PYTHON, NOBODY_UID, USOCK,
-} from './helpers.mjs';
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 const NOBODY_GROUP = execFileSync('id', ['-gn', 'nobody']).toString().trim();

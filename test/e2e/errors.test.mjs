@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, startProcess, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError,
   endedBy, show, hasCommand, idleStreamServer, USOCK, NOBODY_UID, SYSTEM_PYTHON,
-} from './helpers.mjs';
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 

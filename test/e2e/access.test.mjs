@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, runPython, py, tmpDir, waitListening, assertCleanError, endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
-} from './helpers.mjs';
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 const NOBODY_GROUP = execFileSync('id', ['-gn', 'nobody']).toString().trim();

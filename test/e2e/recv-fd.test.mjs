@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON } from './helpers.mjs';
+import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON } from '../helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 

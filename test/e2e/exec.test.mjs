@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitForSocketFile, assertCleanError,
   endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
-} from './helpers.mjs';
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 
