@@ -133,9 +133,51 @@ export function startProcess(cmd, args, opts = {}) {
   return handle;
 }
 
-/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+let publicRoot;
+
+/** True when opts make a child run as another user (uid: a uid other than ours). */
+function asOtherUser(opts) {
+  return opts.uid !== undefined && opts.uid !== process.getuid();
+}
+
+/**
+ * Returns a folder every user can read holding what a run as another user needs: bin/usock, dist/usock.cjs (and its
+ * code cache), package.json, node_modules/koffi with its native module (the bundle's one run-time dependency) and
+ * test/fixtures. The
+ * checkout itself may sit in a folder only its owner can enter (a home, a `mktemp -d` folder). Made once per test
+ * process, removed when it exits.
+ */
+export function publicCopy() {
+  if (publicRoot) return publicRoot;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'usock-pub-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  // koffi loads its native module from the platform package among its optional dependencies (@koromix/koffi-OS-ARCH).
+  const koffiPkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/koffi/package.json'), 'utf8'));
+  const koffiNative = Object.keys(koffiPkg.optionalDependencies ?? {}).map((name) => `node_modules/${name}`);
+  for (const rel of ['bin/usock', 'dist/usock.cjs', 'dist/usock.cjs.cache', 'package.json', 'node_modules/koffi', ...koffiNative, 'test/fixtures']) {
+    const from = path.join(ROOT, rel);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
+  }
+  const open = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      fs.chmodSync(p, 0o755);
+      for (const e of fs.readdirSync(p)) open(path.join(p, e));
+    } else {
+      fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+  };
+  open(dir);
+  publicRoot = dir;
+  return dir;
+}
+
+/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). As another user
+ * (opts.uid), it runs the copy in publicCopy(). */
 export function usock(args, opts = {}) {
-  return startProcess(process.execPath, [USOCK, ...args], opts);
+  const bin = asOtherUser(opts) ? path.join(publicCopy(), 'bin/usock') : USOCK;
+  return startProcess(process.execPath, [bin, ...args], opts);
 }
 
 /** Runs usock to completion with `input` (string/Buffer, or null for /dev/null-like EOF) and returns its result. */
@@ -330,9 +372,10 @@ export function py(body) {
   return PY_PRELUDE + '\n' + body;
 }
 
-/** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter). */
+/** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter; as another user, the copy). */
 export function pythonFile(name, args = [], opts = {}) {
-  return startProcess(opts.python ?? 'python3', ['-B', '-u', path.join(FIXTURES, name), ...args.map(String)], opts);
+  const dir = asOtherUser(opts) ? path.join(publicCopy(), 'test/fixtures') : FIXTURES;
+  return startProcess(opts.python ?? 'python3', ['-B', '-u', path.join(dir, name), ...args.map(String)], opts);
 }
 
 /** Runs a fixture script to completion and returns its result. */
