@@ -1,4 +1,5 @@
 // Shared test helpers: run usock and Python peers as real processes, temp dirs, waiting for sockets and output.
+import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,6 +12,19 @@ export const USOCK = fileURLToPath(new URL('../bin/usock', import.meta.url));
 export const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 export const NOBODY_UID = 65534;
 export const NOBODY_GID = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
+/** True when the tests run as root: only root can run peers as nobody, drop privileges with --as, and so on. */
+export const IS_ROOT = process.getuid() === 0;
+/** Why rootTest skips a test when not run as root; ends its title. */
+export const NEEDS_ROOT = `[skipped: needs root, runs as uid ${process.getuid()}]`;
+
+/**
+ * Declares a test that needs root (it acts as nobody or another uid, uses --as, ...): as another user it is declared
+ * skipped (ava's test.skip, chosen at load time) with NEEDS_ROOT at the end of its title, so the reason is shown.
+ */
+export function rootTest(title, fn) {
+  return IS_ROOT ? test(title, fn) : test.skip(`${title} ${NEEDS_ROOT}`, fn);
+}
+
 /** How long a child may run before it is killed, and how long a wait lasts: generous, for loaded CI machines. */
 export const DEFAULT_TIMEOUT = 100_000;
 export const WAIT_TIMEOUT = 60_000;

@@ -6,12 +6,13 @@ import path from 'node:path';
 import {
   usock, runUsock, python, pythonFile, runPython, py, tmpDir, abstractName, assertCleanError, assertNoStack, show,
   idleStreamServer, longDir, SYSTEM_PYTHON, NOBODY_UID, NOBODY_GID,
+  rootTest,
 } from '../helpers.mjs';
 
 test('connect: half-close at stdin EOF, the late reply is printed (path)', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const srv = pythonFile('late_reply_server.py', [sock, 1.5], { t });
+  const srv = pythonFile('late_reply_server.py', [sock, 0.5], { t });
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', sock], { input: 'hello\n', t });
   t.is(r.code, 0, show(r));
@@ -153,7 +154,7 @@ test('connect -z --type auto: 69 when nothing is there', async (t) => {
   assertCleanError(t, r.stderr);
 });
 
-test('connect --as nobody: the server sees uid 65534 and nobody\'s gid (abstract)', async (t) => {
+rootTest('connect --as nobody: the server sees uid 65534 and nobody\'s gid (abstract)', async (t) => {
   const name = '@' + abstractName();
   const srv = pythonFile('peercred_server.py', [name], { t, python: SYSTEM_PYTHON });
   await srv.waitStdout('ready');
@@ -165,7 +166,7 @@ test('connect --as nobody: the server sees uid 65534 and nobody\'s gid (abstract
   t.deepEqual(cred, { uid: NOBODY_UID, gid: NOBODY_GID });
 });
 
-test('connect --as nobody on a path socket nobody may use', async (t) => {
+rootTest('connect --as nobody on a path socket nobody may use', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755);
   const sock = path.join(dir, 's');
@@ -177,7 +178,7 @@ test('connect --as nobody on a path socket nobody may use', async (t) => {
   t.is(JSON.parse(s.stdout.toString().split('\n')[1]).uid, NOBODY_UID);
 });
 
-test('connect --as nobody is refused (77) by a socket file only root may use', async (t) => {
+rootTest('connect --as nobody is refused (77) by a socket file only root may use', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755);
   const sock = path.join(dir, 's');
@@ -192,7 +193,7 @@ test('connect --as nobody is refused (77) by a socket file only root may use', a
   t.is(JSON.parse((await srv.exited).stdout.toString().split('\n')[1]).uid, 0);
 });
 
-test('connect --as as non-root is refused with 77 or 64 and one clear line', async (t) => {
+rootTest('connect --as as non-root is refused with 77 or 64 and one clear line', async (t) => {
   const name = '@' + abstractName();
   const srv = pythonFile('peercred_server.py', [name], { t, python: SYSTEM_PYTHON });
   await srv.waitStdout('ready');
@@ -285,12 +286,12 @@ test('dgram connect --bind @name', async (t) => {
   t.is(records((await srv.exited).stdout)[0].sender, '\0' + me.slice(1));
 });
 
-test('dgram connect --wait: a reply sent 1 s after the message still arrives with --wait 5', async (t) => {
+test('dgram connect --wait: a reply sent 1 s after the message still arrives with --wait 2 (the default is 0.5)', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'srv');
   const srv = pythonFile('dgram_server.py', [sock, 1, 1.0, 1], { t });
   await srv.waitStdout('ready');
-  const r = await runUsock(['connect', '-t', 'dgram', '--wait', '5', sock], { input: 'slow\n', t });
+  const r = await runUsock(['connect', '-t', 'dgram', '--wait', '2', sock], { input: 'slow\n', t });
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'echo:slow\n');
 });
@@ -300,7 +301,7 @@ test('dgram connect --wait: several spaced replies are all printed', async (t) =
   const sock = path.join(dir, 'srv');
   const srv = pythonFile('dgram_server.py', [sock, 1, 0, 3], { t });
   await srv.waitStdout('ready');
-  const r = await runUsock(['connect', '-t', 'dgram', '--wait', '3', sock], { input: 'm\n', t });
+  const r = await runUsock(['connect', '-t', 'dgram', '--wait', '1.5', sock], { input: 'm\n', t });
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'echo:m#0\necho:m#1\necho:m#2\n');
 });
@@ -308,7 +309,7 @@ test('dgram connect --wait: several spaced replies are all printed', async (t) =
 test('seqpacket connect: messages keep their boundaries, half-close, late replies printed', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const srv = pythonFile('seqpacket_server.py', [sock, 1.5], { t });
+  const srv = pythonFile('seqpacket_server.py', [sock, 0.5], { t });
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', '-t', 'seqpacket', sock], { input: 'one\ntwo words\n', t });
   t.is(r.code, 0, show(r));
