@@ -201,7 +201,7 @@ while True:
 print(json.dumps({'got': got}), flush=True)
 `);
 
-test('connect --exec: the command talks to the server on stdin/stdout, with the server\'s credentials in USOCK_PEER_*', async (t) => {
+rootTest('connect --exec: the command talks to the server on stdin/stdout, with the server\'s credentials in USOCK_PEER_*', async (t) => {
   const name = '@' + abstractName();
   const srv = python(SERVER, [name, 'ping\n', 'stream'], { t });
   const { pid } = JSON.parse((await srv.waitStdout('\n')).split('\n')[0]);

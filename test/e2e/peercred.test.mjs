@@ -59,7 +59,7 @@ function parseRecordLine(line) {
 
 // ---- client side ----------------------------------------------------------------------------------------------
 
-test('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid, gid, names, exe, command', async (t) => {
+rootTest('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid, gid, names, exe, command', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
   const [srv, pid] = await startServer(t, sock, 'stream');
@@ -82,7 +82,7 @@ test('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid,
   await srv.exited;
 });
 
-test('peercred --json: one object with pid, uid, gid, user, group, command, groups, label, exe, cgroup', async (t) => {
+rootTest('peercred --json: one object with pid, uid, gid, user, group, command, groups, label, exe, cgroup', async (t) => {
   const name = '@' + abstractName();
   const [srv, pid] = await startServer(t, name, 'stream');
   const r = await runUsock(['peercred', '--json', name], { t });
@@ -229,7 +229,7 @@ for (const type of ['stream', 'seqpacket']) {
   });
 }
 
-test('peercred --listen --json: one object per client', async (t) => {
+rootTest('peercred --listen --json: one object per client', async (t) => {
   const name = '@' + abstractName();
   const srv = usock(['peercred', '--listen', '--json', name], { t });
   await waitListening(name);
