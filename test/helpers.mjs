@@ -1,4 +1,5 @@
 // Shared test helpers: run usock and Python peers as real processes, temp dirs, waiting for sockets and output.
+import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +11,20 @@ export const USOCK = fileURLToPath(new URL('../bin/usock', import.meta.url));
 /** The system Python: readable by every user (the first python3 on PATH may not be, e.g. for `nobody`). */
 export const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 export const NOBODY_UID = 65534;
+export const NOBODY_GID = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
+/** True when the tests run as root: only root can run peers as nobody, drop privileges with --as, and so on. */
+export const IS_ROOT = process.getuid() === 0;
+/** Why rootTest skips a test when not run as root; ends its title. */
+export const NEEDS_ROOT = `[skipped: needs root, runs as uid ${process.getuid()}]`;
+
+/**
+ * Declares a test that needs root (it acts as nobody or another uid, uses --as, ...): as another user it is declared
+ * skipped (ava's test.skip, chosen at load time) with NEEDS_ROOT at the end of its title, so the reason is shown.
+ */
+export function rootTest(title, fn) {
+  return IS_ROOT ? test(title, fn) : test.skip(`${title} ${NEEDS_ROOT}`, fn);
+}
+
 /** How long a child may run before it is killed, and how long a wait lasts: generous, for loaded CI machines. */
 export const DEFAULT_TIMEOUT = 100_000;
 export const WAIT_TIMEOUT = 60_000;
@@ -132,9 +147,51 @@ export function startProcess(cmd, args, opts = {}) {
   return handle;
 }
 
-/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+let publicRoot;
+
+/** True when opts make a child run as another user (uid: a uid other than ours). */
+function asOtherUser(opts) {
+  return opts.uid !== undefined && opts.uid !== process.getuid();
+}
+
+/**
+ * Returns a folder every user can read holding what a run as another user needs: bin/usock, dist/usock.cjs (and its
+ * code cache), package.json, node_modules/koffi with its native module (the bundle's one run-time dependency) and
+ * test/fixtures. The
+ * checkout itself may sit in a folder only its owner can enter (a home, a `mktemp -d` folder). Made once per test
+ * process, removed when it exits.
+ */
+export function publicCopy() {
+  if (publicRoot) return publicRoot;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'usock-pub-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  // koffi loads its native module from the platform package among its optional dependencies (@koromix/koffi-OS-ARCH).
+  const koffiPkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/koffi/package.json'), 'utf8'));
+  const koffiNative = Object.keys(koffiPkg.optionalDependencies ?? {}).map((name) => `node_modules/${name}`);
+  for (const rel of ['bin/usock', 'dist/usock.cjs', 'dist/usock.cjs.cache', 'package.json', 'node_modules/koffi', ...koffiNative, 'test/fixtures']) {
+    const from = path.join(ROOT, rel);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
+  }
+  const open = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      fs.chmodSync(p, 0o755);
+      for (const e of fs.readdirSync(p)) open(path.join(p, e));
+    } else {
+      fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+  };
+  open(dir);
+  publicRoot = dir;
+  return dir;
+}
+
+/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). As another user
+ * (opts.uid), it runs the copy in publicCopy(). */
 export function usock(args, opts = {}) {
-  return startProcess(process.execPath, [USOCK, ...args], opts);
+  const bin = asOtherUser(opts) ? path.join(publicCopy(), 'bin/usock') : USOCK;
+  return startProcess(process.execPath, [bin, ...args], opts);
 }
 
 /** Runs usock to completion with `input` (string/Buffer, or null for /dev/null-like EOF) and returns its result. */
@@ -282,58 +339,75 @@ export function show(r) {
   return JSON.stringify({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout.toString().slice(0, 500), stderr: r.stderr.toString().slice(0, 1000) });
 }
 
+/** Asserts that stderr holds no stack trace. */
+export function assertNoStack(t, stderr) {
+  t.false(/^\s+at /m.test(stderr.toString()), stderr.toString());
+}
+
+/** Creates and returns a directory under base whose path is at least minBytes long (30-byte components). */
+export function longDir(base, minBytes) {
+  let dir = base;
+  while (Buffer.byteLength(dir) < minBytes) dir = path.join(dir, 'd'.repeat(30));
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Returns the descriptors this process has open. */
+export function openFds() {
+  return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+}
+
+/** Returns how many of this process's descriptors point at file. */
+export function fdsPointingAt(file) {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return n;
+}
+
 // ---- Python peers -------------------------------------------------------------------------------------------
 
-/** Python prelude: imports, `addr(s)` ('@name' -> '\0name', else the path itself), connect_retry, recv_all, send_then_read. */
-export const PY_PRELUDE = `
-import socket, sys, os, time, threading, json
-def addr(s):
-    return '\\0' + s[1:] if s.startswith('@') else s
-def connect_retry(sock_type, a, tries=400):
-    for i in range(tries):
-        s = socket.socket(socket.AF_UNIX, sock_type)
-        try:
-            s.connect(addr(a))
-            return s
-        except (ConnectionRefusedError, FileNotFoundError):
-            s.close()
-            time.sleep(0.025)
-    raise SystemExit('could not connect to ' + a)
-def recv_all(s):
-    chunks = []
-    while True:
-        d = s.recv(65536)
-        if not d:
-            return b''.join(chunks)
-        chunks.append(d)
-def send_then_read(s, data):
-    # sends data, half-closes, reads to EOF: returns (chunks, 'eof'), or (chunks so far, 'reset') on a reset
-    chunks = []
-    try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return chunks, 'eof'
-            chunks.append(d)
-    except (ConnectionResetError, BrokenPipeError):
-        return chunks, 'reset'
-`;
+/** Folder of the Python peers run as files (python3 FILE ARGS); its peer.py is the prelude they import. */
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+/**
+ * Python prelude of inline scripts: test/fixtures/peer.py (imports, addr, connect_retry, recv_all, send_then_read)
+ * without its leading comment lines, so that an inline script's command line starts with '\nimport socket'.
+ */
+export const PY_PRELUDE = '\n' + fs.readFileSync(path.join(FIXTURES, 'peer.py'), 'utf8').replace(/^(#.*\n)+/, '');
 
 /** Returns the Python script text with the prelude. */
 export function py(body) {
   return PY_PRELUDE + '\n' + body;
 }
 
-/** Python stream client: connects to argv[1] (retrying), sends argv[2], half-closes, writes everything it receives to stdout. */
-export const SEND_THEN_READ_CLIENT = py(`
-s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
-s.sendall(sys.argv[2].encode())
-s.shutdown(socket.SHUT_WR)
-sys.stdout.buffer.write(recv_all(s))
-s.close()
-`);
+/** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter; as another user, the copy). */
+export function pythonFile(name, args = [], opts = {}) {
+  const dir = asOtherUser(opts) ? path.join(publicCopy(), 'test/fixtures') : FIXTURES;
+  return startProcess(opts.python ?? 'python3', ['-B', '-u', path.join(dir, name), ...args.map(String)], opts);
+}
+
+/** Runs a fixture script to completion and returns its result. */
+export async function runPythonFile(name, args = [], opts = {}) {
+  const p = pythonFile(name, args, opts);
+  if (p.child.stdin) p.end(opts.input ?? '');
+  return p.exited;
+}
+
+/** Sends each of msgs (latin1 strings) as one datagram to target from an unbound (unnamed) Python socket. */
+export async function sendDatagrams(t, target, ...msgs) {
+  const r = await runPython(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for m in sys.argv[2:]:
+    s.sendto(bytes.fromhex(m), addr(sys.argv[1]))
+`), [target, ...msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))], { t });
+  t.is(r.code, 0, show(r));
+}
 
 /** Starts a Python stream server listening at sock (file mode opts.mode if given) that never accepts; resolves once it is ready. */
 export async function idleStreamServer(t, sock, opts = {}) {

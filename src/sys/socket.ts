@@ -5,7 +5,7 @@ import * as L from './platform/linux';
 import { decodeAddress, type AddressText } from './sockaddr';
 
 /** Returned by the non-blocking calls instead of throwing when the call would block (EAGAIN): a value of its own type, never a count. */
-export const WOULD_BLOCK: unique symbol = Symbol('would block');
+export const WOULD_BLOCK: unique symbol = Symbol.for('usock.would-block'); // one value even where a module is loaded twice (tsx: ESM and CJS)
 export type WouldBlock = typeof WOULD_BLOCK;
 const EAGAIN = 11;
 const EINTR = 4;

@@ -3,9 +3,9 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, tmpDir } from './helpers.mjs';
+import { startProcess, tmpDir } from '../helpers.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Returns the bin/usock path of a copy of the built package in dir (node_modules linked, no code cache). */
 function copyPackage(dir) {

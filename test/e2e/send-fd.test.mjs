@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles } from './helpers.mjs';
+import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, rootTest } from '../helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -283,7 +283,7 @@ test('nothing at ADDRESS: exit 69 after the FILEs were opened fine', async (t) =
   assertCleanError(t, r.stderr, /connect .*: No such file or directory \(ENOENT\)/);
 });
 
-test('--listen with access rules: a client no rule admits gets no descriptors and is reported', async (t) => {
+rootTest('--listen with access rules: a client no rule admits gets no descriptors and is reported', async (t) => {
   const [a] = tmpFiles(t, ['secret']);
   const sock = path.join(path.dirname(a), 's');
   const other = process.getuid() === 4242 ? 4243 : 4242;

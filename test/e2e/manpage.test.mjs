@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const usockBin = fileURLToPath(new URL('../bin/usock', import.meta.url));
-const manPage = fileURLToPath(new URL('../man/usock.1', import.meta.url));
+const usockBin = fileURLToPath(new URL('../../bin/usock', import.meta.url));
+const manPage = fileURLToPath(new URL('../../man/usock.1', import.meta.url));
 
 /** Returns the stdout of `usock ARGS --help`; throws when it does not exit 0. */
 function helpText(args) {

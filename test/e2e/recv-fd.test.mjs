@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON } from './helpers.mjs';
+import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON, rootTest } from '../helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -314,7 +314,7 @@ test('a descriptor that cannot be read (a directory) is reported and ends with 7
   assertCleanError(t, r.stderr, new RegExp(`^usock: descriptor 1 \\(directory ${dir}\\): .*EISDIR`));
 });
 
-test('dgram --listen with access rules: a sender no rule admits is reported, its descriptors closed, and usock keeps waiting', async (t) => {
+rootTest('dgram --listen with access rules: a sender no rule admits is reported, its descriptors closed, and usock keeps waiting', async (t) => {
   const [a] = tmpFiles(t, ['x']);
   const sock = path.join(path.dirname(a), 's');
   const other = process.getuid() === 4242 ? 4243 : 4242;

@@ -3,7 +3,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, SEND_THEN_READ_CLIENT } from './helpers.mjs';
+import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, runPythonFile } from '../helpers.mjs';
 
 const N = 20;
 
@@ -161,7 +161,7 @@ print(s.recv(1 << 20).decode())
 test('stream echo-server on @abstract', async (t) => {
   const name = '@' + abstractName();
   const e = await startEcho(t, 'stream', name);
-  const r = await runPython(SEND_THEN_READ_CLIENT, [name, 'abstract echo'], { t });
+  const r = await runPythonFile('send_then_read.py', [name, 'abstract echo'], { t });
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'abstract echo');
   await stop(t, e);
@@ -209,7 +209,7 @@ except OSError:
 s.close()
 `), [sock], { t });
   t.is(rude.code, 0, show(rude));
-  const r = await runPython(SEND_THEN_READ_CLIENT, [sock, 'still there?'], { t });
+  const r = await runPythonFile('send_then_read.py', [sock, 'still there?'], { t });
   t.is(r.stdout.toString(), 'still there?', show(r));
   t.false(e.done, `echo-server ended: ${e.errText()}`);
   await stop(t, e);

@@ -1,21 +1,7 @@
-// Unit tests of the pure modules in dist/lib.mjs: sockaddr_un encoding, framing codecs, exit codes and error lines.
+// Unit tests of src/io/framing.ts: the line, nul, raw and len32 decoders and encodeMessage.
 import test from 'ava';
-import {
-  encodePathAddress,
-  encodeAbstractAddress,
-  encodeAutobindAddress,
-  decodeAddress,
-  createDecoder,
-  encodeMessage,
-  FRAME_MODES,
-  FrameError,
-  EXIT,
-  exitCodeFor,
-  errorLines,
-} from '../dist/lib.mjs';
-import { len32 } from './helpers.mjs';
-
-const AF_UNIX = 1;
+import { createDecoder, encodeMessage, FRAME_MODES, FrameError } from '../../../src/io/framing.ts';
+import { len32 } from '../../helpers.mjs';
 
 function collect(mode, maxSize, chunks) {
   const problems = [];
@@ -25,114 +11,6 @@ function collect(mode, maxSize, chunks) {
   msgs.push(...dec.end());
   return { msgs: msgs.map((m) => Buffer.from(m).toString('latin1')), problems };
 }
-
-// ---- sockaddr_un ----------------------------------------------------------------------------------------
-
-test('encodePathAddress: family AF_UNIX little-endian, the path bytes, exactly one NUL', (t) => {
-  const a = encodePathAddress('/tmp/x.sock');
-  t.is(a.length, 2 + 11 + 1);
-  t.is(a.readUInt16LE(0), AF_UNIX);
-  t.is(a[0], 1);
-  t.is(a[1], 0);
-  t.is(a.toString('utf8', 2, 13), '/tmp/x.sock');
-  t.is(a[13], 0);
-});
-
-test('encodePathAddress accepts a Buffer and relative paths', (t) => {
-  const a = encodePathAddress(Buffer.from('rel.sock'));
-  t.deepEqual(a, Buffer.concat([Buffer.from([1, 0]), Buffer.from('rel.sock'), Buffer.from([0])]));
-});
-
-test('encodePathAddress: 107 bytes fit, 108 bytes throw RangeError with the byte count', (t) => {
-  const ok = '/' + 'a'.repeat(106);
-  t.is(Buffer.byteLength(ok), 107);
-  const a = encodePathAddress(ok);
-  t.is(a.length, 110);
-  t.is(a[109], 0);
-  const err = t.throws(() => encodePathAddress('/' + 'a'.repeat(107)), { instanceOf: RangeError });
-  t.regex(err.message, /socket path too long \(108 bytes, max 107\)/);
-});
-
-test('encodePathAddress counts bytes, not characters', (t) => {
-  const p = 'é'.repeat(54); // 108 bytes, 54 characters
-  t.is(Buffer.byteLength(p), 108);
-  t.throws(() => encodePathAddress(p), { instanceOf: RangeError });
-  const q = 'é'.repeat(53); // 106 bytes
-  t.is(encodePathAddress(q).length, 2 + 106 + 1);
-});
-
-test('encodePathAddress refuses an empty path and a NUL inside the path', (t) => {
-  t.throws(() => encodePathAddress(''), { instanceOf: RangeError });
-  t.throws(() => encodePathAddress('a\0b'), { instanceOf: RangeError });
-});
-
-test('encodeAbstractAddress: family, one NUL, exactly the name, no padding', (t) => {
-  const a = encodeAbstractAddress('name');
-  t.deepEqual(a, Buffer.from([1, 0, 0, 0x6e, 0x61, 0x6d, 0x65]));
-  t.is(a.length, 7);
-  const b = encodeAbstractAddress(Buffer.from('x'));
-  t.is(b.length, 4);
-  t.is(encodeAbstractAddress('').length, 3);
-});
-
-test('encodeAbstractAddress keeps binary names and trailing characters exactly', (t) => {
-  const name = Buffer.from([0x61, 0x00, 0x62, 0x20]);
-  const a = encodeAbstractAddress(name);
-  t.deepEqual(a.subarray(3), name);
-  t.is(a.length, 3 + 4);
-});
-
-test('encodeAbstractAddress: 107 bytes fit, 108 do not', (t) => {
-  t.is(encodeAbstractAddress('n'.repeat(107)).length, 110);
-  t.throws(() => encodeAbstractAddress('n'.repeat(108)), { instanceOf: RangeError });
-});
-
-test('encodeAutobindAddress is the family alone', (t) => {
-  const a = encodeAutobindAddress();
-  t.true(Buffer.isBuffer(a));
-  t.is(a.length, 2);
-  t.is(a.readUInt16LE(0), AF_UNIX);
-});
-
-test('decodeAddress: path with and without the NUL in the length', (t) => {
-  const a = encodePathAddress('/run/app.sock');
-  t.is(decodeAddress(a, a.length), '/run/app.sock');
-  t.is(decodeAddress(a, a.length - 1), '/run/app.sock');
-});
-
-test('decodeAddress: path in a full 110-byte buffer stops at the NUL', (t) => {
-  const buf = Buffer.alloc(110, 0x41);
-  encodePathAddress('/tmp/s').copy(buf);
-  t.is(decodeAddress(buf, 110), '/tmp/s');
-});
-
-test('decodeAddress: abstract name uses exactly length bytes', (t) => {
-  const buf = Buffer.alloc(110, 0x5a);
-  encodeAbstractAddress('abc').copy(buf);
-  t.is(decodeAddress(buf, 6), '@abc');
-  t.is(decodeAddress(buf, 5), '@ab');
-  const a = encodeAbstractAddress('my-name');
-  t.is(decodeAddress(a, a.length), '@my-name');
-});
-
-test('decodeAddress: unnamed (length 0 or family only) is the empty string', (t) => {
-  t.is(decodeAddress(Buffer.alloc(110), 0), '');
-  t.is(decodeAddress(Buffer.alloc(110), 2), '');
-  t.is(decodeAddress(encodeAutobindAddress(), 2), '');
-});
-
-test('decodeAddress: round trip of encode for paths and names', (t) => {
-  for (const p of ['/a', 'rel/x.sock', '/' + 'p'.repeat(106)]) {
-    const a = encodePathAddress(p);
-    t.is(decodeAddress(a, a.length), p);
-  }
-  for (const n of ['x', 'systemd/notify', 'with space']) {
-    const a = encodeAbstractAddress(n);
-    t.is(decodeAddress(a, a.length), '@' + n);
-  }
-});
-
-// ---- framing ---------------------------------------------------------------------------------------------
 
 test('FRAME_MODES lists the four modes', (t) => {
   t.deepEqual([...FRAME_MODES].sort(), ['len32', 'line', 'nul', 'raw']);
@@ -299,56 +177,4 @@ test('line and nul encode then decode round-trip messages without the delimiter'
     t.deepEqual(dec.push(wire).map(String), ['a', '', 'bc d']);
     t.deepEqual(dec.end(), []);
   }
-});
-
-// ---- exit codes and errors -------------------------------------------------------------------------------
-
-test('EXIT follows sysexits', (t) => {
-  t.like(EXIT, { OK: 0, FAILURE: 1, USAGE: 64, NOINPUT: 66, UNAVAILABLE: 69, CANTCREAT: 73, IOERR: 74, NOPERM: 77 });
-});
-
-function sysErr(code, message = `x: ${code}`) {
-  const e = new Error(message);
-  e.code = code;
-  return e;
-}
-
-test('exitCodeFor maps errno codes to the cli.md table', (t) => {
-  t.is(exitCodeFor(sysErr('ENOENT')), 69);
-  t.is(exitCodeFor(sysErr('ECONNREFUSED')), 69);
-  t.is(exitCodeFor(sysErr('EADDRINUSE')), 73);
-  t.is(exitCodeFor(sysErr('EACCES')), 77);
-  t.is(exitCodeFor(sysErr('EPERM')), 77);
-  t.is(exitCodeFor(sysErr('EPIPE')), 74);
-  t.is(exitCodeFor(sysErr('EIO')), 74);
-});
-
-test('exitCodeFor: unknown errors are 1', (t) => {
-  t.is(exitCodeFor(new Error('boom')), 1);
-  t.is(exitCodeFor(sysErr('EWHATEVER')), 1);
-  t.is(exitCodeFor('a string'), 1);
-  t.is(exitCodeFor(null), 1);
-  t.is(exitCodeFor(undefined), 1);
-});
-
-test('errorLines: one `usock: ` line, only the first line of the message', (t) => {
-  t.deepEqual(errorLines(new Error('boom\nat something')), ['usock: boom']);
-  t.deepEqual(errorLines('plain'), ['usock: plain']);
-});
-
-test('errorLines never returns more than a message and one hint line', (t) => {
-  for (const e of [new Error('x'), sysErr('ECONNREFUSED', 'connect /x: Connection refused (ECONNREFUSED)'), sysErr('EACCES'), 42, null]) {
-    const lines = errorLines(e);
-    t.true(lines.length >= 1 && lines.length <= 2);
-    t.true(lines[0].startsWith('usock: '));
-    if (lines[1] !== undefined) t.true(lines[1].startsWith('hint: '));
-    t.false(lines.some((l) => l.includes('\n')));
-  }
-});
-
-test('errorLines does not put a stack trace in its lines', (t) => {
-  const e = new Error('failed');
-  const lines = errorLines(e);
-  t.false(lines.some((l) => /^\s+at /m.test(l)));
-  t.is(lines[0], 'usock: failed');
 });

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitForSocketFile, assertCleanError,
   endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
-} from './helpers.mjs';
+  rootTest,
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 
@@ -125,7 +126,7 @@ print('|'.join(out))
   t.is((await srv.exited).code, 0);
 });
 
-test('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-user nobody --exec serves nobody, rejects root', async (t) => {
+rootTest('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-user nobody --exec serves nobody, rejects root', async (t) => {
   const { dir, sock } = sharedDir(t);
   const log = path.join(dir, 'log');
   fs.writeFileSync(log, '');
@@ -160,7 +161,7 @@ test('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-user no
   t.true(endedBy(r, 'SIGTERM'), show(r));
 });
 
-test('listen --exec with --allow-uid: a rejected client does not end a listen without -k; the next allowed one is served', async (t) => {
+rootTest('listen --exec with --allow-uid: a rejected client does not end a listen without -k; the next allowed one is served', async (t) => {
   const { sock } = sharedDir(t);
   const srv = usock(['listen', '--mode', '0666', '--allow-uid', String(NOBODY_UID), '--exec', 'echo "hi $USOCK_PEER_UID"', sock], { t });
   await waitListening(sock);
@@ -200,7 +201,7 @@ while True:
 print(json.dumps({'got': got}), flush=True)
 `);
 
-test('connect --exec: the command talks to the server on stdin/stdout, with the server\'s credentials in USOCK_PEER_*', async (t) => {
+rootTest('connect --exec: the command talks to the server on stdin/stdout, with the server\'s credentials in USOCK_PEER_*', async (t) => {
   const name = '@' + abstractName();
   const srv = python(SERVER, [name, 'ping\n', 'stream'], { t });
   const { pid } = JSON.parse((await srv.waitStdout('\n')).split('\n')[0]);

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, startProcess, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError,
   endedBy, show, hasCommand, idleStreamServer, USOCK, NOBODY_UID, SYSTEM_PYTHON,
-} from './helpers.mjs';
+  rootTest,
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 
@@ -128,7 +129,8 @@ const USAGE_CASES = [
 ];
 
 for (const [what, args] of USAGE_CASES) {
-  test(`usage error: ${what} -> 64, one line`, async (t) => {
+  // --as is refused to non-root users (77) before the user is looked up
+  (what.startsWith('--as') ? rootTest : test)(`usage error: ${what} -> 64, one line`, async (t) => {
     const dir = tmpDir(t);
     const r = await runUsock(args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)), { input: '', t, timeout: 15_000 });
     t.is(r.code, 64, show(r));
@@ -152,7 +154,7 @@ test('--version prints a version and exits 0; help COMMAND shows the command\'s 
 
 // ---- permissions -----------------------------------------------------------------------------------------
 
-test('connect as a non-root user to a root-only socket: 77 (EACCES)', async (t) => {
+rootTest('connect as a non-root user to a root-only socket: 77 (EACCES)', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755);
   const sock = path.join(dir, 's');
@@ -162,7 +164,7 @@ test('connect as a non-root user to a root-only socket: 77 (EACCES)', async (t) 
   assertCleanError(t, r.stderr);
 });
 
-test('listen as a non-root user in a directory it cannot write: 77', async (t) => {
+rootTest('listen as a non-root user in a directory it cannot write: 77', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755);
   const r = await runUsock(['listen', path.join(dir, 's')], { input: '', t, uid: NOBODY_UID, gid: NOBODY_GID, cwd: '/' });
@@ -317,7 +319,7 @@ c.close()
   t.regex(r.stderr.toString(), /before any data/);
 });
 
-test('connect: a client rejected by the access rules (reset before any reply) ends with 69, its data never on stdout', async (t) => {
+rootTest('connect: a client rejected by the access rules (reset before any reply) ends with 69, its data never on stdout', async (t) => {
   const dir = tmpDir(t);
   const p = path.join(dir, 's');
   const l = usock(['listen', '-k', '--allow-uid', '4242', p], { t });

@@ -4,7 +4,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { usock, python, py, startProcess, tmpDir, waitListening, sha256File, writeRandomFile, show, USOCK } from './helpers.mjs';
+import { usock, python, py, startProcess, tmpDir, waitListening, sha256File, writeRandomFile, show, USOCK } from '../helpers.mjs';
 
 const MiB = 1 << 20;
 const LONG = 180_000;

@@ -7,7 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError, endedBy, show,
   hasCommand, SYSTEM_PYTHON, NOBODY_UID, USOCK,
-} from './helpers.mjs';
+  rootTest,
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 const NOBODY_GROUP = execFileSync('id', ['-gn', 'nobody']).toString().trim();
@@ -58,7 +59,7 @@ function parseRecordLine(line) {
 
 // ---- client side ----------------------------------------------------------------------------------------------
 
-test('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid, gid, names, exe, command', async (t) => {
+rootTest('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid, gid, names, exe, command', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
   const [srv, pid] = await startServer(t, sock, 'stream');
@@ -81,7 +82,7 @@ test('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid,
   await srv.exited;
 });
 
-test('peercred --json: one object with pid, uid, gid, user, group, command, groups, label, exe, cgroup', async (t) => {
+rootTest('peercred --json: one object with pid, uid, gid, user, group, command, groups, label, exe, cgroup', async (t) => {
   const name = '@' + abstractName();
   const [srv, pid] = await startServer(t, name, 'stream');
   const r = await runUsock(['peercred', '--json', name], { t });
@@ -97,7 +98,7 @@ test('peercred --json: one object with pid, uid, gid, user, group, command, grou
   srv.end();
 });
 
-test('peercred: a server running as nobody with supplementary groups shows uid, gid, names and groups', async (t) => {
+rootTest('peercred: a server running as nobody with supplementary groups shows uid, gid, names and groups', async (t) => {
   const name = '@' + abstractName();
   const [srv, pid] = await startServer(t, name, 'stream', 'nobody', '1,2');
   const r = await runUsock(['peercred', '--json', name], { t });
@@ -116,7 +117,7 @@ test('peercred -t seqpacket', async (t) => {
   srv.end();
 });
 
-test('peercred -t dgram: Linux gives no SO_PEERCRED for a datagram connect, so the holder is found through /proc', async (t) => {
+rootTest('peercred -t dgram: Linux gives no SO_PEERCRED for a datagram connect, so the holder is found through /proc', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, 'd');
@@ -205,7 +206,7 @@ async function connectOnce(t, address, type, asNobody = false) {
 }
 
 for (const type of ['stream', 'seqpacket']) {
-  test(`peercred --listen -t ${type}: one key=value line per client, until a signal`, async (t) => {
+  rootTest(`peercred --listen -t ${type}: one key=value line per client, until a signal`, async (t) => {
     const dir = tmpDir(t);
     fs.chmodSync(dir, 0o777);
     const sock = path.join(dir, 's');
@@ -228,7 +229,7 @@ for (const type of ['stream', 'seqpacket']) {
   });
 }
 
-test('peercred --listen --json: one object per client', async (t) => {
+rootTest('peercred --listen --json: one object per client', async (t) => {
   const name = '@' + abstractName();
   const srv = usock(['peercred', '--listen', '--json', name], { t });
   await waitListening(name);
@@ -266,7 +267,7 @@ async function sendDatagrams(t, address, messages, asNobody = false) {
   return Number(r.stdout.toString().trim());
 }
 
-test('peercred --listen -t dgram: one record per message from SCM_CREDENTIALS, named and unnamed senders', async (t) => {
+rootTest('peercred --listen -t dgram: one record per message from SCM_CREDENTIALS, named and unnamed senders', async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, 'd');

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, python, runPython, py, tmpDir, waitListening, waitForSocketFile, assertCleanError, endedBy, show,
-  SEND_THEN_READ_CLIENT,
-} from './helpers.mjs';
+  runPythonFile,
+} from '../helpers.mjs';
 
 // Connects and prints what the server sends until it closes (sends nothing: the server may close at once).
 const READ_CLIENT = py(`
@@ -34,7 +34,7 @@ s.close()
   const l = usock(['listen', sock], { t });
   l.end('fresh\n');
   await waitListening(sock);
-  const cl = await runPython(SEND_THEN_READ_CLIENT, [sock, 'hello\n'], { t });
+  const cl = await runPythonFile('send_then_read.py', [sock, 'hello\n'], { t });
   t.is(cl.stdout.toString(), 'fresh\n', show(cl));
   const r = await l.exited;
   t.is(r.code, 0, show(r));
@@ -170,7 +170,7 @@ test('the socket file is removed at normal exit', async (t) => {
   const l = usock(['listen', sock], { t });
   l.end();
   await waitListening(sock);
-  await runPython(SEND_THEN_READ_CLIENT, [sock, 'bye\n'], { t });
+  await runPythonFile('send_then_read.py', [sock, 'bye\n'], { t });
   const r = await l.exited;
   t.is(r.code, 0, show(r));
   t.deepEqual(fs.readdirSync(dir), []);

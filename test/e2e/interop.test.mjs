@@ -3,7 +3,7 @@
 import test from 'ava';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { usock, runUsock, startProcess, tmpDir, abstractName, waitListening, show, hasCommand } from './helpers.mjs';
+import { usock, runUsock, startProcess, tmpDir, abstractName, waitListening, show, hasCommand } from '../helpers.mjs';
 
 const HAVE_SOCAT = hasCommand('socat');
 const NC_HELP = hasCommand('nc') ? (({ stdout, stderr }) => `${stdout}${stderr}`)(spawnSync('nc', ['-h'], { encoding: 'utf8' })) : '';

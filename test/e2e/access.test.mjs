@@ -7,7 +7,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   usock, runUsock, runPython, py, tmpDir, waitListening, assertCleanError, endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
-} from './helpers.mjs';
+  rootTest,
+} from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 const NOBODY_GROUP = execFileSync('id', ['-gn', 'nobody']).toString().trim();
@@ -50,7 +51,7 @@ async function connectClient(t, sock, type, data, who, groups) {
 }
 
 // A dgram sender: binds (autobind) unless argv[3] is 'unnamed', sends argv[2], waits up to argv[4] seconds
-// (default 1) for a reply; prints JSON with its pid and the reply (null when none came).
+// (default 1; 0: not at all) for a reply; prints JSON with its pid and the reply (null when none came).
 const DGRAM_CLIENT = py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 if len(sys.argv) < 4 or sys.argv[3] != 'unnamed':
@@ -69,8 +70,9 @@ except (socket.timeout, OSError):
 print(json.dumps({'pid': os.getpid(), 'reply': reply}), flush=True)
 `);
 
-async function sendDatagram(t, sock, data, who, unnamed = false) {
-  const r = await runPython(DGRAM_CLIENT, [sock, data, unnamed ? 'unnamed' : 'named'], as(t, who));
+/** Sends data as who and waits `wait` seconds for a reply (0: the server never replies, do not wait). */
+async function sendDatagram(t, sock, data, who, unnamed = false, wait = 1) {
+  const r = await runPython(DGRAM_CLIENT, [sock, data, unnamed ? 'unnamed' : 'named', wait], as(t, who));
   t.is(r.code, 0, show(r));
   return JSON.parse(r.stdout.toString());
 }
@@ -101,7 +103,7 @@ const RULES = [
 ];
 
 for (const [option, value] of RULES) {
-  test(`listen -k ${option} ${value}: nobody's data on stdout, root's never; root reported with pid, uid, gid`, async (t) => {
+  rootTest(`listen -k ${option} ${value}: nobody's data on stdout, root's never; root reported with pid, uid, gid`, async (t) => {
     const sock = sharedSocket(t);
     const srv = await listenKeepOpen(t, sock, ['--mode', '0666', option, value]);
     const root = await connectClient(t, sock, 'stream', 'ROOT-SECRET\n', 'root');
@@ -115,7 +117,7 @@ for (const [option, value] of RULES) {
   });
 }
 
-test('listen without -k: a rejected peer does not end it; the next admitted peer is served both ways', async (t) => {
+rootTest('listen without -k: a rejected peer does not end it; the next admitted peer is served both ways', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['listen', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock);
@@ -130,7 +132,7 @@ test('listen without -k: a rejected peer does not end it; the next admitted peer
   t.is(r.stdout.toString(), 'from nobody\n');
 });
 
-test('a rejected client is closed before anything is read: it sees EOF or a reset, never a reply', async (t) => {
+rootTest('a rejected client is closed before anything is read: it sees EOF or a reset, never a reply', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['echo-server', '--mode', '0666', '--allow-uid', String(NOBODY_UID), sock], { t });
   await waitListening(sock);
@@ -144,7 +146,7 @@ test('a rejected client is closed before anything is read: it sees EOF or a rese
   t.regex(r.stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
 });
 
-test('echo-server -t seqpacket --allow-user nobody: nobody\'s messages echoed, root\'s not', async (t) => {
+rootTest('echo-server -t seqpacket --allow-user nobody: nobody\'s messages echoed, root\'s not', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['echo-server', '-t', 'seqpacket', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock, 'seqpacket');
@@ -156,7 +158,7 @@ test('echo-server -t seqpacket --allow-user nobody: nobody\'s messages echoed, r
   t.regex((await srv.exited).stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
 });
 
-test('listen -t seqpacket -k --allow-gid: rejected messages never reach stdout', async (t) => {
+rootTest('listen -t seqpacket -k --allow-gid: rejected messages never reach stdout', async (t) => {
   const sock = sharedSocket(t);
   const srv = await listenKeepOpen(t, sock, ['-t', 'seqpacket', '--mode', '0666', '--allow-gid', String(NOBODY_GID)], 'seqpacket');
   await connectClient(t, sock, 'seqpacket', 'ROOT', 'root');
@@ -164,7 +166,7 @@ test('listen -t seqpacket -k --allow-gid: rejected messages never reach stdout',
   t.is((await stopAfter(srv, 'NOBODY\n')).stdout.toString(), 'NOBODY\n');
 });
 
-test('--allow-group matches a supplementary group (SO_PEERGROUPS), not only the primary gid', async (t) => {
+rootTest('--allow-group matches a supplementary group (SO_PEERGROUPS), not only the primary gid', async (t) => {
   const sock = sharedSocket(t);
   const srv = await listenKeepOpen(t, sock, ['--mode', '0666', '--allow-group', DAEMON_GROUP]);
   // Both run as uid/gid nobody; only the first has group DAEMON_GID as a supplementary group.
@@ -176,7 +178,7 @@ test('--allow-group matches a supplementary group (SO_PEERGROUPS), not only the 
   t.false(r.stderr.toString().includes(`pid ${member.pid}`));
 });
 
-test('several rules: a peer passes if it matches any of them', async (t) => {
+rootTest('several rules: a peer passes if it matches any of them', async (t) => {
   const sock = sharedSocket(t);
   const srv = await listenKeepOpen(t, sock, ['--mode', '0666', '--allow-uid', '12345', '--allow-user', 'nobody', '--allow-gid', '23456']);
   await connectClient(t, sock, 'stream', 'ROOT\n', 'root');
@@ -184,7 +186,7 @@ test('several rules: a peer passes if it matches any of them', async (t) => {
   t.is((await stopAfter(srv, 'NOBODY\n')).stdout.toString(), 'NOBODY\n');
 });
 
-test('-v reports admitted peers with their credentials; -q hides rejections', async (t) => {
+rootTest('-v reports admitted peers with their credentials; -q hides rejections', async (t) => {
   const sock = sharedSocket(t);
   const v = await listenKeepOpen(t, sock, ['-v', '--mode', '0666', '--allow-user', 'nobody']);
   const nobody = await connectClient(t, sock, 'stream', 'x\n', 'nobody');
@@ -202,7 +204,7 @@ test('-v reports admitted peers with their credentials; -q hides rejections', as
   t.is(r.stdout.toString(), '');
 });
 
-test('--json: a rejection is one JSON object on stderr with the peer\'s pid, uid and gid', async (t) => {
+rootTest('--json: a rejection is one JSON object on stderr with the peer\'s pid, uid and gid', async (t) => {
   const sock = sharedSocket(t);
   const srv = await listenKeepOpen(t, sock, ['--json', '--mode', '0666', '--allow-uid', String(NOBODY_UID)]);
   const root = await connectClient(t, sock, 'stream', 'ROOT\n', 'root');
@@ -213,7 +215,7 @@ test('--json: a rejection is one JSON object on stderr with the peer\'s pid, uid
   t.like(event, { event: 'rejected', peer: { pid: root.pid, uid: 0, gid: 0 } });
 });
 
-test('peercred --listen --allow-user nobody: a record for nobody, none for root', async (t) => {
+rootTest('peercred --listen --allow-user nobody: a record for nobody, none for root', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['peercred', '--listen', '--json', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock);
@@ -264,7 +266,7 @@ print(json.dumps({'pid': os.getpid(), 'data': data}), flush=True)
 `);
 
 for (const type of ['stream', 'dgram']) {
-  test(`recv-fd --listen -t ${type} --allow-user nobody: root's descriptor is refused, nobody's file is read`, async (t) => {
+  rootTest(`recv-fd --listen -t ${type} --allow-user nobody: root's descriptor is refused, nobody's file is read`, async (t) => {
     const sock = sharedSocket(t);
     const dir = path.dirname(sock);
     fs.writeFileSync(path.join(dir, 'root-file'), 'ROOT-FILE\n', { mode: 0o644 });
@@ -283,7 +285,7 @@ for (const type of ['stream', 'dgram']) {
   });
 }
 
-test('send-fd --listen --allow-uid 65534: nobody receives the descriptor, root gets none', async (t) => {
+rootTest('send-fd --listen --allow-uid 65534: nobody receives the descriptor, root gets none', async (t) => {
   const sock = sharedSocket(t);
   const file = path.join(path.dirname(sock), 'shared');
   fs.writeFileSync(file, 'SHARED\n', { mode: 0o600 });
@@ -301,19 +303,19 @@ test('send-fd --listen --allow-uid 65534: nobody receives the descriptor, root g
 
 // ---- dgram: per message, SO_PASSCRED + SCM_CREDENTIALS ------------------------------------------------------------
 
-test('listen -t dgram --allow-user nobody: nobody\'s datagrams on stdout, root\'s dropped and reported', async (t) => {
+rootTest('listen -t dgram --allow-user nobody: nobody\'s datagrams on stdout, root\'s dropped and reported', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['listen', '-t', 'dgram', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock, 'dgram');
-  const root = await sendDatagram(t, sock, 'ROOT-SECRET', 'root');
-  await sendDatagram(t, sock, 'NOBODY-NAMED', 'nobody');
-  await sendDatagram(t, sock, 'NOBODY-UNNAMED', 'nobody', true);
+  const root = await sendDatagram(t, sock, 'ROOT-SECRET', 'root', false, 0);
+  await sendDatagram(t, sock, 'NOBODY-NAMED', 'nobody', false, 0);
+  await sendDatagram(t, sock, 'NOBODY-UNNAMED', 'nobody', true, 0);
   const r = await stopAfter(srv, 'NOBODY-UNNAMED\n');
   t.is(r.stdout.toString(), 'NOBODY-NAMED\nNOBODY-UNNAMED\n');
   t.regex(r.stderr.toString(), new RegExp(`rejected datagram from pid ${root.pid} uid 0 gid 0`));
 });
 
-test('listen -t dgram with rules: a rejected sender never becomes the target of stdin\'s messages', async (t) => {
+rootTest('listen -t dgram with rules: a rejected sender never becomes the target of stdin\'s messages', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['listen', '-t', 'dgram', '--mode', '0666', '--allow-uid', String(NOBODY_UID), sock], { t });
   await waitListening(sock, 'dgram');
@@ -329,7 +331,7 @@ test('listen -t dgram with rules: a rejected sender never becomes the target of 
   t.is((await srv.exited).stdout.toString(), 'NOBODY\n');
 });
 
-test('echo-server -t dgram --allow-uid 65534: nobody gets its echo, root gets nothing', async (t) => {
+rootTest('echo-server -t dgram --allow-uid 65534: nobody gets its echo, root gets nothing', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['echo-server', '-t', 'dgram', '--mode', '0666', '--allow-uid', String(NOBODY_UID), sock], { t });
   await waitListening(sock, 'dgram');
@@ -341,12 +343,12 @@ test('echo-server -t dgram --allow-uid 65534: nobody gets its echo, root gets no
   t.regex((await srv.exited).stderr.toString(), new RegExp(`rejected datagram from pid ${root.pid} uid 0 gid 0`));
 });
 
-test('peercred --listen -t dgram --allow-group: one record per admitted datagram only', async (t) => {
+rootTest('peercred --listen -t dgram --allow-group: one record per admitted datagram only', async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['peercred', '--listen', '-t', 'dgram', '--json', '--mode', '0666', '--allow-group', NOBODY_GROUP, sock], { t });
   await waitListening(sock, 'dgram');
-  const root = await sendDatagram(t, sock, 'ROOT', 'root');
-  const nobody = await sendDatagram(t, sock, 'NOBODY', 'nobody');
+  const root = await sendDatagram(t, sock, 'ROOT', 'root', false, 0);
+  const nobody = await sendDatagram(t, sock, 'NOBODY', 'nobody', false, 0);
   const r = await stopAfter(srv, '\n');
   const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.is(recs.length, 1);

@@ -3,7 +3,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runUsock, usock, tmpDir, assertCleanError, show, sleep, SYSTEM_PYTHON } from './helpers.mjs';
+import { runUsock, usock, tmpDir, assertCleanError, show, sleep, SYSTEM_PYTHON } from '../helpers.mjs';
 
 const PY = SYSTEM_PYTHON;
 
