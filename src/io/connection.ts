@@ -100,10 +100,11 @@ export class Connection implements Outlet {
     return this.queue.length > 0;
   }
 
-  /** Starts reading the socket and, with a source, taking its units. */
+  /** Starts reading the socket and, with a source, taking its units; without a source or an echo there is nothing to send, so its side ends at once. */
   start(): void {
     this.watcher.onReadable(() => this.readSocket());
-    this.opts.source?.addOutlet(this);
+    if (this.opts.source) this.opts.source.addOutlet(this);
+    else if (this.opts.sink) this.end();
   }
 
   /** Queues a unit to send (the source's; it is released once sent or dropped). */
