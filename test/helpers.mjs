@@ -50,7 +50,14 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  *   waitStdout(pred|string, ms), waitStderr(pred|string, ms).
  */
 export function startProcess(cmd, args, opts = {}) {
-  const { timeout = DEFAULT_TIMEOUT, env, cwd, stdio, uid, gid, t } = opts;
+  const { timeout = DEFAULT_TIMEOUT, env, cwd, uid, gid, t } = opts;
+  let { stdio } = opts;
+  // stdoutFile: the child's stdout is that file (e.g. /dev/full), opened for writing here.
+  if (opts.stdoutFile) {
+    const outFd = fs.openSync(opts.stdoutFile, 'w');
+    stdio = ['pipe', outFd, 'pipe'];
+    setImmediate(() => fs.closeSync(outFd));
+  }
   // ava may force colour in its workers: children see a plain environment unless a test sets these.
   const base = { ...process.env };
   delete base.FORCE_COLOR;

@@ -24,7 +24,8 @@ export interface RelayOptions extends Framing {
 /**
  * Relays stdin to the connected socket fd and its data to stdout until the peer closes (stream,
  * seqpacket: see Connection) or, for dgram, replies stop for `wait` seconds after stdin's end.
- * Resolves to the exit status (see statusOfRelay); rejects with a malformed len32 frame on stdin
+ * Resolves to the exit status (see statusOfRelay; 65 when messages were dropped: oversize, refused by
+ * the kernel, or skipped on stdin); rejects with a malformed len32 frame on stdin
  * (DATAERR), a dgram peer gone (UNAVAILABLE), or an I/O error. Owns fd and closes it.
  */
 export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
@@ -46,11 +47,14 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
         const code = (c.sendError as { code?: string }).code;
         return reject(new UsockError(`${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`, 'UNAVAILABLE'));
       }
+      const lost = stdin.skipped + c.stats.oversize + c.stats.refused;
       if (o.peerEndIsFine) {
         if (c.sendError && c.stats.dropped) o.reporter.info('undelivered', `${o.label}: ${c.stats.dropped} unit(s) of input not delivered`, { dropped: c.stats.dropped });
-        return resolve(EXIT.OK);
+        return resolve(lost ? EXIT.DATAERR : EXIT.OK);
       }
-      resolve(statusOfRelay(c, o.reporter, inputEnded));
+      const status = statusOfRelay(c, o.reporter, inputEnded);
+      // Messages dropped along the way (each reported when it happened) make a run that otherwise went well a data error.
+      resolve(status === EXIT.OK && lost ? EXIT.DATAERR : status);
     });
     if (o.type === 'dgram' && o.wait !== undefined) {
       const wait = o.wait;

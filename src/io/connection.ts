@@ -220,7 +220,7 @@ export class Connection implements Outlet {
       }
     } catch (err) {
       if (hasCode(err, 'EMSGSIZE', 'ENOBUFS')) {
-        this.stats.dropped++;
+        this.stats.refused++;
         this.opts.diagnostics.warn('send-failed', `message of ${this.queue[0]!.length} bytes not sent: ${(err as Error).message}`);
         this.dequeue();
         return this.flushQueue();

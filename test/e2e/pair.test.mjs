@@ -69,7 +69,7 @@ test('pair seqpacket --frame len32: binary messages keep their boundaries both w
   t.deepEqual(r.stdout, Buffer.concat([frame(Buffer.from([0x67, 0x6f, 0x74, 0x3a, 0, 10, 255])), frame(Buffer.from('got:x\ny'))]));
 });
 
-test('pair seqpacket --max-size: a longer input line is reported and not sent', async (t) => {
+test('pair seqpacket --max-size: a longer input line is reported and not sent, the others are, and the status is 65', async (t) => {
   const lengths = `${PY} -c '
 import socket
 s = socket.socket(fileno=0)
@@ -80,7 +80,7 @@ while True:
     s.send(str(len(m)).encode())
 '`;
   const r = await runUsock(['pair', '-t', 'seqpacket', '--max-size', '4', lengths], { input: 'ok\ntoolong\nfine\n', t });
-  t.is(r.code, 0, show(r));
+  t.is(r.code, 65, show(r));
   t.is(r.stdout.toString(), '2\n4\n');
   t.regex(r.stderr.toString(), /exceeds --max-size 4/);
 });
