@@ -136,7 +136,11 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
   const rules = accessRulesOf(argv);
   const mode = parseMode(argv.mode);
   const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
-  return { address: parseAddress(argv.address), type, mode, backlog, rules, diagnostics: reporter, name };
+  const address = parseAddress(argv.address);
+  if (address.kind === 'abstract' && mode !== undefined) {
+    throw new UsageError(`--mode does not apply to the abstract address ${argv.address}: it has no file and no permissions`, 'use --allow-uid, --allow-user, --allow-gid or --allow-group to limit who may connect');
+  }
+  return { address, type, mode, backlog, rules, diagnostics: reporter, name };
 }
 
 /** Throws UsageError when server options (--allow-*, --mode, --backlog) are given to a command that does not bind (`why` says what would). */

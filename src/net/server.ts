@@ -29,5 +29,9 @@ export function openServer(spec: ServerSpec): BoundSocket {
     onStaleReplaced: (path) => spec.diagnostics.info('stale', `replaced stale socket ${path}`, { path }),
   });
   spec.diagnostics.info('listening', `${spec.name}: listening on ${spec.address.text} (${spec.type})`, { address: spec.address.text, type: spec.type });
+  if (spec.address.kind === 'abstract' && !spec.rules) {
+    spec.diagnostics.warn('open-to-all', `${spec.address.text} is an abstract address: it has no permissions, anyone in this network namespace can connect (limit it with --allow-*)`,
+      { address: spec.address.text });
+  }
   return server;
 }

@@ -1,11 +1,12 @@
 // Server sockets: a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
 import { lstatSync, unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { UsockError, UsageError } from '../errors';
 import { hasCode, SysError } from '../sys/errors';
 import { bind, close, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
 import type { SocketAddress } from './address';
 import { findOwners, readUnixSockets } from './procnet';
+import { userById } from '../sys/users';
 
 export interface ServerOptions {
   mode?: number;
@@ -124,6 +125,7 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
     connect(probe, address.sockaddr, address.text);
   } catch (err) {
     if (err instanceof SysError && err.code === 'ECONNREFUSED') {
+      refuseOthersStaleSocket(path, st);
       const again = lstatSync(path);
       if (again.ino === st.ino && again.dev === st.dev) unlinkSync(path);
       opts.onStaleReplaced?.(path);
@@ -134,6 +136,28 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
     closeQuietly(probe);
   }
   throw addressInUse(address);
+}
+
+/**
+ * Throws UsockError (CANTCREAT) unless usock may replace the stale socket at path (stat st): it is
+ * usock's own user's, or the directory is not sticky and belongs to that user. In a sticky directory
+ * such as /tmp, root would otherwise remove another user's file.
+ */
+function refuseOthersStaleSocket(path: string, st: { uid: number }): void {
+  const euid = process.geteuid?.() ?? -1;
+  if (st.uid === euid) return;
+  const dir = lstatSync(dirname(resolve(path)));
+  const sticky = (dir.mode & 0o1000) !== 0;
+  if (!sticky && dir.uid === euid) return;
+  let owner = `uid ${st.uid}`;
+  try {
+    const user = userById(st.uid);
+    if (user) owner = `${user.name} (uid ${st.uid})`;
+  } catch {
+    // the user database failed: the number says enough
+  }
+  throw new UsockError(`${path}: a stale socket owned by ${owner}${sticky ? ' in a sticky directory' : ''}: not replaced (left untouched)`, 'CANTCREAT',
+    'remove it as its owner, or choose another address');
 }
 
 /** Returns the exit-73 error for an address a live socket holds, naming its owner where /proc shows it. */
