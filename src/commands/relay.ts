@@ -3,6 +3,7 @@ import { EXIT, UsockError } from '../errors';
 import { Connection, type CloseReason } from '../io/connection';
 import { StdinReader, stdoutWriter } from '../io/stdio';
 import { describeStats } from '../io/stats';
+import { setLongTimeout, type LongTimer } from '../io/timer';
 import type { Framing } from '../cli/options';
 import type { Reporter } from '../report/reporter';
 import { hasCode } from '../sys/errors';
@@ -30,14 +31,14 @@ export interface RelayOptions extends Framing {
  */
 export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    let timer: NodeJS.Timeout | null = null;
+    let timer: LongTimer | null = null;
     // A malformed len32 frame ends the input there; the run goes on as after EOF, then fails with it.
     let inputFailure: unknown = null;
     const stdin = new StdinReader(o, o.reporter, (err) => {
       inputFailure ??= err;
     });
     const conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       const inputEnded = stdin.ended;
       stdin.stop();
       o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
@@ -61,8 +62,8 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
       const live = conn;
       // No EOF comes from a datagram peer: after stdin ends, wait until replies stop for `wait` seconds.
       const arm = () => {
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => stdoutWriter().whenDrained(() => live.finishNow()), wait * 1000);
+        timer?.clear();
+        timer = setLongTimeout(() => stdoutWriter().whenDrained(() => live.finishNow()), wait * 1000);
       };
       stdin.onEnd = () => live.whenSent(() => { live.onMessage = arm; arm(); });
     }
