@@ -54,6 +54,22 @@ for (const type of ['stream', 'seqpacket', 'dgram']) {
   });
 }
 
+test('connect -z --bind PATH: the probe connects from PATH (the server sees it), and the file is removed; with --type auto --bind is a usage error', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'srv');
+  const me = path.join(dir, 'me');
+  const srv = python(PEERNAME_SERVER, [sock, 'stream'], { t, timeout: 15_000 });
+  await srv.waitStdout('ready', 5000);
+  const r = await runUsock(['connect', '-z', '--bind', me, sock], { input: '', t });
+  t.is(r.code, 0, show(r));
+  const s = await srv.exited;
+  t.is(JSON.parse(s.stdout.toString().trim().split('\n').pop()).peer, me);
+  t.false(fs.existsSync(me));
+  const auto = await runUsock(['connect', '-z', '--type', 'auto', '--bind', me, sock], { input: '', t });
+  t.is(auto.code, 64, show(auto));
+  assertCleanError(t, auto.stderr, /--bind does not apply with --type auto/);
+});
+
 // A stream server at argv[1] that prints 'accepted' for every client it accepts.
 const COUNTING_SERVER = py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -25,11 +25,11 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   if (process.env[RUN_AS_ENV]) dropToUser(process.env[RUN_AS_ENV]);
   const address = parseAddress(argv.address);
   try {
-    if (argv.probe) return await probe(address, type, reporter, argv.json);
+    const bindTo = argv.bind === undefined ? undefined : parseAddress(argv.bind);
+    if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo);
     const concrete = type as SocketType;
     const framing = argv.exec === undefined ? framingFor(argv, concrete) : null;
     const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
-    const bindTo = argv.bind === undefined ? undefined : parseAddress(argv.bind);
     const client = await connectTo(address, concrete, bindTo);
     client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     const peer = credentialsOf(client.fd);
@@ -52,7 +52,10 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
 function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   if (argv.probe) {
     rejectOptions(argv, ['exec', 'wait', 'frame', 'max-size'], 'does not apply with -z (nothing is sent or received)');
-    if (argv.type === 'auto') return 'auto';
+    if (argv.type === 'auto') {
+      rejectOptions(argv, ['bind'], 'does not apply with --type auto (each type tried would bind it again): give the type');
+      return 'auto';
+    }
   }
   const type = concreteType(argv.type, 'connect without -z');
   if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
@@ -61,10 +64,14 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   return type;
 }
 
-/** Returns 0 when something accepts at address (printing the type with --type auto); throws the connect error otherwise. */
-async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json?: boolean): Promise<number> {
+/** Returns 0 when something accepts at address (printing the type with --type auto), connecting from bindTo when given; throws the connect error otherwise. */
+async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json?: boolean, bindTo?: SocketAddress): Promise<number> {
   const type: SocketType = typeArg === 'auto' ? await detectType(address) : typeArg;
-  if (typeArg !== 'auto') closeQuietly((await connectTo(address, type)).fd);
+  if (typeArg !== 'auto') {
+    const client = await connectTo(address, type, bindTo);
+    if (client.bound) client.bound.close();
+    else closeQuietly(client.fd);
+  }
   else await printOut(json ? JSON.stringify({ address: address.text, type }) + '\n' : `${type}\n`);
   reporter.info('probe', `${address.text}: ${type} socket accepts connections`, { address: address.text, type });
   return EXIT.OK;
