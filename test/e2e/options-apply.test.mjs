@@ -58,7 +58,15 @@ test('connect -z --bind PATH: the probe connects from PATH (the server sees it),
   const dir = tmpDir(t);
   const sock = path.join(dir, 'srv');
   const me = path.join(dir, 'me');
-  const srv = python(PEERNAME_SERVER, [sock, 'stream'], { t, timeout: 15_000 });
+  // accepts one client and prints the address accept() gives for it (still known after the probe closed)
+  const srv = python(py(`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(4)
+print('ready', flush=True)
+conn, peer = srv.accept()
+print(json.dumps({'peer': peer}), flush=True)
+`), [sock], { t, timeout: 15_000 });
   await srv.waitStdout('ready', 5000);
   const r = await runUsock(['connect', '-z', '--bind', me, sock], { input: '', t });
   t.is(r.code, 0, show(r));
