@@ -2,7 +2,7 @@
 import { EXIT } from '../errors';
 import { onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
 import { removeSocketFiles } from '../net/socketfile';
-import { colourErrorLines, writeStderr } from '../report/reporter';
+import { colourErrorLines, flushSummaries, writeStderr } from '../report/reporter';
 import { hasCode } from '../sys/errors';
 import { exitCodeFor, errorLines } from './exit';
 import { dieOfSignal, installSignalHandlers, onCleanup, runCleanups } from './lifecycle';
@@ -84,6 +84,7 @@ async function main(): Promise<Status> {
 recordStdioFlags();
 onCleanup(restoreStdioFlags);
 onCleanup(removeSocketFiles);
+onCleanup(flushSummaries);
 installSignalHandlers();
 // Whatever ends the run first: the command's status or error, a closed stdout (quietly 0), an exception from a callback.
 const interrupted = new Promise<Status>((resolve, reject) => {

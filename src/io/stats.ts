@@ -4,8 +4,8 @@
 export interface Diagnostics {
   /** Something worth telling with -v. */
   info(event: string, text: string, fields?: Record<string, unknown>): void;
-  /** Something dropped, rejected or undeliverable. */
-  warn(event: string, text: string, fields?: Record<string, unknown>): void;
+  /** Something dropped, rejected or undeliverable; `what` names such events in a count of those not shown (rate limit). */
+  warn(event: string, text: string, fields?: Record<string, unknown>, what?: string): void;
 }
 
 /** Counters a relay reports with -v. */

@@ -76,7 +76,7 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   function admit(fd: number): void {
     const cred = credentialsOf(fd);
     if (opts.rules && !(cred && admits(opts.rules, { ...cred, groups: peerGroups(fd) }))) {
-      opts.diagnostics.warn('rejected', `rejected ${describePeer(cred)}: no --allow rule matches`, { peer: cred });
+      opts.diagnostics.warn('rejected', `rejected ${describePeer(cred)}: no --allow rule matches`, { peer: cred }, cred ? `rejected from uid ${cred.uid}` : 'rejected peers');
       closeQuietly(fd);
       return;
     }

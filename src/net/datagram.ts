@@ -125,7 +125,7 @@ export class DatagramReceiver {
       if (!(known && admits(rules, { uid: msg.cred!.uid, gid: msg.cred!.gid }))) {
         for (const fd of msg.fds) closeQuietly(fd);
         this.opts.diagnostics.warn('rejected', `rejected datagram from ${known ? describePeer(msg.cred) : 'a sender without credentials'}: no --allow rule matches`,
-          { peer: known ? msg.cred : null });
+          { peer: known ? msg.cred : null }, known ? `datagrams rejected from uid ${msg.cred!.uid}` : 'datagrams rejected from senders without credentials');
         return null;
       }
     }

@@ -34,7 +34,52 @@ export function writeStderr(text: string): void {
   }
 }
 
-/** Reports events on stderr: one line each, or one JSON object each with --json. */
+/** Warnings of one kind shown in full before they are only counted. */
+const IN_FULL = 5;
+/** How often a count of the warnings not shown is printed. */
+const SUMMARY_INTERVAL_MS = 10_000;
+
+/** One kind of repeated warning (an event, and the uid it concerns where there is one) and what was not shown of it. */
+interface Episode {
+  shown: number;
+  more: number;
+  since: number;
+  what: string;
+  event: string;
+  json: boolean;
+  timer: NodeJS.Timeout;
+}
+
+const episodes = new Map<string, Episode>();
+
+/** Prints the count of the warnings of an episode not shown since its last summary; the episode ends when there were none. */
+function summarise(key: string, ending: boolean): void {
+  const e = episodes.get(key);
+  if (!e) return;
+  if (e.more > 0) {
+    const seconds = Math.max(1, Math.round((Date.now() - e.since) / 1000));
+    writeStderr((e.json
+      ? JSON.stringify({ event: 'suppressed', of: e.event, count: e.more, what: e.what, seconds })
+      : `${chalkStderr.yellow('usock:')} ${e.more.toLocaleString('en-US')} more ${e.what} in the last ${seconds} s`) + '\n');
+    e.more = 0;
+    e.since = Date.now();
+    if (!ending) return;
+  }
+  clearInterval(e.timer);
+  episodes.delete(key);
+}
+
+/** Prints what the rate limit held back (at exit and on a signal). */
+export function flushSummaries(): void {
+  for (const key of [...episodes.keys()]) summarise(key, true);
+}
+
+/**
+ * Reports events on stderr: one line each, or one JSON object each with --json. Warnings are
+ * rate-limited: of each kind (event, and the peer's uid where known) the first few are shown in
+ * full, the rest counted and summed up in one line every 10 s ("12,345 more rejected from uid
+ * 65534 in the last 10 s"); a kind quiet for a whole interval starts afresh.
+ */
 export class Reporter {
   readonly verbose: boolean;
   readonly quiet: boolean;
@@ -51,9 +96,29 @@ export class Reporter {
     if (this.verbose) this.emit(event, text, fields, chalkStderr.dim);
   }
 
-  /** A warning shown unless -q: something was dropped, rejected or could not be delivered. */
-  warn(event: string, text: string, fields: Record<string, unknown> = {}): void {
-    if (!this.quiet) this.emit(event, text, fields, chalkStderr.yellow);
+  /**
+   * A warning shown unless -q: something was dropped, rejected or could not be delivered. `what` names
+   * the kind in the summary of those not shown (default: the event, with the peer's uid).
+   */
+  warn(event: string, text: string, fields: Record<string, unknown> = {}, what?: string): void {
+    if (this.quiet) return;
+    const uid = (fields.peer as { uid?: number } | null | undefined)?.uid;
+    const key = uid === undefined ? event : `${event}/${uid}`;
+    let e = episodes.get(key);
+    if (!e) {
+      e = {
+        shown: 0, more: 0, since: Date.now(), event, json: this.json,
+        what: what ?? `'${event}' warnings${uid === undefined ? '' : ` about uid ${uid}`}`,
+        timer: setInterval(() => summarise(key, false), SUMMARY_INTERVAL_MS).unref(),
+      };
+      episodes.set(key, e);
+    }
+    if (e.shown >= IN_FULL) {
+      e.more++;
+      return;
+    }
+    e.shown++;
+    this.emit(event, text, fields, chalkStderr.yellow);
   }
 
   private emit(event: string, text: string, fields: Record<string, unknown>, colour: (s: string) => string): void {
