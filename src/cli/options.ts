@@ -17,6 +17,9 @@ export const DEFAULTS = {
   backlog: 4096,
   maxFds: 64,
   message: '\0',
+  maxConns: 10000,
+  /** --max-conns with --exec, as ncat: each connection is a process. */
+  maxConnsExec: 100,
 };
 
 export const globalOptions = {
@@ -59,6 +62,27 @@ export const serverOptions = {
   mode: { type: 'string', describe: 'permission bits of the socket file (octal), applied race-free', requiresArg: true },
   backlog: { type: 'number', defaultDescription: String(DEFAULTS.backlog), describe: 'listen(2) backlog (stream, seqpacket)', requiresArg: true },
 } as const satisfies Record<string, Options>;
+
+/** --max-conns, with its default as help shows it. */
+function maxConnsOption(defaultDescription: string) {
+  return {
+    'max-conns': {
+      type: 'number',
+      defaultDescription,
+      describe: 'connections served at once; more clients wait in the backlog, neither accepted nor dropped',
+      requiresArg: true,
+    },
+  } as const satisfies Record<string, Options>;
+}
+
+export const maxConnsOptions = maxConnsOption(String(DEFAULTS.maxConns));
+/** listen's --max-conns, whose default depends on --exec. */
+export const maxConnsExecOptions = maxConnsOption(`${DEFAULTS.maxConnsExec} with --exec, ${DEFAULTS.maxConns} otherwise`);
+
+/** Returns --max-conns, checked (its default: 100 with --exec, 10,000 otherwise). Throws UsageError. */
+export function maxConnsOf(argv: { 'max-conns'?: number }, exec: boolean): number {
+  return wholeNumber('max-conns', argv['max-conns'] ?? (exec ? DEFAULTS.maxConnsExec : DEFAULTS.maxConns), 1, 1 << 20);
+}
 
 /** The parsed argv of a command whose own options are O, with its positionals P. */
 export type ArgvOf<O extends Record<string, Options>, P = { address: string }> =
@@ -131,8 +155,8 @@ export function accessRulesOf(argv: AccessArgv): AccessRules | null {
  * seqpacket only) and the access rules, all checked. Throws UsageError. The caller releases the address
  * (openServer does).
  */
-export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string; backlog?: number }, type: SocketType, reporter: Reporter, name: string): ServerSpec {
-  if (type === 'dgram') rejectOptions(argv, ['backlog'], 'applies to stream and seqpacket only (a dgram socket does not listen)');
+export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string; backlog?: number; 'max-conns'?: number }, type: SocketType, reporter: Reporter, name: string): ServerSpec {
+  if (type === 'dgram') rejectOptions(argv, ['backlog', 'max-conns'], 'applies to stream and seqpacket only (a dgram socket does not listen)');
   const rules = accessRulesOf(argv);
   const mode = parseMode(argv.mode);
   const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
@@ -143,7 +167,7 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
   return { address, type, mode, backlog, rules, diagnostics: reporter, name };
 }
 
-/** Throws UsageError when server options (--allow-*, --mode, --backlog) are given to a command that does not bind (`why` says what would). */
+/** Throws UsageError when server options (--allow-*, --mode, --backlog, --max-conns) are given to a command that does not bind (`why` says what would). */
 export function rejectServerOptions(argv: Record<string, unknown>, why: string): void {
-  rejectOptions(argv, [...ACCESS_OPTION_NAMES, ...SERVER_OPTION_NAMES], why);
+  rejectOptions(argv, [...ACCESS_OPTION_NAMES, ...SERVER_OPTION_NAMES, 'max-conns'], why);
 }

@@ -14,6 +14,8 @@ const LONGEST_PAUSE_MS = 1000;
 
 export interface AcceptOptions {
   rules: AccessRules | null;
+  /** Connections served at once; beyond it accepting pauses (clients wait in the kernel's backlog) until released() is called. */
+  maxConns?: number;
   diagnostics: Diagnostics;
   /**
    * Gets each admitted connection (non-blocking, close-on-exec) and owns fd from then on. An exception
@@ -25,7 +27,7 @@ export interface AcceptOptions {
 export interface AcceptLoop {
   /** Stops accepting (the caller still owns the listening socket). */
   stop(): void;
-  /** Tells the loop that a connection ended: descriptors may be free again, so a paused loop tries at once. */
+  /** Tells the loop that a connection it handed out ended: below --max-conns again, and descriptors may be free, so a paused loop tries at once. */
   released(): void;
 }
 
@@ -39,8 +41,10 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   let stopped = false;
   let pause = 0; // ms of the current back-off; 0 while accepting normally
   let timer: NodeJS.Timeout | null = null;
+  let active = 0;
+  const max = opts.maxConns ?? Infinity;
 
-  const watch = () => watcher.onReadable(acceptSome);
+  const watch = () => watcher.onReadable(active < max ? acceptSome : null);
   const retry = () => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -57,6 +61,7 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
 
   function acceptSome(): void {
     for (let i = 0; i < ACCEPTS_PER_TURN && !stopped; i++) {
+      if (active >= max) return watch(); // the rest wait in the backlog until one ends
       let fd: number | typeof WOULD_BLOCK;
       try {
         fd = accept(listenFd);
@@ -81,11 +86,13 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
       return;
     }
     opts.diagnostics.info('accepted', `connection from ${describePeer(cred)}`, { peer: cred });
+    active++;
     try {
       opts.onPeer(fd, cred);
     } catch (err) {
       opts.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
       closeQuietly(fd);
+      active--;
     }
   }
 
@@ -97,7 +104,10 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
       watcher.close();
     },
     released() {
-      if (timer && !stopped) retry();
+      active = Math.max(0, active - 1);
+      if (stopped) return;
+      if (timer) retry();
+      else if (active === max - 1) watch();
     },
   };
 }

@@ -1,8 +1,9 @@
 // yargs module for `usock echo-server`: its options and help; the work is in ./run.
-import { accessOptions, framingOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, maxConnsOptions, framingOptions, serverOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const echoServerOptions = {
+  ...maxConnsOptions,
   ...serverOptions,
   'max-size': framingOptions['max-size'],
   ...accessOptions,

@@ -1,5 +1,5 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { concreteType, framingFor, reporterOf, serverSpecOf } from '../../cli/options';
+import { concreteType, framingFor, maxConnsOf, reporterOf, serverSpecOf } from '../../cli/options';
 import { Connection } from '../../io/connection';
 import { acceptLoop } from '../../net/accept';
 import { DatagramReceiver, senderText } from '../../net/datagram';
@@ -16,12 +16,14 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
   const type = concreteType(argv.type, 'echo-server');
   const { maxSize } = framingFor(argv, type);
   const spec = serverSpecOf(argv, type, reporter, 'echo-server');
+  const maxConns = maxConnsOf(argv, false);
   const server = openServer(spec);
   if (type === 'dgram') {
     new DatagramReceiver(server.fd, { maxData: maxSize, rules: spec.rules, diagnostics: reporter, onDatagram: (d) => echoDatagram(server.fd, d, reporter) }).start();
   } else {
     const loop = acceptLoop(server.fd, {
       rules: spec.rules,
+      maxConns,
       diagnostics: reporter,
       onPeer: (fd, cred) => {
         new Connection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: null, source: null }, (c, reason, err) => {

@@ -1,5 +1,5 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { concreteType, framingFor, rejectOptions, reporterOf, serverSpecOf, type Framing } from '../../cli/options';
+import { concreteType, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, type Framing } from '../../cli/options';
 import { UsageError } from '../../errors';
 import { Connection, type CloseReason } from '../../io/connection';
 import { StdinReader, stdoutWriter } from '../../io/stdio';
@@ -23,6 +23,8 @@ export async function runListen(argv: ListenArgv): Promise<number> {
     rejectOptions(argv, ['keep-open'], 'applies to stream and seqpacket only (a dgram listener receives from every sender anyway)');
   }
   if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec (the command reads and writes the connection)');
+  if (!argv['keep-open']) rejectOptions(argv, ['max-conns'], 'applies with -k only (without it listen serves one connection)');
+  const maxConns = maxConnsOf(argv, argv.exec !== undefined);
   const framing = argv.exec === undefined ? framingFor(argv, type) : null;
   const spec = serverSpecOf(argv, type, reporter, 'listen');
   const server = openServer(spec);
@@ -33,6 +35,7 @@ export async function runListen(argv: ListenArgv): Promise<number> {
     const firstPeer = new Promise<{ fd: number; cred: Ucred | null }>((resolve) => {
       const loop = acceptLoop(server.fd, {
         rules: spec.rules,
+        maxConns,
         diagnostics: reporter,
         onPeer: (fd, cred) => {
           if (!keepOpen) {

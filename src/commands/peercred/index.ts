@@ -1,9 +1,10 @@
 // yargs module for `usock peercred`: its options and help; the work is in ./run.
-import { accessOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, maxConnsOptions, serverOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const peercredOptions = {
   listen: { type: 'boolean', describe: 'bind ADDRESS and print one record per client (dgram: per message)' },
+  ...maxConnsOptions,
   ...serverOptions,
   ...accessOptions,
 } as const;

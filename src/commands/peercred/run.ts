@@ -1,7 +1,7 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { concreteType, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { concreteType, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
@@ -204,6 +204,7 @@ function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnTy
   } else {
     const loop = acceptLoop(server.fd, {
       rules: spec.rules,
+      maxConns: maxConnsOf(argv, false),
       diagnostics: reporter,
       onPeer: (fd, cred) => {
         // Read everything before closing: the record describes the peer as it is now.

@@ -1,5 +1,5 @@
 // yargs module for `usock send-fd`: its options and help; the work is in ./run.
-import { accessOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, maxConnsOptions, serverOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const sendFdOptions = {
@@ -8,6 +8,7 @@ export const sendFdOptions = {
   append: { type: 'boolean', describe: 'open FILEs for appending (created if missing)' },
   fd: { type: 'array', string: true, nargs: 1, describe: 'also send this descriptor of usock\'s own (repeatable; --fd 0 is stdin)', requiresArg: true },
   message: { type: 'string', defaultDescription: 'one NUL byte', describe: 'the data sent with the descriptors', requiresArg: true },
+  ...maxConnsOptions,
   ...serverOptions,
   ...accessOptions,
 } as const;

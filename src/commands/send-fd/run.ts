@@ -1,5 +1,5 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
@@ -81,7 +81,7 @@ export async function runSendFd(argv: SendFdArgv): Promise<number> {
   if (spec) {
     const server = openServer(spec);
     if (type === 'dgram') answerDatagrams(server.fd, parcel, spec.rules, reporter);
-    else serveClients(server.fd, parcel, spec.rules, reporter);
+    else serveClients(server.fd, parcel, spec.rules, maxConnsOf(argv, false), reporter);
     return new Promise<number>(() => {}); // until a signal
   }
   const address = parseAddress(argv.address);
@@ -105,9 +105,10 @@ async function sendAll(fd: number, parcel: Parcel, to?: Buffer): Promise<void> {
 }
 
 /** Serves stream and seqpacket clients until a signal: each admitted client gets the parcel, then its connection is closed. */
-function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | null, reporter: Reporter): void {
+function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | null, maxConns: number, reporter: Reporter): void {
   const loop = acceptLoop(listenFd, {
     rules,
+    maxConns,
     diagnostics: reporter,
     onPeer: (fd, cred) => {
       sendAll(fd, parcel).then(
