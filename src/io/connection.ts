@@ -47,6 +47,19 @@ export interface ConnectionOptions {
 /** How a connection ended: 'eof' (both directions over, or ended on purpose) or 'error' (err says why). */
 export type CloseReason = 'eof' | 'error';
 
+/**
+ * Receive buffers shared by every connection, one per size: a read's data leaves the buffer before
+ * readSocket returns (written, or copied into a queue), so a thousand connections need one buffer, not
+ * a thousand.
+ */
+const receiveBuffers = new Map<number, Buffer>();
+
+function receiveBuffer(size: number): Buffer {
+  let buf = receiveBuffers.get(size);
+  if (!buf) receiveBuffers.set(size, (buf = Buffer.allocUnsafe(size)));
+  return buf;
+}
+
 /** Asks for larger kernel buffers on a stream socket (fewer wake-ups per byte); the kernel caps them, failures are harmless. */
 function enlargeBuffers(fd: number): void {
   for (const opt of [SO_SNDBUF, SO_RCVBUF]) {
@@ -76,7 +89,6 @@ export class Connection implements Outlet {
   private inputDone = false;
   private readPaused = false;
   private finished = false;
-  private recvBuf: Buffer | null = null;
   /** Set when a send failed because the peer is gone; units still queued are then undeliverable. */
   sendError: Error | null = null;
   /** Set when the peer reset the connection (it closed with our data unread, e.g. an access rule rejected us). */
@@ -276,7 +288,7 @@ export class Connection implements Outlet {
       for (let i = 0; i < READS_PER_TURN; i++) {
         if (sink.full) return this.pauseForSink();
         if (this.opts.type === 'stream') {
-          const buf = (this.recvBuf ??= Buffer.allocUnsafe(STREAM_CHUNK));
+          const buf = receiveBuffer(STREAM_CHUNK);
           const n = read(this.fd, buf);
           if (n === WOULD_BLOCK) break;
           if (n === 0) return this.peerEnded();
@@ -284,7 +296,7 @@ export class Connection implements Outlet {
           sink.writeNow(buf.subarray(0, n));
           if (n < buf.length) break; // drained: the level-triggered poll calls again
         } else {
-          const buf = (this.recvBuf ??= Buffer.allocUnsafe(this.opts.maxSize));
+          const buf = receiveBuffer(this.opts.maxSize);
           const n = recv(this.fd, buf, MSG_TRUNC);
           if (n === WOULD_BLOCK) break;
           if (n === 0 && this.opts.type === 'seqpacket' && seqpacketEnded(this.fd)) return this.peerEnded();

@@ -11,6 +11,8 @@ const ACCEPTS_PER_TURN = 64;
 /** The first and the longest pause after accept(2) fails (EMFILE, ENFILE, ENOBUFS, ENOMEM...). */
 const FIRST_PAUSE_MS = 10;
 const LONGEST_PAUSE_MS = 1000;
+/** How long a server must have had no connection before it is called idle. */
+const IDLE_MS = 1000;
 
 export interface AcceptOptions {
   rules: AccessRules | null;
@@ -22,6 +24,8 @@ export interface AcceptOptions {
    * it throws is reported in one line and closes that connection only; the loop goes on.
    */
   onPeer: (fd: number, cred: Ucred | null) => void;
+  /** Called once no connection has been left for a second after some were served (a server gives memory back then). */
+  onIdle?: () => void;
 }
 
 export interface AcceptLoop {
@@ -42,6 +46,7 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   let pause = 0; // ms of the current back-off; 0 while accepting normally
   let timer: NodeJS.Timeout | null = null;
   let active = 0;
+  let idleTimer: NodeJS.Timeout | null = null;
   const max = opts.maxConns ?? Infinity;
 
   const watch = () => watcher.onReadable(active < max ? acceptSome : null);
@@ -101,10 +106,17 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (idleTimer) clearTimeout(idleTimer);
       watcher.close();
     },
     released() {
       active = Math.max(0, active - 1);
+      if (active === 0 && opts.onIdle && !idleTimer) {
+        idleTimer = setTimeout(() => {
+          idleTimer = null;
+          if (active === 0 && !stopped) opts.onIdle!();
+        }, IDLE_MS).unref();
+      }
       if (stopped) return;
       if (timer) retry();
       else if (active === max - 1) watch();

@@ -7,6 +7,7 @@ import { openServer } from '../../net/server';
 import type { Reporter } from '../../report/reporter';
 import { describePeer } from '../../report/text';
 import { hasCode } from '../../sys/errors';
+import { releaseMemory } from '../../sys/memory';
 import { sendto, WOULD_BLOCK } from '../../sys/socket';
 import type { EchoServerArgv } from './index';
 
@@ -25,6 +26,7 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
       rules: spec.rules,
       maxConns,
       diagnostics: reporter,
+      onIdle: releaseMemory,
       onPeer: (fd, cred) => {
         new Connection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: null, source: null }, (c, reason, err) => {
           loop.released();

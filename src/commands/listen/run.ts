@@ -10,6 +10,7 @@ import { peerEnvironment, startShellOn } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
 import { describePeer } from '../../report/text';
 import type { SocketType, Ucred } from '../../sys/socket';
+import { releaseMemory } from '../../sys/memory';
 import { relayConnection } from '../relay';
 import { relayDatagrams } from './dgram';
 import type { ListenArgv } from './index';
@@ -37,6 +38,7 @@ export async function runListen(argv: ListenArgv): Promise<number> {
         rules: spec.rules,
         maxConns,
         diagnostics: reporter,
+        onIdle: releaseMemory,
         onPeer: (fd, cred) => {
           if (!keepOpen) {
             loop.stop();

@@ -1,0 +1,68 @@
+// Memory that comes back (npm run test:stress): echo-server's RSS across bursts of 1,000 concurrent clients x 1 MiB
+// both ways, of seqpacket clients, and of clients that send without reading, measured once each burst has left.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { usock, runPythonFile, tmpDir, waitListening, waitUntil, show, sleep } from '../helpers.mjs';
+
+const MiB = 1024 * 1024;
+
+/** Returns the resident set size of pid in MiB. */
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) / 1024;
+}
+
+/** Returns the lowest RSS of pid seen while it settles (up to 3 s): memory freed shows within that. */
+async function settledRss(pid) {
+  let low = rssMiB(pid);
+  for (let i = 0; i < 30; i++) {
+    await sleep(100);
+    low = Math.min(low, rssMiB(pid));
+  }
+  return low;
+}
+
+test('echo-server: four bursts of 1,000 clients x 1 MiB come back byte-exact, and RSS returns within 64 MiB of its start with no growth from burst to burst', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 's');
+  const srv = usock(['echo-server', sock], { t });
+  await waitListening(sock);
+  const start = await settledRss(srv.pid);
+  const after = [];
+  for (let burst = 0; burst < 4; burst++) {
+    const r = await runPythonFile('burst.py', [sock, 1000, MiB, 'echo'], { t, timeout: 180_000 });
+    const res = JSON.parse(r.stdout.toString());
+    t.is(res.ok, 1000, show(r));
+    after.push(await settledRss(srv.pid));
+  }
+  t.log(`RSS start ${start.toFixed(0)} MiB, after each burst: ${after.map((x) => x.toFixed(0)).join(' / ')} MiB`);
+  for (const a of after) t.true(a - start <= 64, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start`);
+  t.true(after[3] - after[0] <= 16, `growth from burst 1 to 4: ${after.map((x) => x.toFixed(0)).join(' / ')}`);
+});
+
+test('echo-server -t seqpacket: a burst of 1,000 clients x 1 MiB in 64 KiB messages comes back whole, and RSS returns within 64 MiB of its start', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 's');
+  const srv = usock(['echo-server', '-t', 'seqpacket', sock], { t });
+  await waitListening(sock, 'seqpacket');
+  const start = await settledRss(srv.pid);
+  const r = await runPythonFile('burst.py', [sock, 1000, MiB, 'echo', 'seqpacket'], { t, timeout: 180_000 });
+  t.is(JSON.parse(r.stdout.toString()).ok, 1000, show(r));
+  const after = await settledRss(srv.pid);
+  t.log(`RSS start ${start.toFixed(0)} MiB, after the seqpacket burst: ${after.toFixed(0)} MiB`);
+  t.true(after - start <= 64, `RSS ${after.toFixed(0)} vs ${start.toFixed(0)} MiB`);
+});
+
+test('echo-server: 200 clients that send 1 MiB without reading leave nothing behind once they are gone', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 's');
+  const srv = usock(['echo-server', sock], { t });
+  await waitListening(sock);
+  const start = await settledRss(srv.pid);
+  const r = await runPythonFile('burst.py', [sock, 200, MiB, 'noread'], { t, timeout: 180_000 });
+  t.is(JSON.parse(r.stdout.toString()).ok, 200, show(r));
+  const after = await settledRss(srv.pid);
+  t.log(`RSS start ${start.toFixed(0)} MiB, after 200 non-reading clients left: ${after.toFixed(0)} MiB`);
+  t.true(after - start <= 64, `RSS ${after.toFixed(0)} vs ${start.toFixed(0)} MiB`);
+});
