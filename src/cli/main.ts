@@ -1,16 +1,19 @@
 // The usock CLI and its one way out: arguments parsed (yargs), the command run, and whatever ends it (a status, an error, a closed stdout, a signal) turned into one exit.
 import { EXIT } from '../errors';
-import { onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
+import { finishStdout, onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
 import { removeSocketFiles } from '../net/socketfile';
 import { colourErrorLines, flushSummaries, writeStderr } from '../report/reporter';
 import { hasCode } from '../sys/errors';
 import { exitCodeFor, errorLines } from './exit';
-import { dieOfSignal, installSignalHandlers, onCleanup, runCleanups } from './lifecycle';
+import { dieOfSignal, installSignalHandlers, onCleanup, onSignal, runCleanups } from './lifecycle';
 import { globalOptions } from './options';
 import { commands, type Status } from './registry';
 import { UsageError } from '../errors';
 
 declare const __USOCK_VERSION__: string;
+
+/** How long a signal waits for stdout's reader to take what usock still holds. */
+const STDOUT_GRACE_MS = 1000;
 
 /** Returns argv with `help COMMAND` turned into `COMMAND --help`. */
 function expandHelp(args: string[]): string[] {
@@ -86,6 +89,8 @@ onCleanup(restoreStdioFlags);
 onCleanup(removeSocketFiles);
 onCleanup(flushSummaries);
 installSignalHandlers();
+// A signal ends usock only once what stdout holds is out (at most 1 s): never half a len32 frame.
+onSignal(() => finishStdout(STDOUT_GRACE_MS));
 // Whatever ends the run first: the command's status or error, a closed stdout (quietly 0), an exception from a callback.
 const interrupted = new Promise<Status>((resolve, reject) => {
   process.on('uncaughtException', reject);

@@ -68,6 +68,11 @@ export function stdoutWriter(): FdWriter {
   return stdout;
 }
 
+/** Writes out what stdout still holds, waiting at most timeoutMs for its reader: on a signal, so that no frame is left half written. */
+export function finishStdout(timeoutMs: number): void {
+  stdout?.drainSync(timeoutMs);
+}
+
 /** Calls listener when a write to stdout fails (EPIPE when its reader left, ENOSPC, EIO...). */
 export function onStdoutFailure(listener: (err: Error) => void): void {
   stdoutFailureListeners.push(listener);

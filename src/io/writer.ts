@@ -1,6 +1,7 @@
 // Buffered, non-blocking writes to one descriptor with backpressure (high-water mark and drain callbacks).
 import { FdWatcher } from '../sys/poll';
-import { WOULD_BLOCK, write } from '../sys/socket';
+import { POLLOUT } from '../sys/platform/linux';
+import { pollWait, WOULD_BLOCK, write } from '../sys/socket';
 
 const BLOCK = 256 * 1024;
 export const HIGH_WATER = 1024 * 1024;
@@ -82,6 +83,26 @@ export class FdWriter {
   whenDrained(cb: () => void): void {
     if (this.queued === 0 || this.failed) cb();
     else { this.drainWaiters.push(cb); this.flush(); }
+  }
+
+  /**
+   * Writes everything queued, blocking (poll) until the fd takes it or timeoutMs pass: for the signal
+   * path, so that a frame partly written is finished before the process dies. Returns true when all was written.
+   */
+  drainSync(timeoutMs: number): boolean {
+    const deadline = Date.now() + timeoutMs;
+    while (this.queued > 0 && !this.failed) {
+      this.flush();
+      if (this.queued === 0) break;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      try {
+        pollWait(this.watcher.fd, POLLOUT, left);
+      } catch {
+        return false;
+      }
+    }
+    return this.queued === 0;
   }
 
   /** Writes what the fd accepts now; waits for writability for the rest. */
