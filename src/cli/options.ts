@@ -3,7 +3,8 @@ import type { InferredOptionTypes, Options } from 'yargs';
 import { UsageError } from '../errors';
 import { FRAME_MODES, type FrameMode } from '../io/framing';
 import { parseAccessRules, type AccessRules } from '../net/access';
-import { parseAddress } from '../net/address';
+import { readFileSync } from 'node:fs';
+import { parseAddress, type SocketAddress } from '../net/address';
 import type { ServerSpec } from '../net/server';
 import { parseMode } from '../net/socketfile';
 import { Reporter } from '../report/reporter';
@@ -160,7 +161,7 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
   const rules = accessRulesOf(argv);
   const mode = parseMode(argv.mode);
   const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
-  const address = parseAddress(argv.address);
+  const address = addressOf(argv.address);
   if (address.kind === 'abstract' && mode !== undefined) {
     throw new UsageError(`--mode does not apply to the abstract address ${argv.address}: it has no file and no permissions`, 'use --allow-uid, --allow-user, --allow-gid or --allow-group to limit who may connect');
   }
@@ -170,4 +171,45 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
 /** Throws UsageError when server options (--allow-*, --mode, --backlog, --max-conns) are given to a command that does not bind (`why` says what would). */
 export function rejectServerOptions(argv: Record<string, unknown>, why: string): void {
   rejectOptions(argv, [...ACCESS_OPTION_NAMES, ...SERVER_OPTION_NAMES, 'max-conns'], why);
+}
+
+let commandLine: Buffer[] | null | undefined;
+
+/** Returns usock's own arguments as the bytes the kernel holds (/proc/self/cmdline), or null where /proc does not show them. */
+function commandLineBytes(): Buffer[] | null {
+  if (commandLine !== undefined) return commandLine;
+  try {
+    const raw = readFileSync('/proc/self/cmdline');
+    const parts: Buffer[] = [];
+    for (let start = 0; start < raw.length;) {
+      const end = raw.indexOf(0, start);
+      parts.push(raw.subarray(start, end < 0 ? raw.length : end));
+      start = end < 0 ? raw.length : end + 1;
+    }
+    const own = process.argv.length - 2; // node and its script come first
+    commandLine = own >= 0 && parts.length >= own ? parts.slice(parts.length - own) : null;
+  } catch {
+    commandLine = null;
+  }
+  return commandLine;
+}
+
+/**
+ * Returns an argument as the user gave it: Node decodes arguments as UTF-8 and puts U+FFFD where bytes
+ * are not; then the exact bytes are taken from the command line (as `ARG` or `--option=ARG`), so that
+ * usock never binds or connects to a name the user did not write. Otherwise the text itself.
+ */
+export function exactArg(text: string): string | Buffer {
+  if (!text.includes('\uFFFD')) return text;
+  for (const raw of commandLineBytes() ?? []) {
+    if (raw.toString('utf8') === text) return raw;
+    const eq = raw.indexOf(0x3d); // '='
+    if (raw[0] === 0x2d && eq > 0 && raw.subarray(eq + 1).toString('utf8') === text) return raw.subarray(eq + 1);
+  }
+  return text;
+}
+
+/** Returns the address an argument names, byte for byte (see exactArg). Throws as parseAddress does; the caller releases it. */
+export function addressOf(text: string): SocketAddress {
+  return parseAddress(exactArg(text));
 }

@@ -4,30 +4,39 @@ import { UsageError } from '../errors';
 import { closeQuietly, open } from '../sys/socket';
 import { encodeAbstractAddress, encodePathAddress } from '../sys/sockaddr';
 import { O_DIRECTORY, O_PATH, SUN_PATH_MAX } from '../sys/platform/linux';
+import { escapeBytes } from '../report/text';
 
 export interface SocketAddress {
-  /** The address as the user wrote it. */
+  /** The address as the user wrote it, for messages (bytes that are not UTF-8 escaped as \xNN). */
   readonly text: string;
   readonly kind: 'path' | 'abstract';
   /** The encoded sockaddr_un to pass to bind(2), connect(2) or sendto(2). */
   readonly sockaddr: Buffer;
-  /** The filesystem path of the socket file (as given), for stat and unlink; undefined for abstract names. */
-  readonly path?: string;
+  /** The filesystem path of the socket file (as given: bytes when they are not UTF-8), for stat and unlink; undefined for abstract names. */
+  readonly path?: string | Buffer;
   /** Closes the directory descriptor a long path holds; safe to call twice. */
   release(): void;
 }
 
-/** Returns the parsed address. Throws UsageError (64) when it is empty or cannot fit, SysError when a long path's directory cannot be opened. The caller releases it. */
-export function parseAddress(text: string): SocketAddress {
-  if (text === '') throw new UsageError('empty address');
-  if (text.startsWith('@')) {
-    const name = Buffer.from(text.slice(1));
+/**
+ * Returns the parsed address: arg is the text the user wrote, or its exact bytes where they are not
+ * UTF-8 (a name is used byte for byte, never as Node decoded it). Throws UsageError (64) when it is
+ * empty or cannot fit, SysError when a long path's directory cannot be opened. The caller releases it.
+ */
+export function parseAddress(arg: string | Buffer): SocketAddress {
+  const raw = typeof arg === 'string' ? Buffer.from(arg) : arg;
+  const text = typeof arg === 'string' ? arg : escapeBytes(arg);
+  if (raw.length === 0) throw new UsageError('empty address');
+  if (raw[0] === 0x40) { // '@'
+    const name = raw.subarray(1);
     if (name.length > SUN_PATH_MAX) throw new UsageError(`abstract name too long (${name.length} bytes, max ${SUN_PATH_MAX})`);
     return { text, kind: 'abstract', sockaddr: encodeAbstractAddress(name), release() {} };
   }
-  const bytes = Buffer.byteLength(text);
-  if (bytes <= SUN_PATH_MAX) return { text, kind: 'path', path: text, sockaddr: encodePathAddress(text), release() {} };
-  return viaDirectory(text, bytes);
+  if (raw.length <= SUN_PATH_MAX) return { text, kind: 'path', path: arg, sockaddr: encodePathAddress(raw), release() {} };
+  if (typeof arg !== 'string') {
+    throw new UsageError(`socket path too long (${raw.length} bytes, max ${SUN_PATH_MAX})`, 'a path that is not UTF-8 must fit sun_path');
+  }
+  return viaDirectory(arg, raw.length);
 }
 
 /** Reaches a path longer than sun_path through a descriptor of its directory. */

@@ -98,7 +98,7 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
   };
 }
 
-function isSameFile(path: string, id: { dev: number; ino: number }): boolean {
+function isSameFile(path: string | Buffer, id: { dev: number; ino: number }): boolean {
   try {
     const st = lstatSync(path);
     return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
@@ -107,7 +107,7 @@ function isSameFile(path: string, id: { dev: number; ino: number }): boolean {
   }
 }
 
-/** Removes a socket file nobody listens on; throws UsockError CANTCREAT for a live socket or a non-socket. */
+/** Removes a socket file nobody listens on (another user's only as refuseOthersStaleSocket allows); throws UsockError CANTCREAT for a live socket or a non-socket. */
 function clearStaleSocket(address: SocketAddress, type: SocketType, opts: ServerOptions): void {
   const path = address.path!;
   let st;
@@ -118,17 +118,17 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
     throw err;
   }
   if (!st.isSocket()) {
-    throw new UsockError(`${path}: file exists and is not a socket (left untouched)`, 'CANTCREAT');
+    throw new UsockError(`${address.text}: file exists and is not a socket (left untouched)`, 'CANTCREAT');
   }
   const probe = socket(type);
   try {
     connect(probe, address.sockaddr, address.text);
   } catch (err) {
     if (err instanceof SysError && err.code === 'ECONNREFUSED') {
-      refuseOthersStaleSocket(path, st);
+      refuseOthersStaleSocket(address, st);
       const again = lstatSync(path);
       if (again.ino === st.ino && again.dev === st.dev) unlinkSync(path);
-      opts.onStaleReplaced?.(path);
+      opts.onStaleReplaced?.(address.text);
       return;
     }
     if (!(err instanceof SysError && err.code === 'EPROTOTYPE')) throw err;
@@ -143,10 +143,10 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: Server
  * usock's own user's, or the directory is not sticky and belongs to that user. In a sticky directory
  * such as /tmp, root would otherwise remove another user's file.
  */
-function refuseOthersStaleSocket(path: string, st: { uid: number }): void {
+function refuseOthersStaleSocket(address: SocketAddress, st: { uid: number }): void {
   const euid = process.geteuid?.() ?? -1;
   if (st.uid === euid) return;
-  const dir = lstatSync(dirname(resolve(path)));
+  const dir = lstatSync(parentOf(address.path!));
   const sticky = (dir.mode & 0o1000) !== 0;
   if (!sticky && dir.uid === euid) return;
   let owner = `uid ${st.uid}`;
@@ -156,13 +156,21 @@ function refuseOthersStaleSocket(path: string, st: { uid: number }): void {
   } catch {
     // the user database failed: the number says enough
   }
-  throw new UsockError(`${path}: a stale socket owned by ${owner}${sticky ? ' in a sticky directory' : ''}: not replaced (left untouched)`, 'CANTCREAT',
+  throw new UsockError(`${address.text}: a stale socket owned by ${owner}${sticky ? ' in a sticky directory' : ''}: not replaced (left untouched)`, 'CANTCREAT',
     'remove it as its owner, or choose another address');
+}
+
+/** Returns the directory that holds path (a string, or bytes that are not UTF-8). */
+function parentOf(path: string | Buffer): string | Buffer {
+  if (typeof path === 'string') return dirname(resolve(path));
+  const slash = path.lastIndexOf(0x2f);
+  return slash < 0 ? '.' : slash === 0 ? '/' : path.subarray(0, slash);
 }
 
 /** Returns the exit-73 error for an address a live socket holds, naming its owner where /proc shows it. */
 function addressInUse(address: SocketAddress): UsockError {
-  const candidates = readUnixSockets().filter((s) => s.address === address.text || (address.path !== undefined && s.address === resolve(address.path)));
+  const full = typeof address.path === 'string' ? resolve(address.path) : undefined;
+  const candidates = readUnixSockets().filter((s) => s.address === address.text || (full !== undefined && s.address === full));
   const owners = findOwners(candidates.map((c) => c.inode));
   const listening = candidates.find((c) => c.listening && owners.has(c.inode)) ?? candidates.find((c) => owners.has(c.inode));
   const owner = listening ? owners.get(listening.inode)![0] : undefined;

@@ -15,3 +15,31 @@ export function describePeer(c: { pid: number; uid: number; gid: number } | null
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/**
+ * Returns bytes as text for humans: UTF-8 decoded, with bytes that are not valid UTF-8 and control
+ * characters escaped (\xNN, \n, \t, \\), so that a name usock shows is the name it uses.
+ */
+export function escapeBytes(bytes: Buffer): string {
+  let out = '';
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    let valid = len > 0 && i + len <= bytes.length;
+    for (let k = 1; valid && k < len; k++) valid = (bytes[i + k]! & 0xc0) === 0x80;
+    if (valid && len > 1) {
+      const ch = bytes.toString('utf8', i, i + len);
+      valid = !ch.includes('\uFFFD'); // overlong or surrogate encodings
+      if (valid) out += ch;
+    } else if (valid) {
+      out += escapeField(String.fromCharCode(b));
+    }
+    if (!valid) {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i += 1;
+    } else {
+      i += len;
+    }
+  }
+  return out;
+}

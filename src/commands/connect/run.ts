@@ -1,10 +1,10 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { DEFAULTS, concreteType, framingFor, rejectOptions, reporterOf, seconds } from '../../cli/options';
+import { addressOf, concreteType, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
-import { parseAddress, type SocketAddress } from '../../net/address';
+import type { SocketAddress } from '../../net/address';
 import { connectTo, detectType } from '../../net/client';
 import { credentialsOf } from '../../net/credentials';
 import { start, startShellOn, peerEnvironment } from '../../proc/spawn';
@@ -23,9 +23,9 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   const type = checkOptions(argv);
   if (argv.as !== undefined && !process.env[RUN_AS_ENV]) return connectAsUser(argv.as, reporter);
   if (process.env[RUN_AS_ENV]) dropToUser(process.env[RUN_AS_ENV]);
-  const address = parseAddress(argv.address);
+  const address = addressOf(argv.address);
   try {
-    const bindTo = argv.bind === undefined ? undefined : parseAddress(argv.bind);
+    const bindTo = argv.bind === undefined ? undefined : addressOf(argv.bind);
     if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo);
     const concrete = type as SocketType;
     const framing = argv.exec === undefined ? framingFor(argv, concrete) : null;
@@ -33,13 +33,13 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
     const client = await connectTo(address, concrete, bindTo);
     client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     const peer = credentialsOf(client.fd);
-    reporter.info('connected', `connected to ${argv.address} (${concrete})`, { address: argv.address, type: concrete, peer });
+    reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
     try {
       if (argv.exec !== undefined) {
         const running = await startShellOn(argv.exec, client.fd, peerEnvironment(peer));
         return (await running.ended).status;
       }
-      return await relayConnection(client.fd, { ...framing!, type: concrete, reporter, label: `connect ${argv.address}`, wait });
+      return await relayConnection(client.fd, { ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait });
     } finally {
       client.bound?.close();
     }

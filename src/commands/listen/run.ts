@@ -56,7 +56,7 @@ export async function runListen(argv: ListenArgv): Promise<number> {
     const { fd, cred } = await firstPeer;
     stopAccepting();
     if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter);
-    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${argv.address}: ${describePeer(cred)}` });
+    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}` });
   } finally {
     server.close();
   }

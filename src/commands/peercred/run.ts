@@ -1,11 +1,10 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { concreteType, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { addressOf, concreteType, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
-import { parseAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
 import { peerGroups, peerLabel } from '../../net/credentials';
 import { DatagramReceiver } from '../../net/datagram';
@@ -127,7 +126,7 @@ export async function runPeercred(argv: PeercredArgv): Promise<number> {
   const type = concreteType(argv.type, 'peercred');
   if (argv.listen) return listenForPeers(argv, type, reporter);
   rejectServerOptions(argv, 'applies only with --listen');
-  const address = parseAddress(argv.address);
+  const address = addressOf(argv.address);
   let fd: number;
   try {
     fd = (await connectTo(address, type)).fd;
@@ -135,7 +134,7 @@ export async function runPeercred(argv: PeercredArgv): Promise<number> {
     address.release();
   }
   try {
-    await new RecordPrinter(argv.json, false).print(type === 'dgram' ? datagramServer(fd, argv.address) : streamServer(fd));
+    await new RecordPrinter(argv.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
     return EXIT.OK;
   } finally {
     closeQuietly(fd);

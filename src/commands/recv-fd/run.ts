@@ -1,12 +1,11 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
 import { createReadStream } from 'node:fs';
 import { isatty } from 'node:tty';
-import { concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, wholeNumber } from '../../cli/options';
+import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, wholeNumber } from '../../cli/options';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
-import { parseAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
 import { passCredentials } from '../../net/credentials';
 import { DatagramReceiver } from '../../net/datagram';
@@ -98,7 +97,7 @@ export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
 
 /** Connects to the address and waits for the message; a dgram client first sends an empty datagram as its request. Closes the socket before returning. */
 async function receiveAsClient(text: string, type: SocketType, maxFds: number): Promise<Delivery> {
-  const address = parseAddress(text);
+  const address = addressOf(text);
   let fd: number;
   try {
     fd = (await connectTo(address, type)).fd;
@@ -113,7 +112,7 @@ async function receiveAsClient(text: string, type: SocketType, maxFds: number): 
     } else {
       peer = knownPeer(() => peerCredentials(fd));
     }
-    const msg = await awaitMessage(fd, type, maxFds, text);
+    const msg = await awaitMessage(fd, type, maxFds, address.text);
     return { msg, peer: type === 'dgram' ? knownPeer(() => msg.cred) : peer };
   } finally {
     closeQuietly(fd);

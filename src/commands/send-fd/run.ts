@@ -1,9 +1,8 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { addressOf, concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
-import { parseAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
 import { DatagramReceiver, senderText } from '../../net/datagram';
 import { openServer } from '../../net/server';
@@ -84,12 +83,12 @@ export async function runSendFd(argv: SendFdArgv): Promise<number> {
     else serveClients(server.fd, parcel, spec.rules, maxConnsOf(argv, false), reporter);
     return new Promise<number>(() => {}); // until a signal
   }
-  const address = parseAddress(argv.address);
+  const address = addressOf(argv.address);
   try {
     const { fd } = await connectTo(address, type);
     try {
       await sendAll(fd, parcel);
-      reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${argv.address}`, { fds: parcel.fds.length, bytes: message.length });
+      reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${address.text}`, { fds: parcel.fds.length, bytes: message.length });
       return EXIT.OK;
     } finally {
       closeQuietly(fd);
