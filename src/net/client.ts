@@ -54,6 +54,15 @@ async function connectWaiting(fd: number, address: SocketAddress): Promise<void>
   }
 }
 
+/** Returns a socket of type connected to address (no --bind), and releases address. Throws as connectTo does. */
+export async function connectAndRelease(address: SocketAddress, type: SocketType): Promise<number> {
+  try {
+    return (await connectTo(address, type)).fd;
+  } finally {
+    address.release();
+  }
+}
+
 /** Returns the type of the socket at address, trying stream, seqpacket and dgram; throws the first type's error when none connects. */
 export async function detectType(address: SocketAddress): Promise<SocketType> {
   let first: unknown;

@@ -5,7 +5,7 @@ import { addressOf, concreteType, maxConnsOf, rejectServerOptions, reporterOf, s
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
-import { connectTo } from '../../net/client';
+import { connectAndRelease } from '../../net/client';
 import { peerGroups, peerLabel } from '../../net/credentials';
 import { DatagramReceiver } from '../../net/datagram';
 import { findOwners, processCommand, readUnixSockets } from '../../net/procnet';
@@ -127,12 +127,7 @@ export async function runPeercred(argv: PeercredArgv): Promise<number> {
   if (argv.listen) return listenForPeers(argv, type, reporter);
   rejectServerOptions(argv, 'applies only with --listen');
   const address = addressOf(argv.address);
-  let fd: number;
-  try {
-    fd = (await connectTo(address, type)).fd;
-  } finally {
-    address.release();
-  }
+  const fd = await connectAndRelease(address, type);
   try {
     await new RecordPrinter(argv.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
     return EXIT.OK;

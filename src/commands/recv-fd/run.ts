@@ -6,7 +6,7 @@ import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
-import { connectTo } from '../../net/client';
+import { connectAndRelease } from '../../net/client';
 import { passCredentials } from '../../net/credentials';
 import { DatagramReceiver } from '../../net/datagram';
 import { openServer } from '../../net/server';
@@ -98,12 +98,7 @@ export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
 /** Connects to the address and waits for the message; a dgram client first sends an empty datagram as its request. Closes the socket before returning. */
 async function receiveAsClient(text: string, type: SocketType, maxFds: number): Promise<Delivery> {
   const address = addressOf(text);
-  let fd: number;
-  try {
-    fd = (await connectTo(address, type)).fd;
-  } finally {
-    address.release();
-  }
+  const fd = await connectAndRelease(address, type);
   try {
     let peer: Ucred | null = null;
     if (type === 'dgram') {

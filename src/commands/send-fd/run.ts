@@ -3,7 +3,7 @@ import { addressOf, concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, rep
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
-import { connectTo } from '../../net/client';
+import { connectAndRelease } from '../../net/client';
 import { DatagramReceiver, senderText } from '../../net/datagram';
 import { openServer } from '../../net/server';
 import type { Reporter } from '../../report/reporter';
@@ -84,17 +84,13 @@ export async function runSendFd(argv: SendFdArgv): Promise<number> {
     return new Promise<number>(() => {}); // until a signal
   }
   const address = addressOf(argv.address);
+  const fd = await connectAndRelease(address, type);
   try {
-    const { fd } = await connectTo(address, type);
-    try {
-      await sendAll(fd, parcel);
-      reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${address.text}`, { fds: parcel.fds.length, bytes: message.length });
-      return EXIT.OK;
-    } finally {
-      closeQuietly(fd);
-    }
+    await sendAll(fd, parcel);
+    reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${address.text}`, { fds: parcel.fds.length, bytes: message.length });
+    return EXIT.OK;
   } finally {
-    address.release();
+    closeQuietly(fd);
   }
 }
 
