@@ -35,6 +35,20 @@ export interface AcceptLoop {
   released(): void;
 }
 
+/** Resolves with the first connection on listenFd that the rules admit, then stops accepting (the caller owns listenFd and the connection). */
+export function acceptOne(listenFd: number, rules: AccessRules | null, diagnostics: Diagnostics): Promise<{ fd: number; cred: Ucred | null }> {
+  return new Promise((resolve) => {
+    const loop = acceptLoop(listenFd, {
+      rules,
+      diagnostics,
+      onPeer: (fd, cred) => {
+        loop.stop();
+        resolve({ fd, cred });
+      },
+    });
+  });
+}
+
 /**
  * Accepts on listenFd until stopped. When accept(2) fails (out of descriptors, most often) the loop
  * stops watching, warns once for the episode, and tries again after a growing pause (10 ms up to

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors';
 import { Connection, type CloseReason } from '../../io/connection';
 import { StdinReader, stdoutWriter } from '../../io/stdio';
 import { describeStats } from '../../io/stats';
-import { acceptLoop } from '../../net/accept';
+import { acceptLoop, acceptOne } from '../../net/accept';
 import { openServer } from '../../net/server';
 import { peerEnvironment, startShellOn } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
@@ -31,30 +31,23 @@ export async function runListen(argv: ListenArgv): Promise<number> {
   const server = openServer(spec);
   try {
     if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules });
-    const keepOpen = !!argv['keep-open'];
-    let stopAccepting = () => {};
-    const firstPeer = new Promise<{ fd: number; cred: Ucred | null }>((resolve) => {
+    if (argv['keep-open']) {
+      const exec = argv.exec;
       const loop = acceptLoop(server.fd, {
         rules: spec.rules,
         maxConns,
         diagnostics: reporter,
         onIdle: releaseMemory,
         onPeer: (fd, cred) => {
-          if (!keepOpen) {
-            loop.stop();
-            server.close();
-            return resolve({ fd, cred });
-          }
           const done = () => loop.released();
-          if (argv.exec !== undefined) execOn(argv.exec, fd, cred, reporter).finally(done);
+          if (exec !== undefined) execOn(exec, fd, cred, reporter).finally(done);
           else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter }, done);
         },
       });
-      stopAccepting = () => loop.stop();
-    });
-    if (keepOpen) return await new Promise<number>(() => {}); // until a signal
-    const { fd, cred } = await firstPeer;
-    stopAccepting();
+      return await new Promise<number>(() => {}); // until a signal
+    }
+    const { fd, cred } = await acceptOne(server.fd, spec.rules, reporter);
+    server.close();
     if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter);
     return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}` });
   } finally {

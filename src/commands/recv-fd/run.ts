@@ -4,7 +4,7 @@ import { isatty } from 'node:tty';
 import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, wholeNumber } from '../../cli/options';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
-import { acceptLoop } from '../../net/accept';
+import { acceptOne } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
 import { connectAndRelease } from '../../net/client';
 import { passCredentials } from '../../net/credentials';
@@ -133,16 +133,7 @@ async function receiveListening(argv: RecvFdArgv, type: SocketType, maxFds: numb
       const msg = await firstDatagram(server.fd, maxFds, spec.rules, reporter);
       return { msg, peer: knownPeer(() => msg.cred) };
     }
-    const { fd, cred } = await new Promise<{ fd: number; cred: Ucred | null }>((resolve) => {
-      const loop = acceptLoop(server.fd, {
-        rules: spec.rules,
-        diagnostics: reporter,
-        onPeer: (fd, cred) => {
-          loop.stop();
-          resolve({ fd, cred });
-        },
-      });
-    });
+    const { fd, cred } = await acceptOne(server.fd, spec.rules, reporter);
     server.close();
     try {
       return { msg: await awaitMessage(fd, type, maxFds, 'the client'), peer: cred };
