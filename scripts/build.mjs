@@ -42,6 +42,8 @@ const common = {
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
+  minifyIdentifiers: true,
+  keepNames: true,
   plugins: [lazyStringWidth],
   define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
 };
