@@ -28,6 +28,7 @@ Environment (sizes):
   USOCK_BENCH_DGRAMS         datagrams sent (default 500000)
   USOCK_BENCH_CONNS          sequential echo connections (default 2000)
   USOCK_BENCH_ROUNDTRIPS     ping-pongs on one connection (default 20000)
+  USOCK_BENCH_RTT_ROUNDS     round-trip runs per server and CPU placement, taken in turn (default 3)
   USOCK_BENCH_STARTUP_RUNS   runs of each startup command (default 30)
   USOCK_BIN                  usock executable (default bin/usock of this checkout)
 `;
@@ -76,6 +77,7 @@ const config = {
   dgramSize: 32,
   conns: envCount('USOCK_BENCH_CONNS', 2000),
   roundtrips: envCount('USOCK_BENCH_ROUNDTRIPS', 20000),
+  rttRounds: envCount('USOCK_BENCH_RTT_ROUNDS', 3),
   startupRuns: envCount('USOCK_BENCH_STARTUP_RUNS', 30),
 };
 config.checkBytes = Math.min(config.checkBytes, config.streamBytes);
@@ -274,6 +276,7 @@ function detectTools() {
     // -N and -U as used here are netcat-openbsd's; other netcats are skipped
     if (/OpenBSD netcat/.test(text)) tools.nc = firstLine(text);
   }
+  tools.taskset = has('taskset');
   if (has('hyperfine')) tools.hyperfine = versionOf('hyperfine', ['--version'], /hyperfine \S+/);
   if (has('python3')) tools.python3 = versionOf('python3', ['--version'], /Python \S+/);
   return tools;
@@ -500,17 +503,15 @@ function echoServers(tools) {
   return servers;
 }
 
-async function benchEcho(tools, wantConns, wantRtt) {
+async function benchEcho(tools) {
   const conns = {};
-  const rtt = {};
-  const parts = [wantConns && `${fmt(config.conns, 0)} sequential connections (16 bytes each way)`, wantRtt && `${fmt(config.roundtrips, 0)} 16-byte round trips on one connection`];
-  say(`3/4. echo server: ${parts.filter(Boolean).join('; ')}`);
+  say(`3. echo server: ${fmt(config.conns, 0)} sequential connections (16 bytes each way)`);
   for (const [name, command, args] of echoServers(tools)) {
     const socketPath = newSocketPath();
     const server = start(command, args(socketPath));
     try {
       await waitForSocket(socketPath, server, `${name} server`);
-      if (wantConns) {
+      {
         try {
           const client = start('python3', [CLIENTS, 'conns', socketPath, String(config.conns), '30'], { stdout: 'pipe' });
           const r = await clientResult(client, 'python connection client', 40000);
@@ -523,31 +524,100 @@ async function benchEcho(tools, wantConns, wantRtt) {
           say(`   ${name.padEnd(18)} conn/s error: ${error.message}`);
         }
       }
-      if (wantRtt) {
-        try {
-          if (server.done) throw failure(`${name} server`, server, await server.exited);
-          const client = start('python3', [CLIENTS, 'rtt', socketPath, String(config.roundtrips), '30'], { stdout: 'pipe' });
-          const r = await clientResult(client, 'python round-trip client', 40000);
-          if (r.error) throw new Error(`after ${r.roundtrips} round trips: ${r.error}`);
-          rtt[name] = { median_us: r.median_us, mean_us: r.mean_us, p99_us: r.p99_us, roundtrips: r.roundtrips };
-          say(`   ${name.padEnd(18)} round trip median ${fmt(r.median_us, 1)} us, mean ${fmt(r.mean_us, 1)} us, p99 ${fmt(r.p99_us, 1)} us`);
-        } catch (error) {
-          rtt[name] = { error: error.message };
-          say(`   ${name.padEnd(18)} round trip error: ${error.message}`);
-        }
-      }
     } catch (error) {
-      if (wantConns) conns[name] = { error: error.message };
-      if (wantRtt) rtt[name] = { error: error.message };
+      conns[name] = { error: error.message };
       say(`   ${name.padEnd(18)} error: ${error.message}`);
     } finally {
       await stop(server);
     }
   }
-  if (wantConns) sayRatios(conns, 'conn_s', 'conn/s', false, false);
-  if (wantRtt) sayRatios(rtt, 'median_us', 'median round trip', true, false);
+  sayRatios(conns, 'conn_s', 'conn/s', false, false);
   say();
-  return { conns, rtt };
+  return conns;
+}
+
+/**
+ * Where the scheduler puts the server and the client decides the round trip more than either program: on one
+ * CPU a message costs two context switches; on two CPUs it costs waking an idle CPU twice (an inter-processor
+ * interrupt; in a VM a VM exit and entry each time). Left to the scheduler, the run lands on either, or flips
+ * between them mid-run, so unpinned medians were 17 us one run and 50 us the next on the same build. With
+ * taskset each placement is measured on its own: server and client both on CPU 0 ("same CPU"), and server on
+ * CPU 0, client on CPU 1 ("two CPUs"). Servers are taken in turn, rounds times, and each figure is the median
+ * of its rounds' medians.
+ */
+function rttPlacements(tools) {
+  if (!tools.taskset) return [['unpinned', null, null]];
+  if (os.cpus().length < 2) return [['same CPU', '0', '0']];
+  return [['same CPU', '0', '0'], ['two CPUs', '0', '1']];
+}
+
+async function rttOnce(name, command, args, serverCpu, clientCpu) {
+  const pin = (cpu, cmd, argv) => (cpu === null ? [cmd, argv] : ['taskset', ['-c', cpu, cmd, ...argv]]);
+  const socketPath = newSocketPath();
+  const server = start(...pin(serverCpu, command, args(socketPath)));
+  try {
+    await waitForSocket(socketPath, server, `${name} server`);
+    const client = start(...pin(clientCpu, 'python3', [CLIENTS, 'rtt', socketPath, String(config.roundtrips), '30']), { stdout: 'pipe' });
+    const r = await clientResult(client, 'python round-trip client', 40000);
+    if (r.error) throw new Error(`after ${r.roundtrips} round trips: ${r.error}`);
+    if (server.done) throw failure(`${name} server`, server, await server.exited);
+    return r;
+  } finally {
+    await stop(server);
+  }
+}
+
+async function benchRtt(tools) {
+  const placements = rttPlacements(tools);
+  const rounds = config.rttRounds;
+  say(`4. round trip: ${fmt(config.roundtrips, 0)} 16-byte round trips on one connection (python client), ${rounds} round(s) per server and placement${tools.taskset ? '' : ' (taskset missing: unpinned)'}`);
+  const results = {};
+  for (const [placement, serverCpu, clientCpu] of placements) {
+    const servers = echoServers(tools);
+    const runs = Object.fromEntries(servers.map(([name]) => [name, []]));
+    const errors = {};
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, command, args] of servers) {
+        if (errors[name]) continue;
+        try {
+          const r = await rttOnce(name, command, args, serverCpu, clientCpu);
+          runs[name].push(r);
+        } catch (error) {
+          errors[name] = error.message;
+        }
+      }
+    }
+    const figures = {};
+    for (const [name] of servers) {
+      const list = runs[name];
+      if (errors[name] && list.length === 0) {
+        figures[name] = { error: errors[name] };
+        say(`   ${placement.padEnd(9)} ${name.padEnd(16)} error: ${errors[name]}`);
+        continue;
+      }
+      const medians = list.map((r) => r.median_us);
+      figures[name] = {
+        median_us: median(medians),
+        mean_us: median(list.map((r) => r.mean_us)),
+        p99_us: median(list.map((r) => r.p99_us)),
+        run_medians_us: medians,
+        roundtrips: list.reduce((sum, r) => sum + r.roundtrips, 0),
+        server_cpu: serverCpu,
+        client_cpu: clientCpu,
+      };
+      say(`   ${placement.padEnd(9)} ${name.padEnd(16)} median ${fmt(figures[name].median_us, 1)} us (rounds: ${medians.map((m) => fmt(m, 1)).join(', ')}), mean ${fmt(figures[name].mean_us, 1)}, p99 ${fmt(figures[name].p99_us, 1)}`);
+    }
+    sayRatios(figures, 'median_us', `median round trip, ${placement}`, true, false);
+    results[placement] = figures;
+  }
+  say();
+  return results;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 // ---------------------------------------------------------------- 5. startup
@@ -612,8 +682,9 @@ async function benchStartup(tools) {
 function comparisons(results) {
   const rows = [];
   const add = (metric, section, key, peer, target, unit, lowerIsBetter = false) => {
-    const mine = results[section]?.usock;
-    const theirs = results[section]?.[peer];
+    const where = Array.isArray(section) ? section.reduce((o, k) => o?.[k], results) : results[section];
+    const mine = where?.usock;
+    const theirs = where?.[peer];
     if (!theirs) return;
     const row = { metric, unit, usock: mine?.[key] ?? null, peer, peer_value: theirs[key] ?? null, ratio: null, target: target?.text ?? null, pass: null };
     if (row.usock !== null && row.peer_value !== null) {
@@ -628,7 +699,9 @@ function comparisons(results) {
   add('stream', 'stream', 'mib_s', 'nc', null, 'MiB/s');
   add('datagram', 'dgram', 'msg_s', 'socat UNIX-RECV', { ratio: 1.5, text: '>= 1.5x' }, 'msg/s');
   add('echo conns', 'echo_conns', 'conn_s', 'socat fork PIPE', { ratio: 2, text: '>= 2x' }, 'conn/s');
-  add('round trip (median)', 'roundtrip', 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+  for (const placement of Object.keys(results.roundtrip ?? {})) {
+    add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+  }
   const startup = results.startup;
   if (startup && (startup['usock --version'] || startup.error)) {
     const mine = startup['usock --version']?.mean_ms ?? null;
@@ -685,11 +758,8 @@ async function main() {
     say(`python3 missing: skipping ${needPython.join(', ')}`);
   } else {
     if (options.only.has('dgram')) results.dgram = await benchDgram(tools);
-    if (options.only.has('echo') || options.only.has('rtt')) {
-      const { conns, rtt } = await benchEcho(tools, options.only.has('echo'), options.only.has('rtt'));
-      if (options.only.has('echo')) results.echo_conns = conns;
-      if (options.only.has('rtt')) results.roundtrip = rtt;
-    }
+    if (options.only.has('echo')) results.echo_conns = await benchEcho(tools);
+    if (options.only.has('rtt')) results.roundtrip = await benchRtt(tools);
   }
   if (options.only.has('startup')) results.startup = await benchStartup(tools);
   const rows = comparisons(results);

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// src/sys/libc.ts loads this version's koffi.node directly, and require('koffi') for any other.
+const koffiVersion = JSON.parse(readFileSync(new URL('../node_modules/koffi/package.json', import.meta.url), 'utf8')).version;
 
 /**
  * string-width builds Unicode regular expressions and an Intl.Segmenter when its module loads, which
@@ -40,8 +42,10 @@ const common = {
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
+  minifyIdentifiers: true,
+  keepNames: true,
   plugins: [lazyStringWidth],
-  define: { __USOCK_VERSION__: JSON.stringify(pkg.version) },
+  define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
 };
 
 // The CLI is CommonJS so that bin/usock can compile it with vm.Script and a code cache (no ES-module loader).

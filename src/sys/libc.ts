@@ -16,10 +16,34 @@ export interface Libc {
 
 let libc: Libc | undefined;
 
+declare const __KOFFI_VERSION__: string | undefined;
+
+/**
+ * Returns koffi. require('koffi') costs about 4 ms at each start (resolving and compiling three
+ * uncached scripts, reading the node binary's ELF header to tell glibc from musl) before it loads
+ * the prebuilt koffi.node (under 1 ms). usock needs glibc anyway (libc.so.6), so it loads the glibc
+ * build of the koffi.node that the build saw directly; koffi's wrapper only adds deprecated aliases
+ * that usock does not use. Any surprise (another koffi version, another layout, musl) falls back
+ * to require('koffi').
+ */
+function loadKoffi(): typeof Koffi {
+  const req = createRequire(import.meta.url);
+  const expected = typeof __KOFFI_VERSION__ === 'string' ? __KOFFI_VERSION__ : undefined;
+  if (expected && process.platform === 'linux') {
+    try {
+      const native = req(`@koromix/koffi-linux-${process.arch}/linux_${process.arch}/koffi.node`);
+      if (native && native.version === expected && typeof native.load === 'function') return native as typeof Koffi;
+    } catch {
+      // not there or not loadable: the ordinary way
+    }
+  }
+  return req('koffi') as typeof Koffi;
+}
+
 /** Returns the bound libc functions, loading koffi and libc.so.6 on first use. */
 export function lib(): Libc {
   if (libc) return libc;
-  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
+  const koffi = loadKoffi();
   const so = koffi.load('libc.so.6');
   const f = (proto: string) => so.func(proto);
   libc = {
