@@ -54,6 +54,11 @@ async function helpWidth(args: string[]): Promise<number | null> {
   return Math.min(100, columns(1) || 80);
 }
 
+/** Returns the commands' names, comma-separated. */
+function commandNames(): string {
+  return commands.map((c) => c.command.split(' ')[0]).join(', ');
+}
+
 /** Parses the arguments and runs the command they name; resolves to its status (0 after --help or --version). */
 async function main(): Promise<Status> {
   const args = expandHelp(process.argv.slice(2));
@@ -65,7 +70,7 @@ async function main(): Promise<Status> {
     .usage('usock <command> [options]\n\nnetcat/socat for Unix domain sockets')
     .options(globalOptions)
     .command(commands.map(({ run, ...c }) => ({ ...c, handler: (argv: unknown) => { running = run(argv); } })))
-    .demandCommand(1, 'no command given')
+    .demandCommand(1, `no command given: expected one of ${commandNames()}`)
     .recommendCommands()
     .strict()
     .version(__USOCK_VERSION__)
@@ -81,7 +86,7 @@ async function main(): Promise<Status> {
   const parsed = await parser.parseAsync();
   if (running) return running;
   if (parsed.help || parsed.version) return EXIT.OK;
-  throw new UsageError(`no command given: expected one of ${commands.map((c) => c.command.split(' ')[0]).join(', ')}`, 'see `usock --help`');
+  throw new UsageError(`no command given: expected one of ${commandNames()}`, 'see `usock --help`');
 }
 
 recordStdioFlags();

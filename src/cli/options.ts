@@ -8,6 +8,7 @@ import { parseAddress, type SocketAddress } from '../net/address';
 import type { ServerSpec } from '../net/server';
 import { parseMode } from '../net/socketfile';
 import { Reporter } from '../report/reporter';
+import { escapeBytes } from '../report/text';
 import type { SocketType } from '../sys/socket';
 
 /** Defaults of options whose presence matters (an option given where it does not apply is a usage error), applied by the functions below. */
@@ -197,16 +198,23 @@ function commandLineBytes(): Buffer[] | null {
 /**
  * Returns an argument as the user gave it: Node decodes arguments as UTF-8 and puts U+FFFD where bytes
  * are not; then the exact bytes are taken from the command line (as `ARG` or `--option=ARG`), so that
- * usock never binds or connects to a name the user did not write. Otherwise the text itself.
+ * usock never binds or connects to a name the user did not write. Throws UsageError (64) where the
+ * bytes cannot be told for sure: /proc does not show them, or two arguments that differ decode alike.
  */
 export function exactArg(text: string): string | Buffer {
   if (!text.includes('\uFFFD')) return text;
+  const found: Buffer[] = [];
   for (const raw of commandLineBytes() ?? []) {
-    if (raw.toString('utf8') === text) return raw;
     const eq = raw.indexOf(0x3d); // '='
-    if (raw[0] === 0x2d && eq > 0 && raw.subarray(eq + 1).toString('utf8') === text) return raw.subarray(eq + 1);
+    const value = raw.toString('utf8') === text ? raw
+      : raw[0] === 0x2d && eq > 0 && raw.subarray(eq + 1).toString('utf8') === text ? raw.subarray(eq + 1) : null;
+    if (value && !found.some((f) => f.equals(value))) found.push(value);
   }
-  return text;
+  if (found.length === 1) return found[0]!;
+  throw new UsageError(found.length === 0
+    ? `'${text}' holds bytes that are not UTF-8, and /proc/self/cmdline does not show which`
+    : `two arguments differ only in bytes that are not UTF-8 (${found.map(escapeBytes).join(', ')}): usock cannot tell which is which`,
+  'give such names through a UTF-8 path, e.g. a symbolic link to the directory');
 }
 
 /** Returns the address an argument names, byte for byte (see exactArg). Throws as parseAddress does; the caller releases it. */

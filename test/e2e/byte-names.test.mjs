@@ -60,3 +60,14 @@ c.close()
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'from-server');
 });
+
+test('two arguments that differ only in bytes that are not UTF-8 are a usage error (64): usock cannot tell which is which, so it binds and connects to neither', async (t) => {
+  const dir = tmpDir(t);
+  const script = `exec "$0" "$1" connect --bind "$(printf '%s/a\\375' "$2")" "$(printf '%s/a\\376' "$2")"`;
+  const p = startProcess('sh', ['-c', script, process.execPath, USOCK, dir], { t });
+  p.end('');
+  const r = await p.exited;
+  t.is(r.code, 64, show(r));
+  t.regex(r.stderr.toString(), /two arguments differ only in bytes that are not UTF-8 \(.*a\\xfd, .*a\\xfe\)/);
+  t.deepEqual(fs.readdirSync(dir), [], 'nothing bound');
+});
