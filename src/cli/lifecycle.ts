@@ -1,5 +1,4 @@
 // Process lifecycle: clean-up actions run once however the process ends, and the one handler of SIGINT, SIGTERM and SIGHUP, which re-raises the signal.
-import { constants } from 'node:os';
 
 const cleanups: Array<() => void> = [];
 let cleaned = false;
@@ -58,9 +57,12 @@ export function deferSignals(): void {
   deferred = true;
 }
 
-/** Returns the shell-style status of death by signal: 128 + its number. */
+/** The numbers of the signals usock handles (Linux), without loading node:os for them. */
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/** Returns the shell-style status of death by one of the handled signals: 128 + its number. */
 export function signalStatus(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 0);
+  return 128 + (SIGNAL_NUMBERS[signal] ?? 0);
 }
 
 /** Cleans up, then ends the process by the same signal so that the parent sees how it ended. */

@@ -2,7 +2,7 @@
 import { EXIT } from '../errors';
 import { finishStdout, onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
 import { removeSocketFiles } from '../net/socketfile';
-import { colourErrorLines, flushSummaries, writeStderr } from '../report/reporter';
+import { colourErrorLines, flushSummaries, loadColours, writeStderr } from '../report/reporter';
 import { hasCode } from '../sys/errors';
 import { exitCodeFor, errorLines } from './exit';
 import { dieOfSignal, installSignalHandlers, onCleanup, onSignal, runCleanups } from './lifecycle';
@@ -62,6 +62,7 @@ function commandNames(): string {
 /** Parses the arguments and runs the command they name; resolves to its status (0 after --help or --version). */
 async function main(): Promise<Status> {
   const args = expandHelp(process.argv.slice(2));
+  await loadColours();
   const { default: yargs } = await import('yargs');
   let running: Promise<Status> | null = null;
   const parser = yargs(args)
@@ -73,7 +74,6 @@ async function main(): Promise<Status> {
     .demandCommand(1, `no command given: expected one of ${commandNames()}`)
     .recommendCommands()
     .strict()
-    .version(__USOCK_VERSION__)
     .help()
     .alias('help', 'h')
     .epilogue('Run `usock help COMMAND` for a command\'s options; `man usock` for the whole manual.')
@@ -82,6 +82,9 @@ async function main(): Promise<Status> {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '), 'see `usock --help`');
     });
+  // bin/usock answers a lone --version itself; yargs sets the option up (and looks for a package.json) only where it shows.
+  if (args.some((a) => a === '--version' || a === '--help' || a === '-h')) parser.version(__USOCK_VERSION__);
+  else parser.version(false);
   skipHelpCache(parser);
   const parsed = await parser.parseAsync();
   if (running) return running;

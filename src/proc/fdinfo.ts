@@ -1,6 +1,6 @@
 // What a descriptor is: kind (from fstat and /proc/self/fd), target (/proc/self/fd readlink), open flags and offset (/proc/self/fdinfo).
+import { isTerminal } from '../sys/socket';
 import { fstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { isatty } from 'node:tty';
 
 export interface DescriptorInfo {
   /** The descriptor's number in this process. */
@@ -84,7 +84,7 @@ export function describeDescriptor(fd: number): DescriptorInfo {
   }
   let tty = false;
   try {
-    tty = st !== null && st.isCharacterDevice() && isatty(fd);
+    tty = st !== null && st.isCharacterDevice() && isTerminal(fd);
   } catch {
     // not a tty
   }

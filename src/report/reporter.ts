@@ -1,11 +1,24 @@
 // Diagnostics on stderr: one line per event (-v, -q), or one JSON object per event (--json); error lines coloured where stderr takes colour.
 import { writeSync } from 'node:fs';
-import { chalkStderr } from 'chalk';
 import { POLLOUT } from '../sys/platform/linux';
-import { pollWait } from '../sys/socket';
+import { pollWait, isTerminal } from '../sys/socket';
 
-// NO_COLOR (no-color.org): any non-empty value turns colour off, whatever the terminal.
-if (process.env.NO_COLOR) chalkStderr.level = 0;
+/** The colours of stderr lines; plain until loadColours finds that stderr takes colour. */
+interface Paint { red(s: string): string; yellow(s: string): string; cyan(s: string): string; dim(s: string): string }
+const plain = (s: string) => s;
+let paint: Paint = { red: plain, yellow: plain, cyan: plain, dim: plain };
+
+/**
+ * Loads chalk's stderr colours where they can apply: stderr is a TTY, or FORCE_COLOR asks for colour
+ * (chalk's rules then decide; NO_COLOR turns colour off whatever the terminal). Elsewhere chalk is not
+ * even loaded, which saves every scripted run its start-up cost.
+ */
+export async function loadColours(): Promise<void> {
+  if (!isTerminal(2) && process.env.FORCE_COLOR === undefined) return;
+  const { chalkStderr } = await import('chalk');
+  if (process.env.NO_COLOR) chalkStderr.level = 0;
+  paint = chalkStderr;
+}
 
 export interface OutputOptions { verbose?: boolean; quiet?: boolean; json?: boolean }
 
@@ -60,7 +73,7 @@ function summarise(key: string, ending: boolean): void {
     const seconds = Math.max(1, Math.round((Date.now() - e.since) / 1000));
     writeStderr((e.json
       ? JSON.stringify({ event: 'suppressed', of: e.event, count: e.more, what: e.what, seconds })
-      : `${chalkStderr.yellow('usock:')} ${e.more.toLocaleString('en-US')} more ${e.what} in the last ${seconds} s`) + '\n');
+      : `${paint.yellow('usock:')} ${e.more.toLocaleString('en-US')} more ${e.what} in the last ${seconds} s`) + '\n');
     e.more = 0;
     e.since = Date.now();
     if (!ending) return;
@@ -93,7 +106,7 @@ export class Reporter {
 
   /** A diagnostic shown only with -v. */
   info(event: string, text: string, fields: Record<string, unknown> = {}): void {
-    if (this.verbose) this.emit(event, text, fields, chalkStderr.dim);
+    if (this.verbose) this.emit(event, text, fields, paint.dim);
   }
 
   /**
@@ -118,7 +131,7 @@ export class Reporter {
       return;
     }
     e.shown++;
-    this.emit(event, text, fields, chalkStderr.yellow);
+    this.emit(event, text, fields, paint.yellow);
   }
 
   private emit(event: string, text: string, fields: Record<string, unknown>, colour: (s: string) => string): void {
@@ -129,8 +142,8 @@ export class Reporter {
 /** Returns error lines coloured for stderr when it is a TTY that takes colour (chalk's rules: NO_COLOR, FORCE_COLOR). */
 export function colourErrorLines(lines: string[]): string[] {
   return lines.map((l) => {
-    if (l.startsWith('hint:')) return chalkStderr.cyan('hint:') + l.slice(5);
-    if (l.startsWith('usock:')) return chalkStderr.red('usock:') + l.slice(6);
+    if (l.startsWith('hint:')) return paint.cyan('hint:') + l.slice(5);
+    if (l.startsWith('usock:')) return paint.red('usock:') + l.slice(6);
     return l;
   });
 }

@@ -1,10 +1,9 @@
 // Tables for a TTY (cli-table3), loaded only when one is drawn; header cells coloured where stdout takes colour.
-import { isatty } from 'node:tty';
-import { columns } from '../sys/socket';
+import { columns, isTerminal } from '../sys/socket';
 
 /** True when stdout is a TTY and NO_COLOR is not set (chalk decides the rest, FORCE_COLOR included). */
 export function colourWanted(): boolean {
-  return isatty(1) && !process.env.NO_COLOR;
+  return isTerminal(1) && !process.env.NO_COLOR;
 }
 
 /** Returns the width of the terminal on stdout (80 when it does not tell). Reads no stream, so stdout's flags stay as they are. */

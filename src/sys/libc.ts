@@ -9,7 +9,7 @@ export interface Libc {
   socket: Fn; socketpair: Fn; bind: Fn; listen: Fn; accept4: Fn; connect: Fn; shutdown: Fn;
   send: Fn; recv: Fn; sendto: Fn; recvfrom: Fn; sendmsg: Fn; recvmsg: Fn;
   getsockopt: Fn; setsockopt: Fn; getsockname: Fn; getpeername: Fn;
-  close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn;
+  close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
 }
@@ -73,6 +73,7 @@ export function lib(): Libc {
     poll: f('int poll(void *fds, uint64_t n, int timeout)'),
     ioctl: f('int ioctl(int fd, unsigned long req, _Out_ int *arg)'),
     ioctlBuffer: f('int ioctl(int fd, unsigned long req, void *arg)'),
+    isatty: f('int isatty(int fd)'),
     epoll_create1: f('int epoll_create1(int flags)'),
     epoll_ctl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
     setuid: f('int setuid(uint32_t uid)'),

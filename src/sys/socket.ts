@@ -219,6 +219,11 @@ export function pollWait(fd: number, events: number, timeoutMs: number): number 
   return pfd.readInt16LE(6);
 }
 
+/** True when fd is a terminal (isatty(3)); Node's tty module would load its stream machinery to say the same. Never throws. */
+export function isTerminal(fd: number): boolean {
+  return lib().isatty(fd) === 1;
+}
+
 /** Returns the width in columns of the terminal on fd (TIOCGWINSZ), or 0 when fd is not a terminal. Never throws. */
 export function columns(fd: number): number {
   const TIOCGWINSZ = 0x5413;

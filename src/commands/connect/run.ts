@@ -7,7 +7,6 @@ import { printOut } from '../../io/stdio';
 import type { SocketAddress } from '../../net/address';
 import { connectTo, detectType } from '../../net/client';
 import { credentialsOf } from '../../net/credentials';
-import { start, startShellOn, peerEnvironment } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
 import { becomeUser, closeQuietly, type SocketType } from '../../sys/socket';
 import { groupsOf, userById, userByName } from '../../sys/users';
@@ -36,6 +35,7 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
     reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
     try {
       if (argv.exec !== undefined) {
+        const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only where a command runs
         const running = await startShellOn(argv.exec, client.fd, peerEnvironment(peer));
         return (await running.ended).status;
       }
@@ -88,6 +88,7 @@ async function connectAsUser(name: string, reporter: Reporter): Promise<Status> 
   const groups = groupsOf(user.name, user.gid);
   reporter.info('as-user', `connecting as ${user.name} (uid ${user.uid} gid ${user.gid} groups ${groups.join(',')})`, { ...user, groups });
   deferSignals();
+  const { start } = await import('../../proc/spawn');
   const running = await start(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, [RUN_AS_ENV]: JSON.stringify(user) },

@@ -6,7 +6,6 @@ import { StdinReader, stdoutWriter } from '../../io/stdio';
 import { describeStats } from '../../io/stats';
 import { acceptLoop, acceptOne } from '../../net/accept';
 import { openServer } from '../../net/server';
-import { peerEnvironment, startShellOn } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
 import { describePeer } from '../../report/text';
 import type { SocketType, Ucred } from '../../sys/socket';
@@ -58,6 +57,7 @@ export async function runListen(argv: ListenArgv): Promise<number> {
 /** Runs `sh -c cmd` on a connection with the peer's credentials in its environment; resolves to its status. */
 async function execOn(cmd: string, fd: number, cred: Ucred | null, reporter: Reporter): Promise<number> {
   try {
+    const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only with --exec
     const running = await startShellOn(cmd, fd, peerEnvironment(cred));
     return (await running.ended).status;
   } catch (err) {

@@ -1,6 +1,5 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { addressOf, concreteType, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
@@ -12,7 +11,7 @@ import { findOwners, processCommand, readUnixSockets } from '../../net/procnet';
 import { openServer } from '../../net/server';
 import { colourWanted, renderTable, terminalWidth } from '../../report/table';
 import { escapeField } from '../../report/text';
-import { closeQuietly, getpeername, peerCredentials, type SocketType, type Ucred } from '../../sys/socket';
+import { closeQuietly, getpeername, peerCredentials, type SocketType, type Ucred, isTerminal } from '../../sys/socket';
 import { groupById, userById } from '../../sys/users';
 import type { PeercredArgv } from './index';
 
@@ -94,7 +93,7 @@ class RecordPrinter {
   private printing: Promise<void> = Promise.resolve();
 
   constructor(json: boolean | undefined, private readonly perLine: boolean) {
-    this.style = json ? 'json' : isatty(1) ? 'table' : 'text';
+    this.style = json ? 'json' : isTerminal(1) ? 'table' : 'text';
   }
 
   /** Queues record for stdout; resolves once it (and every record before it) is written. */

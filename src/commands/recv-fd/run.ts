@@ -1,6 +1,5 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
 import { createReadStream } from 'node:fs';
-import { isatty } from 'node:tty';
 import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, wholeNumber } from '../../cli/options';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
@@ -11,14 +10,13 @@ import { passCredentials } from '../../net/credentials';
 import { DatagramReceiver } from '../../net/datagram';
 import { openServer } from '../../net/server';
 import { describeDescriptor, type DescriptorInfo } from '../../proc/fdinfo';
-import { peerEnvironment, start } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
 import { headCells, renderTable } from '../../report/table';
 import { describePeer, escapeField, plural } from '../../report/text';
 import { receiveMessage, type ReceivedMessage } from '../../sys/msg';
 import { F_GETFL, O_NONBLOCK, SCM_MAX_FD } from '../../sys/platform/linux';
 import { FdWatcher, isPollable, whenWritable } from '../../sys/poll';
-import { closeQuietly, fcntl, peerCredentials, read, send, seqpacketEnded, WOULD_BLOCK, type SocketType, type Ucred } from '../../sys/socket';
+import { closeQuietly, fcntl, peerCredentials, read, send, seqpacketEnded, WOULD_BLOCK, type SocketType, type Ucred, isTerminal } from '../../sys/socket';
 import type { RecvFdArgv } from './index';
 
 /** The longest payload kept from the message (it is only reported with -v). */
@@ -91,7 +89,7 @@ export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
     const status = await runWithDescriptors(command, msg.fds, peer);
     return status !== EXIT.OK ? status : assessment.status;
   }
-  const status = argv.info ? await printInfo(msg.fds, argv.json ? 'json' : isatty(1) ? 'table' : 'text') : await copyToStdout(msg.fds, reporter);
+  const status = argv.info ? await printInfo(msg.fds, argv.json ? 'json' : isTerminal(1) ? 'table' : 'text') : await copyToStdout(msg.fds, reporter);
   return Math.max(status, assessment.status);
 }
 
@@ -188,6 +186,7 @@ function awaitMessage(fd: number, type: SocketType, maxFds: number, who: string)
 
 /** Runs CMD with fds as its descriptors 3, 4, ... and USOCK_FDS (plus USOCK_PEER_* when the sender is known); returns its status. Closes fds in this process. */
 async function runWithDescriptors(command: string[], fds: number[], peer: Ucred | null): Promise<number> {
+  const { peerEnvironment, start } = await import('../../proc/spawn'); // child_process only with -- CMD
   const [cmd, ...args] = command as [string, ...string[]];
   const env = { ...peerEnvironment(peer), USOCK_FDS: fds.map((_, i) => String(3 + i)).join(' ') };
   const running = await start(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', ...fds], env, closeAfter: fds });
