@@ -1,5 +1,5 @@
 // The usock CLI and its one way out: arguments parsed (yargs), the command run, and whatever ends it (a status, an error, a closed stdout, a signal) turned into one exit.
-import { EXIT } from '../errors';
+import { EXIT, UsageError } from '../errors';
 import { finishStdout, onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
 import { removeSocketFiles } from '../net/socketfile';
 import { colourErrorLines, flushSummaries, loadColours, writeStderr } from '../report/reporter';
@@ -8,7 +8,6 @@ import { exitCodeFor, errorLines } from './exit';
 import { dieOfSignal, installSignalHandlers, onCleanup, onSignal, runCleanups } from './lifecycle';
 import { globalOptions } from './options';
 import { commands, type Status } from './registry';
-import { UsageError } from '../errors';
 
 declare const __USOCK_VERSION__: string;
 
