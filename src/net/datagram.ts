@@ -39,6 +39,8 @@ export interface DatagramOptions {
   diagnostics: Diagnostics;
   /** Gets each admitted datagram. An exception it throws is reported in one line; the loop goes on. */
   onDatagram: (d: Datagram) => void;
+  /** Called after each batch of datagrams taken in one turn (to write out what they produced at once). */
+  afterBatch?: () => void;
 }
 
 /** Returns the text of a sender address for diagnostics: a path, `@name`, or `an unnamed sender`. */
@@ -82,6 +84,14 @@ export class DatagramReceiver {
   }
 
   private receiveSome(): void {
+    try {
+      this.receiveBatch();
+    } finally {
+      this.opts.afterBatch?.();
+    }
+  }
+
+  private receiveBatch(): void {
     for (let i = 0; i < RECEIVES_PER_TURN; i++) {
       let d: Datagram | null | typeof WOULD_BLOCK;
       try {

@@ -77,6 +77,8 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
         stats.messagesIn++;
         stats.bytesIn += d.length;
         for (const piece of encodeMessage(o.frame, d.data)) out.push(piece);
+      },
+      afterBatch: () => {
         out.flush();
         if (out.full) {
           receiver.pause();
