@@ -58,6 +58,34 @@ function commandNames(): string {
   return commands.map((c) => c.command.split(' ')[0]).join(', ');
 }
 
+/** Returns an option name as the user would type it: -w, --timeout. */
+function dashed(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+/** Returns yargs's failure message in usock's own words, naming the command (e.g. `connect: missing ADDRESS`). */
+export function usageMessage(msg: string, args: string[]): string {
+  const cmd = commands.find((c) => c.command.split(' ')[0] === args[0]);
+  const where = cmd ? `${args[0]}: ` : '';
+  let m: RegExpExecArray | null;
+  if ((m = /^Unknown arguments?: (.*)$/s.exec(msg))) {
+    const names = m[1]!.split(', ');
+    if (!cmd) return `unknown command '${names[0]}': expected one of ${commandNames()}`;
+    const words = names.map((n) => (args.some((a) => a === dashed(n) || a.startsWith(`${dashed(n)}=`)) ? `unknown option ${dashed(n)}` : `unexpected argument '${n}'`));
+    return where + words.join('; ');
+  }
+  if ((m = /^Not enough non-option arguments: got (\d+)/.exec(msg)) && cmd) {
+    const wanted = [...cmd.command.matchAll(/<([^>]+)>/g)].map((x) => x[1]!.toUpperCase());
+    return `${where}missing ${wanted[Number(m[1])] ?? wanted[wanted.length - 1] ?? 'an argument'}`;
+  }
+  if ((m = /^Not enough arguments following: (\S+)/.exec(msg))) return `${where}${dashed(m[1]!)} needs a value`;
+  if ((m = /^Invalid values:\s*Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/s.exec(msg))) {
+    return `bad ${dashed(m[1]!)} '${m[2]}': expected one of ${m[3]!.replace(/"/g, '').trim()}`;
+  }
+  if (/^Too many non-option arguments/.test(msg)) return `${where}too many arguments`;
+  return where + msg;
+}
+
 /** Parses the arguments and runs the command they name; resolves to its status (0 after --help or --version). */
 async function main(): Promise<Status> {
   const args = expandHelp(process.argv.slice(2));
@@ -79,7 +107,7 @@ async function main(): Promise<Status> {
     .wrap(await helpWidth(args))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '), 'see `usock --help`');
+      throw err ?? new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${commands.some((c) => c.command.split(' ')[0] === args[0]) ? `help ${args[0]}` : '--help'}\``);
     });
   // bin/usock answers a lone --version itself; yargs sets the option up (and looks for a package.json) only where it shows.
   if (args.some((a) => a === '--version' || a === '--help' || a === '-h')) parser.version(__USOCK_VERSION__);

@@ -46,7 +46,7 @@ export const framingOptions = {
     requiresArg: true,
   },
   'max-size': {
-    type: 'number',
+    type: 'string',
     defaultDescription: String(DEFAULTS.maxSize),
     describe: 'largest message in bytes; larger ones are reported and counted',
     requiresArg: true,
@@ -62,14 +62,14 @@ export const accessOptions = {
 
 export const serverOptions = {
   mode: { type: 'string', describe: 'permission bits of the socket file (octal), applied race-free', requiresArg: true },
-  backlog: { type: 'number', defaultDescription: String(DEFAULTS.backlog), describe: 'listen(2) backlog (stream, seqpacket)', requiresArg: true },
+  backlog: { type: 'string', defaultDescription: String(DEFAULTS.backlog), describe: 'listen(2) backlog (stream, seqpacket)', requiresArg: true },
 } as const satisfies Record<string, Options>;
 
 /** --max-conns, with its default as help shows it. */
 function maxConnsOption(defaultDescription: string) {
   return {
     'max-conns': {
-      type: 'number',
+      type: 'string',
       defaultDescription,
       describe: 'connections served at once; more clients wait in the backlog, neither accepted nor dropped',
       requiresArg: true,
@@ -82,25 +82,62 @@ export const maxConnsOptions = maxConnsOption(String(DEFAULTS.maxConns));
 export const maxConnsExecOptions = maxConnsOption(`${DEFAULTS.maxConnsExec} with --exec, ${DEFAULTS.maxConns} otherwise`);
 
 /** Returns --max-conns, checked (its default: 100 with --exec, 10,000 otherwise). Throws UsageError. */
-export function maxConnsOf(argv: { 'max-conns'?: number }, exec: boolean): number {
+export function maxConnsOf(argv: { 'max-conns'?: string }, exec: boolean): number {
   return wholeNumber('max-conns', argv['max-conns'] ?? (exec ? DEFAULTS.maxConnsExec : DEFAULTS.maxConns), 1, 1 << 20);
+}
+
+/** -w/--timeout: the idle timeout of cli.md's "Ending a conversation". */
+export const timeoutOptions = {
+  timeout: {
+    alias: 'w',
+    type: 'string',
+    describe: 'idle timeout in seconds: a conversation idle that long ends as if the peer had closed (75 when nothing came at all)',
+    requiresArg: true,
+  },
+} as const satisfies Record<string, Options>;
+
+/** -c/--count, described as the command counts. */
+export function countOption(what: string) {
+  return { count: { alias: 'c', type: 'string', describe: `exit 0 after ${what}`, requiresArg: true } } as const satisfies Record<string, Options>;
+}
+
+/** Returns -w/--timeout in seconds (above 0), or null when not given. Throws UsageError. */
+export function timeoutOf(argv: { timeout?: string }): number | null {
+  return argv.timeout === undefined ? null : seconds('timeout', argv.timeout, true);
+}
+
+/** Returns -c/--count (1 or more), or null when not given. Throws UsageError. */
+export function countOf(argv: { count?: string }): number | null {
+  return argv.count === undefined ? null : wholeNumber('count', argv.count, 1);
 }
 
 /** The parsed argv of a command whose own options are O, with its positionals P. */
 export type ArgvOf<O extends Record<string, Options>, P = { address: string }> =
   InferredOptionTypes<typeof globalOptions & O> & P & { '--'?: string[] };
 
-/** Returns n when it is a whole number in [min, max]; throws UsageError naming the option otherwise. */
-export function wholeNumber(name: string, n: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`bad --${name} '${String(n)}': expected a whole number from ${min} to ${max}`);
+/** Returns the number an option's text (or default) holds, NaN when it is not a plain decimal number. Numbers are options of type string, so that a bad value is shown as the user wrote it. */
+function numberOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v)) return NaN; // given twice
+  const text = String(v).trim();
+  return /^(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
+}
+
+/** Returns v as a whole number in [min, max]; throws UsageError naming the option and the value as written otherwise. */
+export function wholeNumber(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = numberOf(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`bad --${name} '${String(v)}': expected a whole number from ${min} to ${max}`);
   }
   return n;
 }
 
-/** Returns n when it is a finite number of seconds >= 0; throws UsageError otherwise. */
-export function seconds(name: string, n: unknown): number {
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new UsageError(`bad --${name} '${String(n)}': expected seconds, 0 or more`);
+/** Returns v as seconds (fractions allowed), more than 0 when `positive`; throws UsageError naming the option and the value as written otherwise. */
+export function seconds(name: string, v: unknown, positive = false): number {
+  const n = numberOf(v);
+  if (!Number.isFinite(n) || n < 0 || (positive && n === 0)) {
+    throw new UsageError(`bad --${name} '${String(v)}': expected ${positive ? 'a number of seconds above 0' : 'seconds, 0 or more'}`);
+  }
   return n;
 }
 
@@ -127,7 +164,7 @@ export const SERVER_OPTION_NAMES = Object.keys(serverOptions);
 export interface Framing { frame: FrameMode; maxSize: number }
 
 /** Returns the framing for type: --frame and --max-size apply to dgram and seqpacket only. Throws UsageError. */
-export function framingFor(argv: { frame?: string; 'max-size'?: number }, type: SocketType): Framing {
+export function framingFor(argv: { frame?: string; 'max-size'?: string }, type: SocketType): Framing {
   if (type === 'stream') rejectOptions(argv, ['frame', 'max-size'], 'applies to dgram and seqpacket only (a stream carries bytes, not messages)');
   return {
     frame: (argv.frame ?? DEFAULTS.frame) as FrameMode,
@@ -157,7 +194,7 @@ export function accessRulesOf(argv: AccessArgv): AccessRules | null {
  * seqpacket only) and the access rules, all checked. Throws UsageError. The caller releases the address
  * (openServer does).
  */
-export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string; backlog?: number; 'max-conns'?: number }, type: SocketType, reporter: Reporter, name: string): ServerSpec {
+export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string; backlog?: string; 'max-conns'?: string }, type: SocketType, reporter: Reporter, name: string): ServerSpec {
   if (type === 'dgram') rejectOptions(argv, ['backlog', 'max-conns'], 'applies to stream and seqpacket only (a dgram socket does not listen)');
   const rules = accessRulesOf(argv);
   const mode = parseMode(argv.mode);

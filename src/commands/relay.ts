@@ -3,7 +3,7 @@ import { EXIT, UsockError } from '../errors';
 import { Connection, type CloseReason } from '../io/connection';
 import { StdinReader, stdoutWriter } from '../io/stdio';
 import { describeStats } from '../io/stats';
-import { setLongTimeout, type LongTimer } from '../io/timer';
+import { idleTimer, setLongTimeout, type LongTimer } from '../io/timer';
 import type { Framing } from '../cli/options';
 import type { Reporter } from '../report/reporter';
 import { hasCode } from '../sys/errors';
@@ -20,6 +20,12 @@ export interface RelayOptions extends Framing {
   started?: (conn: Connection) => void;
   /** Resolve to 0 however the peer ended (pair: CMD1's status decides), telling undelivered input with -v only. */
   peerEndIsFine?: boolean;
+  /** -w: seconds without data either way after which the conversation ends as if the peer had closed (75 when the peer sent nothing). */
+  timeout?: number | null;
+  /** -c: end (0) once this many messages were received. */
+  count?: number | null;
+  /** --no-shutdown: keep the write side open at stdin's end. */
+  noShutdown?: boolean;
 }
 
 /**
@@ -37,13 +43,19 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
     const stdin = new StdinReader(o, o.reporter, (err) => {
       inputFailure ??= err;
     });
+    let idle: LongTimer | null = null;
+    let timedOut = false;
     const conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
       timer?.clear();
+      idle?.clear();
       const inputEnded = stdin.ended;
       stdin.stop();
       o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
       if (reason === 'error') return reject(err);
       if (inputFailure) return reject(inputFailure);
+      if (timedOut && c.stats.bytesIn === 0) {
+        return reject(new UsockError(`${o.label}: timed out after ${o.timeout} s: the peer sent nothing`, 'TEMPFAIL'));
+      }
       if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {
         const code = (c.sendError as { code?: string }).code;
         return reject(new UsockError(`${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`, 'UNAVAILABLE'));
@@ -53,19 +65,31 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
         if (c.sendError && c.stats.dropped) o.reporter.info('undelivered', `${o.label}: ${c.stats.dropped} unit(s) of input not delivered`, { dropped: c.stats.dropped });
         return resolve(lost ? EXIT.DATAERR : EXIT.OK);
       }
-      const status = statusOfRelay(c, o.reporter, inputEnded);
+      const status = timedOut ? EXIT.OK : statusOfRelay(c, o.reporter, inputEnded);
       // Messages dropped along the way (each reported when it happened) make a run that otherwise went well a data error.
       resolve(status === EXIT.OK && lost ? EXIT.DATAERR : status);
     });
+    let replyWait: (() => void) | null = null;
     if (o.type === 'dgram' && o.wait !== undefined) {
       const wait = o.wait;
-      const live = conn;
       // No EOF comes from a datagram peer: after stdin ends, wait until replies stop for `wait` seconds.
       const arm = () => {
         timer?.clear();
-        timer = setLongTimeout(() => stdoutWriter().whenDrained(() => live.finishNow()), wait * 1000);
+        timer = setLongTimeout(() => stdoutWriter().whenDrained(() => conn.finishNow()), wait * 1000);
       };
-      stdin.onEnd = () => live.whenSent(() => { live.onMessage = arm; arm(); });
+      stdin.onEnd = () => conn.whenSent(() => { replyWait = arm; arm(); });
+    }
+    conn.onMessage = () => {
+      replyWait?.();
+      if (o.count && conn.stats.messagesIn >= o.count) conn.finishNow();
+    };
+    if (o.timeout) {
+      // Idle from the last data moved either way.
+      idle = idleTimer(o.timeout, () => conn.lastActive, () => {
+        timedOut = true;
+        o.reporter.info('timeout', `${o.label}: idle for ${o.timeout} s: ending`, { seconds: o.timeout });
+        conn.finishNow();
+      });
     }
     conn.start();
     o.started?.(conn);

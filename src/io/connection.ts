@@ -14,6 +14,9 @@ const STREAM_CHUNK = 256 * 1024;
 const READS_PER_TURN = 64;
 /** Bytes an echoing connection queues before it stops reading its peer. */
 const ECHO_HIGH_WATER = 1024 * 1024;
+/** How often a connection whose peer half-closed checks whether the peer has gone entirely (no event tells). */
+const HANGUP_CHECK_MS = 50;
+
 /** SO_SNDBUF/SO_RCVBUF of stream connections: 1 MiB keeps the bytes in cache between the two copies (4 MiB measured slower). */
 const STREAM_SOCKET_BUFFER = 1024 * 1024;
 
@@ -42,6 +45,8 @@ export interface ConnectionOptions {
   sink: Sink | null;
   /** Where units to send come from (stdin); null when nothing but echoes is sent. */
   source: StdinReader | null;
+  /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
+  noShutdown?: boolean;
 }
 
 /** How a connection ended: 'eof' (both directions over, or ended on purpose) or 'error' (err says why). */
@@ -93,8 +98,11 @@ export class Connection implements Outlet {
   sendError: Error | null = null;
   /** Set when the peer reset the connection (it closed with our data unread, e.g. an access rule rejected us). */
   reset = false;
-  /** Called for every message received (a dgram client re-arms its reply timer). */
+  /** Called for every message received (a dgram client re-arms its reply timer; -c counts). */
   onMessage: () => void = () => {};
+  /** When data last moved either way (ms since the epoch): for idle timeouts. */
+  lastActive = Date.now();
+  private hangupCheck: NodeJS.Timeout | null = null;
   private sentWaiters: Array<() => void> = [];
 
   constructor(
@@ -151,6 +159,7 @@ export class Connection implements Outlet {
   close(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.hangupCheck) clearInterval(this.hangupCheck);
     this.releaseQueue();
     this.opts.source?.removeOutlet(this);
     this.watcher.close();
@@ -224,6 +233,7 @@ export class Connection implements Outlet {
         const unit = this.queue[0]!;
         const n = this.sendUnit(unit, this.offset);
         if (n === WOULD_BLOCK) return this.waitWritable();
+        this.lastActive = Date.now();
         if (this.opts.type === 'stream' && this.offset + n < unit.length) {
           this.offset += n;
           continue;
@@ -245,7 +255,7 @@ export class Connection implements Outlet {
     for (const cb of waiters) cb();
     if (this.ending && !this.writeShut) {
       this.writeShut = true;
-      if (this.opts.type !== 'dgram') {
+      if (this.opts.type !== 'dgram' && !this.opts.noShutdown) {
         try {
           shutdown(this.fd, SHUT_WR);
         } catch {
@@ -293,6 +303,7 @@ export class Connection implements Outlet {
           if (n === WOULD_BLOCK) break;
           if (n === 0) return this.peerEnded();
           this.stats.bytesIn += n;
+          this.lastActive = Date.now();
           sink.writeNow(buf.subarray(0, n));
           if (n < buf.length) break; // drained: the level-triggered poll calls again
         } else {
@@ -323,6 +334,7 @@ export class Connection implements Outlet {
     }
     this.stats.messagesIn++;
     this.stats.bytesIn += n;
+    this.lastActive = Date.now();
     for (const piece of encodeMessage(this.opts.frame, buf.subarray(0, n))) this.sink.push(piece);
     this.onMessage();
   }
@@ -339,14 +351,23 @@ export class Connection implements Outlet {
 
   /**
    * The peer closed its write side: an echo ends its own side once everything is sent back; otherwise
-   * finish now if our side is over too or the peer hung up entirely, else keep sending the source's units.
+   * finish now if our side is over too or the peer hung up entirely, else keep sending the source's
+   * units, and finish as soon as the peer closes entirely (a lingering close: shutdown, then close).
    */
   private peerEnded(): void {
     this.inputDone = true;
     this.watcher.onReadable(null);
     if (this.opts.sink === null) return this.end();
-    const hungUp = (pollNow(this.fd, POLLHUP) & POLLHUP) !== 0;
-    if (hungUp || this.writeShut || this.sendError) return this.finish('eof');
+    if (this.hungUp() || this.writeShut || this.sendError) return this.finish('eof');
+    // The socket stays readable (at EOF) and writable: no event says when the peer closes; look every 50 ms.
+    this.hangupCheck = setInterval(() => {
+      if (this.hungUp()) this.finish('eof');
+    }, HANGUP_CHECK_MS);
+  }
+
+  /** True when the peer has closed entirely: nothing more can be sent (POLLHUP). */
+  private hungUp(): boolean {
+    return (pollNow(this.fd, POLLHUP) & POLLHUP) !== 0;
   }
 
   private finish(reason: CloseReason, err?: Error): void {

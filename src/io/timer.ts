@@ -20,3 +20,35 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimer {
   arm(ms);
   return { clear: () => clearTimeout(timer) };
 }
+
+/**
+ * Calls onIdle once `seconds` pass with no activity, activity being what lastActive() says (ms since
+ * the epoch, e.g. a connection's lastActive). The timer wakes when the time would be up and, when
+ * something moved meanwhile, waits for the rest. Returns the handle to cancel it.
+ */
+export function idleTimer(seconds: number, lastActive: () => number, onIdle: () => void): LongTimer {
+  const ms = seconds * 1000;
+  let timer: LongTimer;
+  const check = () => {
+    const quiet = Date.now() - lastActive();
+    if (quiet < ms) timer = setLongTimeout(check, ms - quiet);
+    else onIdle();
+  };
+  timer = setLongTimeout(check, ms);
+  return { clear: () => timer.clear() };
+}
+
+/** Resolves or rejects as p does, unless `seconds` pass first: then rejects with timedOut() (null seconds: no limit). */
+export function deadline<T>(p: Promise<T>, seconds: number | null, timedOut: () => Error): Promise<T> {
+  if (seconds === null) return p;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setLongTimeout(() => reject(timedOut()), seconds * 1000);
+    p.then((v) => {
+      timer.clear();
+      resolve(v);
+    }, (err) => {
+      timer.clear();
+      reject(err);
+    });
+  });
+}

@@ -1,5 +1,7 @@
 // The accept loop of a listening socket: each peer checked against the access rules before any of its data is used, a fault in one peer's handler kept to that peer, descriptor exhaustion waited out without spinning.
+import { UsockError } from '../errors';
 import type { Diagnostics } from '../io/stats';
+import { setLongTimeout } from '../io/timer';
 import { describePeer } from '../report/text';
 import { FdWatcher } from '../sys/poll';
 import { accept, closeQuietly, WOULD_BLOCK, type Ucred } from '../sys/socket';
@@ -35,13 +37,22 @@ export interface AcceptLoop {
   released(): void;
 }
 
-/** Resolves with the first connection on listenFd that the rules admit, then stops accepting (the caller owns listenFd and the connection). */
-export function acceptOne(listenFd: number, rules: AccessRules | null, diagnostics: Diagnostics): Promise<{ fd: number; cred: Ucred | null }> {
-  return new Promise((resolve) => {
+/**
+ * Resolves with the first connection on listenFd that the rules admit, then stops accepting (the caller
+ * owns listenFd and the connection). Rejects with UsockError (TEMPFAIL) when none comes within
+ * timeoutSeconds (-w).
+ */
+export function acceptOne(listenFd: number, rules: AccessRules | null, diagnostics: Diagnostics, timeoutSeconds: number | null = null): Promise<{ fd: number; cred: Ucred | null }> {
+  return new Promise((resolve, reject) => {
+    const timer = timeoutSeconds === null ? null : setLongTimeout(() => {
+      loop.stop();
+      reject(new UsockError(`timed out after ${timeoutSeconds} s waiting for a client`, 'TEMPFAIL'));
+    }, timeoutSeconds * 1000);
     const loop = acceptLoop(listenFd, {
       rules,
       diagnostics,
       onPeer: (fd, cred) => {
+        timer?.clear();
         loop.stop();
         resolve({ fd, cred });
       },

@@ -1,5 +1,6 @@
 // Client sockets: bound first where asked (--bind, or autobind for dgram replies), connected without blocking, a full backlog waited out on a timer, the socket type detected.
-import { SysError } from '../sys/errors';
+import { UsockError } from '../errors';
+import { describeErrno, SysError } from '../sys/errors';
 import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
 import type { SocketAddress } from './address';
@@ -10,6 +11,17 @@ export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
 /** The first and the longest pause between connect attempts while the listener's backlog is full. */
 const FIRST_PAUSE_MS = 1;
 const LONGEST_PAUSE_MS = 100;
+/** The same for --retry while nothing is there (ENOENT) or nothing accepts (ECONNREFUSED). */
+const FIRST_RETRY_MS = 10;
+const LONGEST_RETRY_MS = 1000;
+
+/** How long a connect may wait: for a full backlog (always), and with `retry` for a missing or refusing address too. */
+export interface ConnectPatience {
+  /** Seconds to wait at most (-w or --retry); unbounded when absent. */
+  seconds?: number;
+  /** --retry: ENOENT and ECONNREFUSED are tried again until the time is up. */
+  retry?: boolean;
+}
 
 export interface ClientSocket {
   fd: number;
@@ -22,7 +34,7 @@ export interface ClientSocket {
  * the peer sees that address), else a dgram socket autobinds so that replies can arrive. Throws
  * SysError/UsockError; closes what it opened on failure. The caller releases address.
  */
-export async function connectTo(address: SocketAddress, type: SocketType, bindTo?: SocketAddress): Promise<ClientSocket> {
+export async function connectTo(address: SocketAddress, type: SocketType, bindTo?: SocketAddress, patience: ConnectPatience = {}): Promise<ClientSocket> {
   let bound: BoundSocket | undefined;
   let fd: number;
   if (bindTo) {
@@ -33,7 +45,7 @@ export async function connectTo(address: SocketAddress, type: SocketType, bindTo
   }
   try {
     if (type === 'dgram' && !bindTo) bind(fd, encodeAutobindAddress(), 'autobind');
-    await connectWaiting(fd, address);
+    await connectWaiting(fd, address, patience);
     return { fd, bound };
   } catch (err) {
     if (bound) bound.close();
@@ -45,30 +57,49 @@ export async function connectTo(address: SocketAddress, type: SocketType, bindTo
 /**
  * Connects fd. While the listener's backlog is full (EAGAIN) it tries again after a growing pause
  * (1 ms up to 100 ms): an unconnected AF_UNIX socket polls writable at once, so there is no event to
- * wait for. Throws SysError.
+ * wait for. With patience.retry, a missing address (ENOENT) or one that refuses (ECONNREFUSED) is tried
+ * again too (10 ms up to 1 s). Throws SysError, or UsockError (TEMPFAIL) once patience.seconds pass,
+ * naming the last reason.
  */
-async function connectWaiting(fd: number, address: SocketAddress): Promise<void> {
-  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
-    if (connect(fd, address.sockaddr, address.text) !== WOULD_BLOCK) return;
-    await new Promise((resolve) => setTimeout(resolve, pause));
+async function connectWaiting(fd: number, address: SocketAddress, patience: ConnectPatience): Promise<void> {
+  const deadline = patience.seconds === undefined ? Infinity : Date.now() + patience.seconds * 1000;
+  let backlogPause = FIRST_PAUSE_MS;
+  let retryPause = FIRST_RETRY_MS;
+  for (;;) {
+    let pause: number;
+    let last: string;
+    try {
+      if (connect(fd, address.sockaddr, address.text) !== WOULD_BLOCK) return;
+      last = 'the listener\'s backlog is full';
+      pause = backlogPause;
+      backlogPause = Math.min(backlogPause * 2, LONGEST_PAUSE_MS);
+    } catch (err) {
+      if (!(patience.retry && err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED'))) throw err;
+      last = describeErrno(err.errno)[1];
+      pause = retryPause;
+      retryPause = Math.min(retryPause * 2, LONGEST_RETRY_MS);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new UsockError(`connect ${address.text}: timed out after ${patience.seconds} s (last: ${last})`, 'TEMPFAIL');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
 }
 
 /** Returns a socket of type connected to address (no --bind), and releases address. Throws as connectTo does. */
-export async function connectAndRelease(address: SocketAddress, type: SocketType): Promise<number> {
+export async function connectAndRelease(address: SocketAddress, type: SocketType, patience: ConnectPatience = {}): Promise<number> {
   try {
-    return (await connectTo(address, type)).fd;
+    return (await connectTo(address, type, undefined, patience)).fd;
   } finally {
     address.release();
   }
 }
 
 /** Returns the type of the socket at address, trying stream, seqpacket and dgram; throws the first type's error when none connects. */
-export async function detectType(address: SocketAddress): Promise<SocketType> {
+export async function detectType(address: SocketAddress, patience: ConnectPatience = {}): Promise<SocketType> {
   let first: unknown;
   for (const type of CONCRETE_TYPES) {
     try {
-      const { fd } = await connectTo(address, type);
+      const { fd } = await connectTo(address, type, undefined, patience);
       closeQuietly(fd);
       return type;
     } catch (err) {

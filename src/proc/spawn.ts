@@ -56,13 +56,17 @@ export function start(file: string, args: string[], opts: StartOptions): Promise
   });
 }
 
-/** Starts `sh -c cmd` with fd as its stdin and stdout (made blocking, as programs expect), fd closed here once the child has it. */
-export function startShellOn(cmd: string, fd: number, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
+/**
+ * Starts `sh -c cmd` with fd as its stdin and stdout (made blocking, as programs expect). fd stays open
+ * here: the caller closes it once the command has ended (io/drain's drainAndClose, so that a client whose
+ * request was not read still gets its reply). Closes fd when the command cannot start.
+ */
+export async function startShellOn(cmd: string, fd: number, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   try {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return await start('/bin/sh', ['-c', cmd], { stdio: [fd, fd, 'inherit'], env });
   } catch (err) {
     closeQuietly(fd);
     throw err;
   }
-  return start('/bin/sh', ['-c', cmd], { stdio: [fd, fd, 'inherit'], env, closeAfter: [fd] });
 }

@@ -95,8 +95,8 @@ for (const type of TYPES) {
       t.is(m.fds.length, 1);
       t.is(m.fds[0].target, a);
     }
-    // The descriptor is shared: the first client read the file to its end.
-    t.deepEqual(got.map((m) => m.fds[0].data), ['shared', '', '']);
+    // Each FILE is opened afresh for every client: each reads it from the start.
+    t.deepEqual(got.map((m) => m.fds[0].data), ['shared', 'shared', 'shared']);
     await waitUntil(() => (server.errText().match(/sent 1 descriptor to/g) ?? []).length === 3, 10_000, 'three "sent" lines');
     server.kill('SIGTERM');
     const r = await server.exited;
@@ -104,6 +104,19 @@ for (const type of TYPES) {
     t.false(fs.existsSync(sock));
   });
 }
+
+test('send-fd --listen --fd 3: the same open descriptor goes to every client (one file offset), unlike a FILE', async (t) => {
+  const [a] = tmpFiles(t, ['shared']);
+  const sock = path.join(path.dirname(a), 's');
+  const fd3 = fs.openSync(a, 'r');
+  const server = usock(['send-fd', '-t', 'seqpacket', '--listen', sock, '--fd', '3', '--message', 'hi'], { t, stdio: ['pipe', 'pipe', 'pipe', fd3] });
+  fs.closeSync(fd3);
+  await waitListening(sock, 'seqpacket');
+  const got = await described(t, python(FETCH_N, ['seqpacket', sock, 2], { t }));
+  t.deepEqual(got.map((m) => m.fds[0].data), ['shared', '']);
+  server.kill('SIGTERM');
+  await server.exited;
+});
 
 test('dgram --listen: an unnamed sender cannot be answered and is reported; named senders still are', async (t) => {
   const [a] = tmpFiles(t, ['x']);

@@ -1,17 +1,21 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { addressOf, concreteType, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds } from '../../cli/options';
+import { addressOf, concreteType, countOf, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds, timeoutOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
+import { drainAndClose } from '../../io/drain';
 import { printOut } from '../../io/stdio';
 import type { SocketAddress } from '../../net/address';
-import { connectTo, detectType } from '../../net/client';
+import { connectTo, detectType, type ConnectPatience } from '../../net/client';
 import { credentialsOf } from '../../net/credentials';
 import type { Reporter } from '../../report/reporter';
 import { becomeUser, closeQuietly, type SocketType } from '../../sys/socket';
 import { groupsOf, userById, userByName } from '../../sys/users';
 import { relayConnection } from '../relay';
 import type { ConnectArgv } from './index';
+
+/** How long the peer of an --exec command that has ended may go on sending before the connection is closed. */
+const EXEC_DRAIN_SECONDS = 1;
 
 /** Set in the environment of the child that `--as` runs: the user it becomes before anything else. */
 const RUN_AS_ENV = 'USOCK_RUN_AS';
@@ -25,11 +29,14 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   const address = addressOf(argv.address);
   try {
     const bindTo = argv.bind === undefined ? undefined : addressOf(argv.bind);
-    if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo);
+    const timeout = timeoutOf(argv);
+    const patience: ConnectPatience = argv.retry !== undefined ? { seconds: seconds('retry', argv.retry, true), retry: true } : { seconds: timeout ?? undefined };
+    if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo, patience);
     const concrete = type as SocketType;
     const framing = argv.exec === undefined ? framingFor(argv, concrete) : null;
     const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
-    const client = await connectTo(address, concrete, bindTo);
+    const count = countOf(argv);
+    const client = await connectTo(address, concrete, bindTo, patience);
     client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     const peer = credentialsOf(client.fd);
     reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
@@ -37,9 +44,13 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
       if (argv.exec !== undefined) {
         const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only where a command runs
         const running = await startShellOn(argv.exec, client.fd, peerEnvironment(peer));
-        return (await running.ended).status;
+        const { status } = await running.ended;
+        await drainAndClose(client.fd, EXEC_DRAIN_SECONDS); // what the command left unread must not turn into a reset
+        return status;
       }
-      return await relayConnection(client.fd, { ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait });
+      return await relayConnection(client.fd, {
+        ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait, timeout, count, noShutdown: !!argv['no-shutdown'],
+      });
     } finally {
       client.bound?.close();
     }
@@ -50,8 +61,11 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
 
 /** Returns the socket type (or 'auto' with -z) after checking that every option given applies. Throws UsageError (64). */
 function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
+  timeoutOf(argv);
+  countOf(argv);
+  if (argv.retry !== undefined) seconds('retry', argv.retry, true);
   if (argv.probe) {
-    rejectOptions(argv, ['exec', 'wait', 'frame', 'max-size'], 'does not apply with -z (nothing is sent or received)');
+    rejectOptions(argv, ['exec', 'wait', 'frame', 'max-size', 'count', 'no-shutdown'], 'does not apply with -z (nothing is sent or received)');
     if (argv.type === 'auto') {
       rejectOptions(argv, ['bind'], 'does not apply with --type auto (each type tried would bind it again): give the type');
       return 'auto';
@@ -59,16 +73,19 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   }
   const type = concreteType(argv.type, 'connect without -z');
   if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
-  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size', 'wait'], 'does not apply with --exec (the command reads and writes the socket)');
+  if (type === 'stream') rejectOptions(argv, ['count'], 'applies to dgram and seqpacket only (a stream has no messages to count)');
+  if (type === 'dgram') rejectOptions(argv, ['no-shutdown'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
+  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size', 'wait', 'count', 'no-shutdown', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
   if (!argv.probe && argv.exec === undefined) framingFor(argv, type);
   return type;
 }
 
 /** Returns 0 when something accepts at address (printing the type with --type auto), connecting from bindTo when given; throws the connect error otherwise. */
-async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json?: boolean, bindTo?: SocketAddress): Promise<number> {
-  const type: SocketType = typeArg === 'auto' ? await detectType(address) : typeArg;
+async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json: boolean | undefined, bindTo: SocketAddress | undefined,
+  patience: ConnectPatience): Promise<number> {
+  const type: SocketType = typeArg === 'auto' ? await detectType(address, patience) : typeArg;
   if (typeArg !== 'auto') {
-    const client = await connectTo(address, type, bindTo);
+    const client = await connectTo(address, type, bindTo, patience);
     if (client.bound) client.bound.close();
     else closeQuietly(client.fd);
   }

@@ -1,9 +1,11 @@
 // yargs module for `usock echo-server`: its options and help; the work is in ./run.
-import { accessOptions, maxConnsOptions, framingOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, countOption, maxConnsOptions, framingOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const echoServerOptions = {
   ...maxConnsOptions,
+  ...timeoutOptions,
+  ...countOption('N connections served (dgram: N datagrams)'),
   ...serverOptions,
   'max-size': framingOptions['max-size'],
   ...accessOptions,

@@ -1,5 +1,7 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { concreteType, framingFor, maxConnsOf, reporterOf, serverSpecOf } from '../../cli/options';
+import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { EXIT } from '../../errors';
+import { idleTimer } from '../../io/timer';
 import { Connection } from '../../io/connection';
 import { acceptLoop } from '../../net/accept';
 import { DatagramReceiver, senderText } from '../../net/datagram';
@@ -11,33 +13,54 @@ import { releaseMemory } from '../../sys/memory';
 import { sendto, WOULD_BLOCK } from '../../sys/socket';
 import type { EchoServerArgv } from './index';
 
-/** Runs `usock echo-server` until a signal ends the process. Throws UsockError or SysError at start-up. */
+/**
+ * Runs `usock echo-server` until a signal ends the process, or -c N connections (dgram: datagrams) have
+ * been served (then 0). With -w, a connection idle that long is closed. Throws UsockError or SysError at start-up.
+ */
 export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
   const reporter = reporterOf(argv);
   const type = concreteType(argv.type, 'echo-server');
   const { maxSize } = framingFor(argv, type);
+  if (type === 'dgram') rejectOptions(argv, ['timeout'], 'applies to stream and seqpacket only (a dgram echo-server has no connections to close)');
+  const timeout = timeoutOf(argv);
+  const count = countOf(argv);
   const spec = serverSpecOf(argv, type, reporter, 'echo-server');
   const maxConns = maxConnsOf(argv, false);
   const server = openServer(spec);
-  if (type === 'dgram') {
-    new DatagramReceiver(server.fd, { maxData: maxSize, rules: spec.rules, diagnostics: reporter, onDatagram: (d) => echoDatagram(server.fd, d, reporter) }).start();
-  } else {
+  return new Promise<number>((resolve) => {
+    let served = 0;
+    const servedOne = () => {
+      if (count && ++served >= count) resolve(EXIT.OK);
+    };
+    if (type === 'dgram') {
+      new DatagramReceiver(server.fd, {
+        maxData: maxSize, rules: spec.rules, diagnostics: reporter,
+        onDatagram: (d) => {
+          echoDatagram(server.fd, d, reporter);
+          servedOne();
+        },
+      }).start();
+      return; // until a signal, or -c
+    }
     const loop = acceptLoop(server.fd, {
       rules: spec.rules,
       maxConns,
       diagnostics: reporter,
       onIdle: releaseMemory,
       onPeer: (fd, cred) => {
-        new Connection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: null, source: null }, (c, reason, err) => {
+        const idle = timeout === null ? null : idleTimer(timeout, () => conn.lastActive, () => conn.finishNow());
+        const conn = new Connection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: null, source: null }, (c, reason, err) => {
+          idle?.clear();
           loop.released();
           if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
             reporter.warn('echo-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
           }
-        }).start();
+          servedOne();
+        });
+        conn.start();
       },
     });
-  }
-  return new Promise<number>(() => {}); // until a signal
+  }); // until a signal, or -c
 }
 
 /** Sends a datagram back to its sender; an unnamed sender cannot get one, and a full receiver queue drops the echo rather than stall every other client. */

@@ -7,6 +7,8 @@ import type { AccessRules } from '../../net/access';
 import { DatagramReceiver, senderText } from '../../net/datagram';
 import type { Reporter } from '../../report/reporter';
 import { sendto, WOULD_BLOCK } from '../../sys/socket';
+import { EXIT, UsockError } from '../../errors';
+import { idleTimer } from '../../io/timer';
 
 /** How long to wait before sending again to a receiver whose queue was full (an unconnected socket cannot poll for it). */
 const RETRY_MS = 2;
@@ -14,11 +16,12 @@ const RETRY_MS = 2;
 /**
  * Relays stdio with the senders of the bound dgram socket fd until a signal: received datagrams go to
  * stdout (framed), stdin's messages to the most recent named sender; they wait while there is none.
- * A sender the rules reject is dropped and reported. fd stays the caller's. Never resolves; rejects
- * with a malformed len32 frame on stdin.
+ * A sender the rules reject is dropped and reported. fd stays the caller's. Runs until a signal, or
+ * resolves 0 after -c N messages or once -w passes idle (rejects with TEMPFAIL when nothing came at all);
+ * rejects with a malformed len32 frame on stdin.
  */
-export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null }): Promise<number> {
-  return new Promise<number>((_, reject) => {
+export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null; timeout: number | null; count: number | null }): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const stats = newStats();
     const out = stdoutWriter();
     let replyTo: Buffer | null = null;
@@ -76,7 +79,9 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
         }
         stats.messagesIn++;
         stats.bytesIn += d.length;
+        lastActive = Date.now();
         for (const piece of encodeMessage(o.frame, d.data)) out.push(piece);
+        if (o.count && stats.messagesIn >= o.count) end(EXIT.OK); // -c N
       },
       afterBatch: () => {
         out.flush();
@@ -86,6 +91,20 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
         }
       },
     });
+    let lastActive = Date.now();
+    let ended = false;
+    /** Ends the relay once stdout has what was received. */
+    const end = (status: number | Error) => {
+      if (ended) return;
+      ended = true;
+      idle?.clear();
+      receiver.close();
+      stdin.stop();
+      out.whenDrained(() => (typeof status === 'number' ? resolve(status) : reject(status)));
+    };
+    // -w: no datagram for that long ends the relay: 0 when something came, 75 when nothing ever did.
+    const idle = o.timeout === null ? null : idleTimer(o.timeout, () => lastActive, () => end(stats.messagesIn > 0 ? EXIT.OK
+      : new UsockError(`timed out after ${o.timeout} s waiting for a message`, 'TEMPFAIL')));
     receiver.start();
     stdin.addOutlet(outlet);
   });

@@ -1,11 +1,13 @@
 // yargs module for `usock listen`: its options and help; the work is in ./run.
-import { accessOptions, framingOptions, maxConnsExecOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, countOption, framingOptions, maxConnsExecOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const listenOptions = {
   'keep-open': { alias: 'k', type: 'boolean', describe: 'keep accepting; serve peers concurrently (stream, seqpacket)' },
   exec: { type: 'string', describe: 'run `sh -c CMD` for each connection, stdin and stdout on it', requiresArg: true },
   ...maxConnsExecOptions,
+  ...timeoutOptions,
+  ...countOption('N messages received (dgram, seqpacket), or with -k N connections served'),
   ...serverOptions,
   ...framingOptions,
   ...accessOptions,

@@ -1,6 +1,8 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { concreteType, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, type Framing } from '../../cli/options';
-import { UsageError } from '../../errors';
+import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, type Framing } from '../../cli/options';
+import { EXIT, UsageError } from '../../errors';
+import { drainAndClose } from '../../io/drain';
+import { idleTimer } from '../../io/timer';
 import { Connection, type CloseReason } from '../../io/connection';
 import { StdinReader, stdoutWriter } from '../../io/stdio';
 import { describeStats } from '../../io/stats';
@@ -14,7 +16,13 @@ import { relayConnection } from '../relay';
 import { relayDatagrams } from './dgram';
 import type { ListenArgv } from './index';
 
-/** Runs `usock listen`; resolves to the exit status (servers with -k or dgram run until a signal). Throws UsockError, SysError. */
+/** How long a connection whose --exec command has ended may go on sending before it is closed (unless -w says otherwise). */
+const EXEC_DRAIN_SECONDS = 1;
+
+/**
+ * Runs `usock listen`; resolves to the exit status (servers with -k or dgram run until a signal, -c N
+ * or, for dgram, -w). Throws UsockError (TEMPFAIL when -w passes without a client), SysError.
+ */
 export async function runListen(argv: ListenArgv): Promise<number> {
   const reporter = reporterOf(argv);
   const type = concreteType(argv.type, 'listen');
@@ -24,42 +32,58 @@ export async function runListen(argv: ListenArgv): Promise<number> {
   }
   if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec (the command reads and writes the connection)');
   if (!argv['keep-open']) rejectOptions(argv, ['max-conns'], 'applies with -k only (without it listen serves one connection)');
+  if (type === 'stream' && !argv['keep-open']) rejectOptions(argv, ['count'], 'applies to dgram and seqpacket, or with -k (connections served): a stream has no messages to count');
   const maxConns = maxConnsOf(argv, argv.exec !== undefined);
+  const timeout = timeoutOf(argv);
+  const count = countOf(argv);
   const framing = argv.exec === undefined ? framingFor(argv, type) : null;
   const spec = serverSpecOf(argv, type, reporter, 'listen');
   const server = openServer(spec);
   try {
-    if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules });
+    if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules, timeout, count });
+    const drain = timeout ?? EXEC_DRAIN_SECONDS;
     if (argv['keep-open']) {
       const exec = argv.exec;
-      const loop = acceptLoop(server.fd, {
-        rules: spec.rules,
-        maxConns,
-        diagnostics: reporter,
-        onIdle: releaseMemory,
-        onPeer: (fd, cred) => {
-          const done = () => loop.released();
-          if (exec !== undefined) execOn(exec, fd, cred, reporter).finally(done);
-          else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter }, done);
-        },
-      });
-      return await new Promise<number>(() => {}); // until a signal
+      return await new Promise<number>((resolve) => {
+        let served = 0;
+        const loop = acceptLoop(server.fd, {
+          rules: spec.rules,
+          maxConns,
+          diagnostics: reporter,
+          onIdle: releaseMemory,
+          onPeer: (fd, cred) => {
+            const done = () => {
+              loop.released();
+              if (count && ++served >= count) resolve(EXIT.OK); // -c N: N connections served
+            };
+            if (exec !== undefined) execOn(exec, fd, cred, reporter, drain).finally(done);
+            else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter, timeout }, done);
+          },
+        });
+      }); // until a signal, or -c
     }
-    const { fd, cred } = await acceptOne(server.fd, spec.rules, reporter);
+    const { fd, cred } = await acceptOne(server.fd, spec.rules, reporter, timeout);
     server.close();
-    if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter);
-    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}` });
+    if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter, drain);
+    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count });
   } finally {
     server.close();
   }
 }
 
-/** Runs `sh -c cmd` on a connection with the peer's credentials in its environment; resolves to its status. */
-async function execOn(cmd: string, fd: number, cred: Ucred | null, reporter: Reporter): Promise<number> {
+/**
+ * Runs `sh -c cmd` on a connection with the peer's credentials in its environment; resolves to its
+ * status once the command has ended and the connection is closed: shut down, what the client still
+ * sends read and discarded (at most drainSeconds), so that a client whose request CMD did not read gets
+ * its reply, never a reset.
+ */
+async function execOn(cmd: string, fd: number, cred: Ucred | null, reporter: Reporter, drainSeconds: number): Promise<number> {
   try {
     const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only with --exec
     const running = await startShellOn(cmd, fd, peerEnvironment(cred));
-    return (await running.ended).status;
+    const { status } = await running.ended;
+    await drainAndClose(fd, drainSeconds);
+    return status;
   } catch (err) {
     reporter.warn('exec-failed', `--exec for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
     return 1;
@@ -72,11 +96,16 @@ let sharedStdin: StdinReader | null = null;
  * Relays one connection of `listen -k`: its data to stdout, and the units of the one stdin reader
  * every connection shares; a failure ends this connection only.
  */
-function relayKeptOpen(fd: number, cred: Ucred | null, o: Framing & { type: SocketType; diagnostics: Reporter }, done: () => void): void {
+function relayKeptOpen(fd: number, cred: Ucred | null, o: Framing & { type: SocketType; diagnostics: Reporter; timeout: number | null }, done: () => void): void {
   sharedStdin ??= new StdinReader(o, o.diagnostics, (err) => {
     o.diagnostics.warn('stdin-error', `stdin: ${(err as Error).message}: no more input is sent`);
   });
+  const idle = o.timeout === null ? null : idleTimer(o.timeout, () => conn.lastActive, () => {
+    o.diagnostics.info('timeout', `connection from ${describePeer(cred)} idle for ${o.timeout} s: closed`, { peer: cred });
+    conn.finishNow();
+  });
   const conn = new Connection(fd, { ...o, sink: stdoutWriter(), source: sharedStdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+    idle?.clear();
     done();
     o.diagnostics.info('closed', `connection from ${describePeer(cred)} closed: ${describeStats(c.stats, o.type !== 'stream')}`, { peer: cred, ...c.stats });
     if (reason === 'error') o.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });

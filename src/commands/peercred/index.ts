@@ -1,10 +1,12 @@
 // yargs module for `usock peercred`: its options and help; the work is in ./run.
-import { accessOptions, maxConnsOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, countOption, maxConnsOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const peercredOptions = {
   listen: { type: 'boolean', describe: 'bind ADDRESS and print one record per client (dgram: per message)' },
   ...maxConnsOptions,
+  ...timeoutOptions,
+  ...countOption('N records (--listen)'),
   ...serverOptions,
   ...accessOptions,
 } as const;

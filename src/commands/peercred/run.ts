@@ -1,6 +1,7 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
-import { addressOf, concreteType, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { acceptLoop } from '../../net/accept';
@@ -125,8 +126,11 @@ export async function runPeercred(argv: PeercredArgv): Promise<number> {
   const type = concreteType(argv.type, 'peercred');
   if (argv.listen) return listenForPeers(argv, type, reporter);
   rejectServerOptions(argv, 'applies only with --listen');
+  rejectOptions(argv, ['count'], 'applies only with --listen (records of clients)');
+  const timeout = timeoutOf(argv);
   const address = addressOf(argv.address);
-  const fd = await connectAndRelease(address, type);
+  const fd = await deadline(connectAndRelease(address, type, { seconds: timeout ?? undefined }), timeout,
+    () => new UsockError(`peercred ${address.text}: timed out after ${timeout} s`, 'TEMPFAIL'));
   try {
     await new RecordPrinter(argv.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
     return EXIT.OK;
@@ -177,9 +181,30 @@ function processStatus(pid: number): { uid: number; gid: number; groups: number[
 
 /** Serves `peercred --listen` until a signal: one record per admitted client (stream, seqpacket) or per admitted message (dgram). */
 function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnType<typeof reporterOf>): Promise<number> {
+  const timeout = timeoutOf(argv);
+  const count = countOf(argv);
   const spec = serverSpecOf(argv, type, reporter, 'peercred');
   const server = openServer(spec);
   const printer = new RecordPrinter(argv.json, true);
+  let records = 0;
+  let lastActive = Date.now();
+  let finish: (status: number | Error) => void = () => {};
+  const ended = new Promise<number>((resolve, reject) => {
+    finish = (status) => (typeof status === 'number' ? resolve(status) : reject(status));
+  });
+  /** Prints one record; -c N ends the server once the Nth is out. */
+  const emit = (record: PeerRecord) => {
+    lastActive = Date.now();
+    const n = ++records;
+    void printer.print(record).then(() => {
+      if (count && n === count) finish(EXIT.OK);
+    });
+  };
+  // -w: no record for that long ends the server: 0 when it printed some, 75 when none came.
+  if (timeout !== null) {
+    idleTimer(timeout, () => lastActive, () => finish(records > 0 ? EXIT.OK
+      : new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL')));
+  }
   if (type === 'dgram') {
     new DatagramReceiver(server.fd, {
       maxData: 0, // only the credentials matter, not the data
@@ -191,7 +216,7 @@ function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnTy
           reporter.warn('no-credentials', `message of ${d.length} bytes without credentials: skipped`);
           return;
         }
-        void printer.print(describeCredentials(d.cred, null, null, 'SCM_CREDENTIALS'));
+        emit(describeCredentials(d.cred, null, null, 'SCM_CREDENTIALS'));
       },
     }).start();
   } else {
@@ -204,10 +229,10 @@ function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnTy
         const record = cred ? describeCredentials(cred, peerGroups(fd) ?? null, peerLabel(fd), 'SO_PEERCRED') : null;
         closeQuietly(fd);
         loop.released();
-        if (record) void printer.print(record);
+        if (record) emit(record);
         else reporter.warn('no-credentials', 'a client left before its credentials could be read');
       },
     });
   }
-  return new Promise<number>(() => {}); // until a signal
+  return ended; // until a signal, -c or -w
 }

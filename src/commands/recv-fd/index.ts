@@ -1,11 +1,12 @@
 // yargs module for `usock recv-fd`: its options and help, `-- CMD ARGS` kept apart in argv['--']; the work is in ./run.
-import { accessOptions, DEFAULTS, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, DEFAULTS, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const recvFdOptions = {
   listen: { type: 'boolean', describe: 'bind ADDRESS and receive from the first client (dgram: the first datagram)' },
   info: { type: 'boolean', describe: 'describe each descriptor (kind, target, open flags) instead of reading it' },
-  'max-fds': { type: 'number', defaultDescription: String(DEFAULTS.maxFds), describe: 'keep at most N descriptors; extras are closed at once', requiresArg: true },
+  'max-fds': { type: 'string', defaultDescription: String(DEFAULTS.maxFds), describe: 'keep at most N descriptors; extras are closed at once', requiresArg: true },
+  ...timeoutOptions,
   ...serverOptions,
   ...accessOptions,
 } as const;

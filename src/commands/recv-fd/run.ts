@@ -1,6 +1,7 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
 import { createReadStream } from 'node:fs';
-import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, wholeNumber } from '../../cli/options';
+import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber } from '../../cli/options';
+import { deadline } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
 import { acceptOne } from '../../net/accept';
@@ -78,7 +79,9 @@ export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
   if (command !== undefined && argv.info) throw new UsageError('--info and -- CMD cannot be used together');
   if (!argv.listen) rejectServerOptions(argv, 'applies only with --listen');
 
-  const { msg, peer } = argv.listen ? await receiveListening(argv, type, maxFds, reporter) : await receiveAsClient(argv.address, type, maxFds);
+  const timeout = timeoutOf(argv);
+  const { msg, peer } = await deadline(argv.listen ? receiveListening(argv, type, maxFds, reporter) : receiveAsClient(argv.address, type, maxFds), timeout,
+    () => new UsockError(`timed out after ${timeout} s waiting for ${argv.listen ? 'a client and its descriptors' : 'descriptors'}`, 'TEMPFAIL'));
   const assessment = assessMessage(msg, maxFds);
   for (const w of assessment.warnings) reporter.warn(w.event, w.text, w.fields);
   if (assessment.error) throw assessment.error;

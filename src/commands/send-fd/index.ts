@@ -1,5 +1,5 @@
 // yargs module for `usock send-fd`: its options and help; the work is in ./run.
-import { accessOptions, maxConnsOptions, serverOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, maxConnsOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const sendFdOptions = {
@@ -9,6 +9,7 @@ export const sendFdOptions = {
   fd: { type: 'array', string: true, nargs: 1, describe: 'also send this descriptor of usock\'s own (repeatable; --fd 0 is stdin)', requiresArg: true },
   message: { type: 'string', defaultDescription: 'one NUL byte', describe: 'the data sent with the descriptors', requiresArg: true },
   ...maxConnsOptions,
+  ...timeoutOptions,
   ...serverOptions,
   ...accessOptions,
 } as const;

@@ -1,5 +1,6 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { addressOf, concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf } from '../../cli/options';
+import { addressOf, concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
 import type { AccessRules } from '../../net/access';
@@ -54,10 +55,30 @@ export function openFiles(files: readonly string[], flags: number): number[] {
   return fds;
 }
 
-/** What send-fd sends: the payload and the descriptors. */
-interface Parcel {
-  message: Buffer;
-  fds: number[];
+/**
+ * What send-fd sends: the payload, and the descriptors of one message: each FILE opened afresh for every
+ * message (every client reads it from the start), and the --fd descriptors, shared by all.
+ */
+class Parcel {
+  constructor(readonly message: Buffer, private readonly files: string[], private readonly flags: number, private readonly inherited: number[]) {
+    // Every FILE is opened once before anything is bound or connected, so that a bad one sends nothing (66).
+    for (const fd of openFiles(files, flags)) closeQuietly(fd);
+  }
+
+  /** The number of descriptors in each message. */
+  get count(): number {
+    return this.files.length + this.inherited.length;
+  }
+
+  /** Opens the FILEs afresh and returns them with the --fd descriptors, in order. Throws UsockError (NOINPUT). Close them with release(). */
+  open(): number[] {
+    return [...openFiles(this.files, this.flags), ...this.inherited];
+  }
+
+  /** Closes what open() opened (not the --fd descriptors, which are usock's own). */
+  release(fds: number[]): void {
+    for (const fd of fds.slice(0, this.files.length)) closeQuietly(fd);
+  }
 }
 
 /** Runs `usock send-fd`; returns 0 once the message is sent (with --listen, serves until a signal). Throws UsockError, UsageError or SysError. */
@@ -73,41 +94,61 @@ export async function runSendFd(argv: SendFdArgv): Promise<number> {
     throw new UsageError("--message '' cannot carry descriptors over a stream socket", 'give at least one byte, or use -t seqpacket or -t dgram');
   }
   if (!argv.listen) rejectServerOptions(argv, 'applies only with --listen');
+  const timeout = timeoutOf(argv);
   const spec = argv.listen ? serverSpecOf(argv, type, reporter, 'send-fd') : null;
-  const inherited = inheritedDescriptors(argv.fd ?? []);
-  // Every FILE is opened before any connection is made, so a bad one sends nothing.
-  const parcel = { message, fds: [...openFiles(files, fileFlags(!!argv.write, !!argv.append)), ...inherited] };
+  const parcel = new Parcel(message, files, fileFlags(!!argv.write, !!argv.append), inheritedDescriptors(argv.fd ?? []));
   if (spec) {
     const server = openServer(spec);
-    if (type === 'dgram') answerDatagrams(server.fd, parcel, spec.rules, reporter);
-    else serveClients(server.fd, parcel, spec.rules, maxConnsOf(argv, false), reporter);
-    return new Promise<number>(() => {}); // until a signal
+    const served = { count: 0, lastActive: Date.now() };
+    if (type === 'dgram') answerDatagrams(server.fd, parcel, spec.rules, reporter, served);
+    else serveClients(server.fd, parcel, spec.rules, maxConnsOf(argv, false), reporter, served);
+    if (timeout === null) return new Promise<number>(() => {}); // until a signal
+    // -w: no client for that long ends the server: 0 when it served some, 75 when none came.
+    return new Promise<number>((resolve, reject) => {
+      idleTimer(timeout, () => served.lastActive, () => (served.count > 0 ? resolve(EXIT.OK)
+        : reject(new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL'))));
+    });
   }
   const address = addressOf(argv.address);
-  const fd = await connectAndRelease(address, type);
+  const send = async () => {
+    const fd = await connectAndRelease(address, type);
+    try {
+      await sendOnce(fd, parcel);
+    } finally {
+      closeQuietly(fd);
+    }
+  };
+  await deadline(send(), timeout, () => new UsockError(`send-fd ${address.text}: timed out after ${timeout} s`, 'TEMPFAIL'));
+  reporter.info('sent', `sent ${plural(parcel.count, 'descriptor')} to ${address.text}`, { fds: parcel.count, bytes: message.length });
+  return EXIT.OK;
+}
+
+/** Sends one message of the parcel on fd (to `to` when given), its FILEs opened afresh, waiting while the socket is full. Throws SysError, UsockError. Closes nothing but what it opened. */
+async function sendOnce(fd: number, parcel: Parcel, to?: Buffer): Promise<void> {
+  const fds = parcel.open();
   try {
-    await sendAll(fd, parcel);
-    reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${address.text}`, { fds: parcel.fds.length, bytes: message.length });
-    return EXIT.OK;
+    while (sendWithDescriptors(fd, parcel.message, fds, to) === WOULD_BLOCK) await whenWritable(fd);
   } finally {
-    closeQuietly(fd);
+    parcel.release(fds);
   }
 }
 
-/** Sends the parcel on fd (to `to` when given), waiting while the socket is full. Throws SysError. Closes nothing. */
-async function sendAll(fd: number, parcel: Parcel, to?: Buffer): Promise<void> {
-  while (sendWithDescriptors(fd, parcel.message, parcel.fds, to) === WOULD_BLOCK) await whenWritable(fd);
-}
+/** What a send-fd server has done: clients served, and when it last saw one (for -w). */
+interface Served { count: number; lastActive: number }
 
 /** Serves stream and seqpacket clients until a signal: each admitted client gets the parcel, then its connection is closed. */
-function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | null, maxConns: number, reporter: Reporter): void {
+function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | null, maxConns: number, reporter: Reporter, served: Served): void {
   const loop = acceptLoop(listenFd, {
     rules,
     maxConns,
     diagnostics: reporter,
     onPeer: (fd, cred) => {
-      sendAll(fd, parcel).then(
-        () => reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${describePeer(cred)}`, { peer: cred, fds: parcel.fds.length }),
+      served.lastActive = Date.now();
+      sendOnce(fd, parcel).then(
+        () => {
+          served.count++;
+          reporter.info('sent', `sent ${plural(parcel.count, 'descriptor')} to ${describePeer(cred)}`, { peer: cred, fds: parcel.count });
+        },
         (err) => reporter.warn('send-failed', `send to ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred }),
       ).finally(() => {
         closeQuietly(fd);
@@ -118,27 +159,33 @@ function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | nul
 }
 
 /** Answers every datagram on fd with the parcel, sent to its sender; unnamed senders cannot be answered and are reported. fd stays the caller's. */
-function answerDatagrams(fd: number, parcel: Parcel, rules: AccessRules | null, reporter: Reporter): void {
+function answerDatagrams(fd: number, parcel: Parcel, rules: AccessRules | null, reporter: Reporter, served: Served): void {
   new DatagramReceiver(fd, {
     maxData: 0,
     credentials: true,
     rules,
     diagnostics: reporter,
     onDatagram: (d) => {
+      served.lastActive = Date.now();
       const who = d.cred && d.cred.pid > 0 ? describePeer(d.cred) : 'a sender';
       if (!d.from) {
         reporter.warn('unnamed', `request from ${who} on an unnamed socket: no address to send the descriptors to`, { peer: d.cred });
         return;
       }
       const to = senderText(d.from);
+      let fds: number[] = [];
       try {
-        if (sendWithDescriptors(fd, parcel.message, parcel.fds, d.from) === WOULD_BLOCK) {
+        fds = parcel.open();
+        if (sendWithDescriptors(fd, parcel.message, fds, d.from) === WOULD_BLOCK) {
           reporter.warn('send-dropped', `descriptors for ${to} dropped: its queue is full`, { to });
         } else {
-          reporter.info('sent', `sent ${plural(parcel.fds.length, 'descriptor')} to ${to} (${who})`, { to, peer: d.cred, fds: parcel.fds.length });
+          served.count++;
+          reporter.info('sent', `sent ${plural(parcel.count, 'descriptor')} to ${to} (${who})`, { to, peer: d.cred, fds: parcel.count });
         }
       } catch (err) {
         reporter.warn('send-failed', `send to ${to}: ${(err as Error).message}`, { to });
+      } finally {
+        parcel.release(fds);
       }
     },
   }).start();
