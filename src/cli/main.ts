@@ -94,7 +94,7 @@ async function main(): Promise<Status> {
   let running: Promise<Status> | null = null;
   const parser = yargs(args)
     .scriptName('usock')
-    .parserConfiguration({ 'populate--': true })
+    .parserConfiguration({ 'populate--': true, 'boolean-negation': false }) // --no-shutdown is an option of its own
     .usage('usock <command> [options]\n\nnetcat/socat for Unix domain sockets')
     .options(globalOptions)
     .command(commands.map(({ run, ...c }) => ({ ...c, handler: (argv: unknown) => { running = run(argv); } })))
