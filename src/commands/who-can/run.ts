@@ -8,6 +8,7 @@ import {
   type Names, type PathStep, type Subject, type Verdict,
 } from '../../net/permissions';
 import { colourWanted, headCells, renderTable, terminalWidth } from '../../report/table';
+import type { Reporter } from '../../report/reporter';
 import { escapeField } from '../../report/text';
 import { isTerminal } from '../../sys/socket';
 import { allUsers, groupById, groupByName, groupsOf, userById, userByName, type UserEntry } from '../../sys/users';
@@ -68,7 +69,7 @@ export async function runWhoCan(argv: WhoCanArgv): Promise<number> {
       const target = address.kind === 'abstract' || argv.address.startsWith('/') ? argv.address : `./${argv.address}`;
       for (const row of rows) {
         row.tried = row.user !== null;
-        row.outcome = row.user ? await tryConnecting(row.user.name, target, argv.type) : null;
+        row.outcome = row.user ? await tryConnecting(row.user.name, target, argv.type, reporter) : null;
         row.differs = row.outcome !== null && outcomeDiffers(row.verdict.allowed, row.outcome);
       }
     }
@@ -122,9 +123,10 @@ function verdictJson(v: Verdict): { allowed: boolean; reason: string } {
 
 /**
  * Connects to target as user in a child (`usock connect -z --as USER`); resolves to `connected`, or the
- * error code the child reported (EACCES, ECONNREFUSED...), or `exit N` when it reported none.
+ * error code the child reported (EACCES, ECONNREFUSED...), or `exit N` when it reported none. With -v,
+ * reports the child's error line.
  */
-async function tryConnecting(user: string, target: string, type: string): Promise<string> {
+async function tryConnecting(user: string, target: string, type: string, reporter: Reporter): Promise<string> {
   const { start } = await import('../../proc/spawn'); // child_process only where a command runs
   const running = await start(process.execPath, [...process.execArgv, process.argv[1]!, 'connect', '-z', '--as', user, '-t', type, target], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -134,8 +136,12 @@ async function tryConnecting(user: string, target: string, type: string): Promis
   stderr.on('data', (d: Buffer) => chunks.push(d));
   const drained = new Promise<void>((resolve) => stderr.on('close', resolve));
   const [{ status, signal }] = await Promise.all([running.ended, drained]);
-  if (status === 0) return 'connected';
+  if (status === 0) {
+    reporter.info('try', `--try as ${user}: connected`, { user, status });
+    return 'connected';
+  }
   const first = Buffer.concat(chunks).toString().split('\n')[0] ?? '';
+  reporter.info('try', `--try as ${user}: ${first.replace(/^usock: /, '') || `exit ${status}`}`, { user, status, error: first });
   const code = /\((E[A-Z0-9]+)\)\s*$/.exec(first);
   return code ? code[1]! : signal ? `killed by ${signal}` : `exit ${status}`;
 }
