@@ -7,6 +7,7 @@ import { pairCommand } from '../commands/pair';
 import { peercredCommand } from '../commands/peercred';
 import { recvFdCommand } from '../commands/recv-fd';
 import { sendFdCommand } from '../commands/send-fd';
+import { whoCanCommand } from '../commands/who-can';
 
 /** How a command's run ends: an exit status, or the signal that ended a child usock stands for (usock then dies of it). */
 export type Status = number | NodeJS.Signals;
@@ -32,4 +33,5 @@ export const commands: Array<UsockCommand<unknown>> = [
   entry(sendFdCommand),
   entry(recvFdCommand),
   entry(peercredCommand),
+  entry(whoCanCommand),
 ];

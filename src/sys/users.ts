@@ -1,4 +1,4 @@
-// The user and group databases through libc (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist): NSS included.
+// The user and group databases through libc (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist, getpwent_r): NSS included.
 import { errno, lib } from './libc';
 import { SysError } from './errors';
 
@@ -6,7 +6,7 @@ export interface UserEntry { name: string; uid: number; gid: number }
 export interface GroupEntry { name: string; gid: number }
 
 type Fn = (...args: any[]) => any;
-let fns: { getpwnam_r: Fn; getpwuid_r: Fn; getgrnam_r: Fn; getgrgid_r: Fn; getgrouplist: Fn } | undefined;
+let fns: { getpwnam_r: Fn; getpwuid_r: Fn; getgrnam_r: Fn; getgrgid_r: Fn; getgrouplist: Fn; setpwent: Fn; getpwent_r: Fn; endpwent: Fn } | undefined;
 
 function db() {
   if (fns) return fns;
@@ -17,6 +17,9 @@ function db() {
     getgrnam_r: so.func('int getgrnam_r(const char *name, void *grp, void *buf, size_t len, _Out_ void **result)'),
     getgrgid_r: so.func('int getgrgid_r(uint32_t gid, void *grp, void *buf, size_t len, _Out_ void **result)'),
     getgrouplist: so.func('int getgrouplist(const char *user, uint32_t gid, _Out_ uint32_t *groups, _Inout_ int *n)'),
+    setpwent: so.func('void setpwent(void)'),
+    getpwent_r: so.func('int getpwent_r(void *pwd, void *buf, size_t len, _Out_ void **result)'),
+    endpwent: so.func('void endpwent(void)'),
   };
   return fns;
 }
@@ -89,5 +92,40 @@ export function groupsOf(userName: string, gid: number): number[] {
     if (count[0]! <= n) {
       if (n > 1 << 16) throw new SysError('getgrouplist', errno() || ERANGE);
     }
+  }
+}
+
+const ENOENT = 2;
+
+/**
+ * Returns every user of the user database (setpwent, getpwent_r, endpwent: every NSS source, as
+ * `getent passwd` lists them), in its order, each name once. Throws SysError when the database fails.
+ */
+export function allUsers(): UserEntry[] {
+  const f = db();
+  const seen = new Set<string>();
+  const users: UserEntry[] = [];
+  f.setpwent();
+  try {
+    for (;;) {
+      let found: [Buffer, Buffer] | null | undefined;
+      for (let size = 4096; found === undefined; size *= 4) {
+        if (size > 1 << 22) throw new SysError('getpwent_r', ERANGE);
+        const struct = Buffer.alloc(48);
+        const buf = Buffer.alloc(size);
+        const result = [null];
+        const rc = f.getpwent_r(struct, buf, size, result);
+        if (rc === ERANGE) continue; // glibc keeps its place: the same entry comes again
+        if (rc === ENOENT || (rc === 0 && !result[0])) found = null;
+        else if (rc !== 0) throw new SysError('getpwent_r', rc);
+        else found = [struct, buf];
+      }
+      const entry = user(found);
+      if (!entry) return users;
+      if (!seen.has(entry.name)) users.push(entry);
+      seen.add(entry.name);
+    }
+  } finally {
+    f.endpwent();
   }
 }
