@@ -305,3 +305,35 @@ test('peercred: --allow-* without --listen is a usage error (64), nothing printe
   assertCleanError(t, r.stderr, /--allow-uid applies only with --listen/);
   srv.end();
 });
+
+test('peercred on an 80-column TTY: every key whole on one line, values wrapped inside the width, colour escapes never split', async (t) => {
+  const name = '@' + abstractName();
+  const [srv] = await startServer(t, name, 'stream');
+  const r = await runPython(py(`
+import pty, fcntl, termios, struct, subprocess
+m, s = pty.openpty()
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+p = subprocess.Popen([sys.argv[1], sys.argv[2], 'peercred', sys.argv[3]], stdout=s, stderr=subprocess.DEVNULL, env=dict(os.environ, FORCE_COLOR='1'))
+os.close(s)
+out = b''
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+p.wait()
+sys.stdout.write(out.decode())
+`), [process.execPath, USOCK, name], { t });
+  const text = r.stdout.toString();
+  t.regex(text, /\x1b\[36mpid\x1b\[39m/, 'keys coloured, escapes whole');
+  const plain = text.replace(/\x1b\[\d+m/g, '');
+  const lines = plain.split(/\r?\n/).filter(Boolean);
+  for (const line of lines) t.true([...line].length <= 80, `line wider than 80 columns: ${JSON.stringify(line)}`);
+  for (const key of ['pid', 'uid', 'gid', 'user', 'group', 'groups', 'label', 'exe', 'cgroup', 'command', 'source']) {
+    t.true(lines.some((l) => new RegExp(`^│ ${key} +│`).test(l)), `key ${key} whole on one line`);
+  }
+  srv.end();
+});

@@ -114,10 +114,19 @@ class RecordPrinter {
 /** Returns a two-column table of record, keys in colour where colour is wanted; long values wrap inside the terminal's width. */
 async function tableOf(record: PeerRecord): Promise<string> {
   const chalk = colourWanted() ? (await import('chalk')).default : null;
-  const keyWidth = Math.max(...KEYS.map((k) => k.length)) + 2;
-  const valueWidth = Math.max(20, terminalWidth() - keyWidth - 3);
-  const rows = KEYS.map((k) => ({ [chalk ? chalk.cyan(k) : k]: textValue(record[k]) }));
-  return renderTable(rows, { colWidths: [keyWidth, valueWidth], wordWrap: true, wrapOnWordBoundary: false });
+  // Borders and padding take 7 columns; keys are never wrapped, values are cut into lines here (cli-table3's
+  // own wrapping measured the keys' colour escapes as text and cut keys, escapes and all, into pieces).
+  const keyWidth = Math.max(...KEYS.map((k) => k.length));
+  const valueWidth = Math.max(20, terminalWidth() - keyWidth - 7);
+  const rows = KEYS.map((k) => [chalk ? chalk.cyan(k) : k, wrapText(textValue(record[k]), valueWidth)]);
+  return renderTable(rows, { wordWrap: false });
+}
+
+/** Returns text cut into lines of at most width characters. */
+function wrapText(text: string, width: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += width) lines.push(text.slice(i, i + width));
+  return lines.join('\n') || text;
 }
 
 /** Runs `usock peercred`; returns 0 (with --listen it serves until a signal). Throws UsockError, SysError or UsageError. */
