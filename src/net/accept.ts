@@ -28,6 +28,9 @@ export interface AcceptOptions {
   onPeer: (fd: number, cred: Ucred | null) => void;
   /** Called once no connection has been left for a second after some were served (a server gives memory back then). */
   onIdle?: () => void;
+  /** -c N: once N connections handed out have been released, accepting stops and onServed is called. */
+  count?: number | null;
+  onServed?: () => void;
 }
 
 export interface AcceptLoop {
@@ -71,6 +74,7 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   let pause = 0; // ms of the current back-off; 0 while accepting normally
   let timer: NodeJS.Timeout | null = null;
   let active = 0;
+  let served = 0;
   let idleTimer: NodeJS.Timeout | null = null;
   const max = opts.maxConns ?? Infinity;
 
@@ -136,6 +140,11 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
     },
     released() {
       active = Math.max(0, active - 1);
+      if (opts.count && ++served === opts.count) {
+        this.stop();
+        opts.onServed?.();
+        return;
+      }
       if (active === 0 && opts.onIdle && !idleTimer) {
         idleTimer = setTimeout(() => {
           idleTimer = null;

@@ -28,16 +28,13 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
   const maxConns = maxConnsOf(argv, false);
   const server = openServer(spec);
   return new Promise<number>((resolve) => {
-    let served = 0;
-    const servedOne = () => {
-      if (count && ++served >= count) resolve(EXIT.OK);
-    };
     if (type === 'dgram') {
+      let echoed = 0;
       new DatagramReceiver(server.fd, {
         maxData: maxSize, rules: spec.rules, diagnostics: reporter,
         onDatagram: (d) => {
           echoDatagram(server.fd, d, reporter);
-          servedOne();
+          if (count && ++echoed === count) resolve(EXIT.OK);
         },
       }).start();
       return; // until a signal, or -c
@@ -45,6 +42,8 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
     const loop = acceptLoop(server.fd, {
       rules: spec.rules,
       maxConns,
+      count,
+      onServed: () => resolve(EXIT.OK),
       diagnostics: reporter,
       onIdle: releaseMemory,
       onPeer: (fd, cred) => {
@@ -55,7 +54,6 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
           if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
             reporter.warn('echo-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
           }
-          servedOne();
         });
         conn.start();
       },

@@ -45,17 +45,15 @@ export async function runListen(argv: ListenArgv): Promise<number> {
     if (argv['keep-open']) {
       const exec = argv.exec;
       return await new Promise<number>((resolve) => {
-        let served = 0;
         const loop = acceptLoop(server.fd, {
           rules: spec.rules,
           maxConns,
+          count,
+          onServed: () => resolve(EXIT.OK), // -c N: N connections served
           diagnostics: reporter,
           onIdle: releaseMemory,
           onPeer: (fd, cred) => {
-            const done = () => {
-              loop.released();
-              if (count && ++served >= count) resolve(EXIT.OK); // -c N: N connections served
-            };
+            const done = () => loop.released();
             if (exec !== undefined) execOn(exec, fd, cred, reporter, drain).finally(done);
             else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter, timeout }, done);
           },
