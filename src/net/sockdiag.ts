@@ -105,11 +105,23 @@ function decodeUnixDiagMsg(body: Buffer): UnixDiagEntry | null {
     const type = body.readUInt16LE(off + 2);
     if (len < 4 || off + len > body.length) break;
     const data = body.subarray(off + 4, off + len);
-    if (type === UNIX_DIAG_NAME) entry.name = Buffer.from(data);
+    if (type === UNIX_DIAG_NAME) entry.name = pathName(data);
     else if (type === UNIX_DIAG_PEER && data.length >= 4) entry.peer = data.readUInt32LE(0) || null;
     off += align4(len);
   }
   return entry;
+}
+
+/**
+ * Returns sun_path's bytes as the socket's name: the kernel keeps a path with its terminating 0 byte
+ * (and a program may bind with a longer length), so a path ends at its first 0 byte; an abstract name
+ * (0 byte first) is every byte, 0 bytes included. Null for an empty name.
+ */
+function pathName(data: Buffer): Buffer | null {
+  if (data.length === 0) return null;
+  if (data[0] === 0) return Buffer.from(data);
+  const end = data.indexOf(0);
+  return Buffer.from(end < 0 ? data : data.subarray(0, end));
 }
 
 /** How long a dump may wait for the kernel's next reply. */
