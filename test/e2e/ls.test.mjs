@@ -103,6 +103,9 @@ test('--listening, -t, PREFIX (absolute, relative to the cwd, @abstract) filter'
   t.deepEqual(await inodes([dir]), sorted(h.ino.listener, h.ino.accepted, h.ino.odd));
   t.deepEqual(await inodes(['srv'], { cwd: dir }), sorted(h.ino.listener, h.ino.accepted));
   t.deepEqual(await inodes(['./new'], { cwd: dir }), [h.ino.odd]);
+  // '.' is the directory: what is inside it, not its siblings that share the name's start (dir + 'x').
+  t.deepEqual(await inodes(['.'], { cwd: dir }), sorted(h.ino.listener, h.ino.accepted, h.ino.odd));
+  t.deepEqual(await inodes([path.basename(dir) + '/', '--listening'], { cwd: path.dirname(dir) }), [h.ino.listener]);
   t.deepEqual(await inodes([`@${name}`]), [h.ino.abstract]);
   t.deepEqual(await inodes([`@${name.slice(0, -3)}`, '-t', 'seqpacket']), [h.ino.abstract]);
   t.deepEqual(await inodes(['-t', 'dgram', '--pid', String(h.pid)]), [h.ino.odd]);

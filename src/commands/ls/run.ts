@@ -5,7 +5,7 @@ import { EXIT, UsageError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { processCommand, readProcNetUnix, socketHolders, type ProcUnixSocket } from '../../net/procnet';
 import { dumpUnixDiag, type UnixDiagEntry } from '../../net/sockdiag';
-import { headCells, renderTable } from '../../report/table';
+import { headCells, renderTable, terminalWidth } from '../../report/table';
 import { escapeBytes, escapeField } from '../../report/text';
 import { isTerminal } from '../../sys/socket';
 import type { LsArgv } from './index';
@@ -37,10 +37,12 @@ function prefixBytes(text: string): Buffer {
   const raw = typeof exact === 'string' ? Buffer.from(exact) : exact;
   if (raw[0] === 0x40) return Buffer.concat([Buffer.from([0]), raw.subarray(1)]); // '@'
   if (raw[0] === 0x2f) return raw; // '/'
-  // Relative: resolved against the cwd byte for byte; a trailing '/' is kept ("dir/" matches what is inside dir only).
-  const cwd = Buffer.from(process.cwd());
-  const joined = Buffer.from(resolve(cwd.toString('latin1'), raw.toString('latin1')), 'latin1');
-  return raw[raw.length - 1] === 0x2f && joined[joined.length - 1] !== 0x2f ? Buffer.concat([joined, Buffer.from('/')]) : joined;
+  // Relative: resolved against the cwd byte for byte (latin1 keeps each byte one character). A PREFIX naming a
+  // directory ("dir/", ".", "..", "dir/..") matches what is inside it only: the resolved path keeps a final '/'.
+  const rel = raw.toString('latin1');
+  const joined = Buffer.from(resolve(Buffer.from(process.cwd()).toString('latin1'), rel), 'latin1');
+  const directory = /(^|\/)(\.\.?)?$/.test(rel);
+  return directory && joined[joined.length - 1] !== 0x2f ? Buffer.concat([joined, Buffer.from('/')]) : joined;
 }
 
 /** Returns the state ls shows for a /proc/net/unix entry. */
@@ -113,8 +115,16 @@ export async function runLs(argv: LsArgv): Promise<number> {
   return EXIT.OK;
 }
 
-/** Returns records as a table with a header row. */
+/** Returns records as a table with a header row; commands are cut to fit the terminal's width (the last column, ending in '…'). */
 async function tableOf(records: LsRecord[]): Promise<string> {
   const head = await headCells(COLUMNS.map((c) => c.toUpperCase()));
-  return renderTable(records.map((r) => COLUMNS.map((k) => field(r, k))), { head, wordWrap: false });
+  const cells = records.map((r) => COLUMNS.map((k) => field(r, k)));
+  // Each column takes its widest cell, 2 of padding and 1 of border; the table 1 more for its last border.
+  const others = COLUMNS.slice(0, -1).reduce((sum, c, i) => sum + Math.max(c.length, ...cells.map((row) => row[i]!.length)) + 3, 1);
+  const room = Math.max(12, terminalWidth() - others - 3);
+  for (const row of cells) {
+    const last = row.length - 1;
+    if (row[last]!.length > room) row[last] = row[last]!.slice(0, room - 1) + '…';
+  }
+  return renderTable(cells, { head, wordWrap: false, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
 }
