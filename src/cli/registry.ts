@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { connectCommand } from '../commands/connect';
 import { echoServerCommand } from '../commands/echo-server';
 import { listenCommand } from '../commands/listen';
+import { lsCommand } from '../commands/ls';
 import { pairCommand } from '../commands/pair';
 import { peercredCommand } from '../commands/peercred';
 import { recvFdCommand } from '../commands/recv-fd';
@@ -34,4 +35,5 @@ export const commands: Array<UsockCommand<unknown>> = [
   entry(recvFdCommand),
   entry(peercredCommand),
   entry(whoCanCommand),
+  entry(lsCommand),
 ];

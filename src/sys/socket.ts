@@ -40,6 +40,13 @@ export function socket(type: SocketType): number {
   return fd;
 }
 
+/** Returns a new AF_NETLINK datagram socket for `protocol` (e.g. NETLINK_SOCK_DIAG), non-blocking and close-on-exec. Throws SysError. */
+export function netlinkSocket(protocol: number): number {
+  const fd = lib().socket(L.AF_NETLINK, L.SOCK_DGRAM | L.SOCK_NONBLOCK | L.SOCK_CLOEXEC, protocol);
+  if (fd < 0) fail('socket(AF_NETLINK)');
+  return fd;
+}
+
 /** Returns two connected sockets; `nonblock` and `cloexec` choose their flags. Throws SysError. */
 export function socketpair(type: SocketType, flags: { nonblock?: boolean; cloexec?: boolean } = {}): [number, number] {
   const sv = new Int32Array(2);

@@ -1,6 +1,10 @@
 // Linux constants for the libc layer: socket families, types, flags, options and struct sizes.
 
 export const AF_UNIX = 1;
+export const AF_NETLINK = 16;
+
+/** netlink(7): the sock_diag protocol (sock_diag(7)). */
+export const NETLINK_SOCK_DIAG = 4;
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
