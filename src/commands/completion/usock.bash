@@ -3,7 +3,16 @@
 # Readline splits words at = and : (--bind=/run/a:b); the function joins those pieces back into the
 # words usock parses, asks `usock completion --complete -- WORDS...` (the last word is the one being
 # completed), and takes off each candidate the part of the word that readline does not replace.
-# A directory offered alone gets no space after it, so that the user can go on typing into it.
+# Paths are completed as file names: readline puts / and no space after a directory.
+# Prints word as the shell will pass it, for the quoting people type while completing: 'a b, "a b, a\ b.
+_usock_dequote() {
+    case $1 in
+        \'*) local word=${1#\'}; printf '%s' "${word%\'}" ;;
+        \"*) local word=${1#\"}; printf '%s' "${word%\"}" ;;
+        *) printf '%s' "${1//\\/}" ;;
+    esac
+}
+
 _usock_complete() {
     local cmd=${COMP_WORDS[0]} word cur prefix i joined=0
     local -a words=() candidates=()
@@ -18,7 +27,8 @@ _usock_complete() {
         [[ $word =~ ^[=:]+$ ]] && joined=1 || joined=0
     done
     (( ${#words[@]} > 0 )) || words=("")
-    cur=${COMP_WORDS[COMP_CWORD]}
+    for i in "${!words[@]}"; do words[i]=$(_usock_dequote "${words[i]}"); done
+    cur=$(_usock_dequote "${COMP_WORDS[COMP_CWORD]}")
     [[ $cur =~ ^[=:]+$ ]] && cur=
     prefix=${words[${#words[@]}-1]}
     prefix=${prefix%"$cur"}
@@ -27,8 +37,10 @@ _usock_complete() {
     for word in "${candidates[@]}"; do
         [[ -n $word ]] && COMPREPLY+=("${word#"$prefix"}")
     done
-    if (( ${#COMPREPLY[@]} == 1 )) && [[ ${COMPREPLY[0]} == */ ]]; then
-        compopt -o nospace 2>/dev/null
+    if [[ ${COMPREPLY[0]} == */* ]]; then
+        # paths: readline lists their base names, quotes what needs it and puts / (no space) after a directory
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=("${COMPREPLY[@]%/}")
     fi
     return 0
 }
