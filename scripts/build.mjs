@@ -83,6 +83,7 @@ const common = {
   minifyIdentifiers: true,
   keepNames: true,
   plugins: [lazyStringWidth, liteAssert, noStdoutColumns],
+  loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
   define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
 };
 

@@ -46,9 +46,20 @@ function skipHelpCache(parser: unknown): void {
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
+/** Returns the arguments yargs may read as options: those before a `--` (after it, a command's or the completion callback's words). */
+function optionArgs(args: string[]): string[] {
+  const end = args.indexOf('--');
+  return end < 0 ? args : args.slice(0, end);
+}
+
+/** Returns true when args ask for help (-h, --help) or the version (--version) before any `--`. */
+function asksHelpOrVersion(args: string[], version = false): boolean {
+  return optionArgs(args).some((a) => a === '--help' || a === '-h' || (version && a === '--version'));
+}
+
 /** Returns the width for help text: the terminal's (at most 100), only looked up when help is asked for. */
 async function helpWidth(args: string[]): Promise<number | null> {
-  if (!args.some((a) => a === '--help' || a === '-h')) return null;
+  if (!asksHelpOrVersion(args)) return null;
   const { columns } = await import('../sys/socket');
   return Math.min(100, columns(1) || 80);
 }
@@ -110,7 +121,7 @@ async function main(): Promise<Status> {
       throw err ?? new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${commands.some((c) => c.command.split(' ')[0] === args[0]) ? `help ${args[0]}` : '--help'}\``);
     });
   // bin/usock answers a lone --version itself; yargs sets the option up (and looks for a package.json) only where it shows.
-  if (args.some((a) => a === '--version' || a === '--help' || a === '-h')) parser.version(__USOCK_VERSION__);
+  if (asksHelpOrVersion(args, true)) parser.version(__USOCK_VERSION__);
   else parser.version(false);
   skipHelpCache(parser);
   const parsed = await parser.parseAsync();

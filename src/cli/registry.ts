@@ -1,5 +1,6 @@
 // The registry: every command's yargs module, in the order `usock --help` lists them. Adding a command adds one line here.
 import type { Argv } from 'yargs';
+import { completionCommand } from '../commands/completion';
 import { connectCommand } from '../commands/connect';
 import { echoServerCommand } from '../commands/echo-server';
 import { listenCommand } from '../commands/listen';
@@ -36,4 +37,5 @@ export const commands: Array<UsockCommand<unknown>> = [
   entry(peercredCommand),
   entry(whoCanCommand),
   entry(lsCommand),
+  entry(completionCommand),
 ];
