@@ -60,6 +60,7 @@ export class DatagramReceiver {
   private readonly fromBuf = Buffer.alloc(SOCKADDR_UN_SIZE);
   private readonly fromLen = new Uint32Array(1);
   private readonly simple: boolean;
+  private closed = false;
 
   constructor(readonly fd: number, private readonly opts: DatagramOptions) {
     this.simple = !opts.rules && !opts.credentials && !opts.maxFds;
@@ -80,6 +81,7 @@ export class DatagramReceiver {
 
   /** Stops for good; the caller closes fd. */
   close(): void {
+    this.closed = true;
     this.watcher.close();
   }
 
@@ -92,7 +94,8 @@ export class DatagramReceiver {
   }
 
   private receiveBatch(): void {
-    for (let i = 0; i < RECEIVES_PER_TURN; i++) {
+    // A handler that closes the receiver (-c N reached) leaves the datagrams after it in the kernel's queue.
+    for (let i = 0; i < RECEIVES_PER_TURN && !this.closed; i++) {
       let d: Datagram | null | typeof WOULD_BLOCK;
       try {
         d = this.simple ? this.receiveSimple() : this.receiveFull();

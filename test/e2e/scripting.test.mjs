@@ -224,3 +224,18 @@ test('bad values: -w 0, -w -1, -w abc, -c 0, --count on a stream connect, --retr
   const neg = await runUsock(['connect', '-w', '-1', name], { t, input: '' });
   t.is(neg.code, 64, show(neg));
 });
+
+test('listen -t dgram -c 2: exactly two datagrams on stdout even when more arrive in one burst, then exit 0', async (t) => {
+  const sock = path.join(tmpDir(t), 'd');
+  const l = usock(['listen', '-q', '-t', 'dgram', '-c', '2', sock], { t });
+  await waitListening(sock, 'dgram');
+  const r0 = await python(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for m in (b'one', b'two', b'three', b'four'):
+    s.sendto(m, sys.argv[1])
+`), [sock], { t }).exited;
+  t.is(r0.code, 0, show(r0));
+  const r = await l.exited;
+  t.is(r.code, 0, show(r));
+  t.is(r.stdout.toString(), 'one\ntwo\n');
+});
