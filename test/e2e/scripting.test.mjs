@@ -5,13 +5,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, py, tmpDir, abstractName, waitListening, assertCleanError, show, sleep } from '../helpers.mjs';
 
-// A stream server at argv[1] that answers each line with 'ok:LINE' and keeps the connection open forever.
-const KEEPS_OPEN = py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+/** Returns a Python server script: a TYPE socket bound at argv[1] (abstract with '@'), listening; prints 'ready', accepts one client as c, then runs body. */
+function acceptOne(type, body) {
+  return py(`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_${type})
 srv.bind(addr(sys.argv[1]))
 srv.listen(4)
 print('ready', flush=True)
 c, _ = srv.accept()
+${body.trim()}
+`);
+}
+
+// A stream server at argv[1] that answers each line with 'ok:LINE' and keeps the connection open forever.
+const KEEPS_OPEN = acceptOne('STREAM', `
 f = c.makefile('rb')
 for line in f:
     c.sendall(b'ok:' + line)
@@ -33,12 +40,7 @@ test('connect -w 0.5 to a daemon that answers and keeps the connection open: the
 
 test('connect -w 0.3 to a daemon that never answers: 75 with one line', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(addr(sys.argv[1]))
-srv.listen(4)
-print('ready', flush=True)
-c, _ = srv.accept()
+  const srv = python(acceptOne('STREAM', `
 time.sleep(60)
 `), [name], { t });
   await srv.waitStdout('ready');
@@ -80,12 +82,7 @@ test('peercred --listen -c 2: two records, then exit 0; -w ends a server that go
 
 test('connect -t seqpacket -c 1: a request/reply in one line, exit 0 after the reply although the server keeps the connection', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-srv.bind(addr(sys.argv[1]))
-srv.listen(4)
-print('ready', flush=True)
-c, _ = srv.accept()
+  const srv = python(acceptOne('SEQPACKET', `
 m = c.recv(100)
 c.send(b'PONG:' + m)
 time.sleep(60)
@@ -135,12 +132,7 @@ c.close()
 // A server that reads to EOF before it answers, and drops the answer if it saw EOF too early (as redis does with a pipeline).
 test('connect --no-shutdown: the write side stays open at stdin EOF; the peer closes first and every reply arrives', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(addr(sys.argv[1]))
-srv.listen(4)
-print('ready', flush=True)
-c, _ = srv.accept()
+  const srv = python(acceptOne('STREAM', `
 data = b''
 while not data.endswith(b'QUIT\\n'):
     d = c.recv(100)
@@ -165,12 +157,7 @@ c.close()
 
 test('connect: a peer that half-closes keeps getting stdin; its full close a moment later ends usock at once, stdin still open', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(py(`
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(addr(sys.argv[1]))
-srv.listen(4)
-print('ready', flush=True)
-c, _ = srv.accept()
+  const srv = python(acceptOne('STREAM', `
 c.sendall(b'answer\\n')
 c.shutdown(socket.SHUT_WR)
 got = c.recv(100)
