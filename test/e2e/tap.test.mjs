@@ -4,7 +4,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show } from '../helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { usock, runUsock, python, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show } from '../helpers.mjs';
 
 /** Starts the target fixture in mode at address and waits until it listens. */
 async function startTarget(t, address, mode, type = 'stream') {
@@ -289,4 +290,57 @@ test('usage and start-up errors: -t dgram not yet (64), listen address in use (7
   const r = await runUsock(['tap', listen, target]);
   t.is(r.code, 73, show(r));
   await stop(t, tap);
+});
+
+test('records never dropped: a log nobody reads stops the relay (bounded), which resumes in full once the log is read', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'target.sock');
+  const listen = path.join(dir, 'tap.sock');
+  const fifo = path.join(dir, 'log.fifo');
+  t.is(spawnSync('mkfifo', [fifo]).status, 0);
+  let holder = fs.openSync(fifo, 'r+'); // a reader that does not read yet
+  t.teardown(() => holder !== null && fs.closeSync(holder));
+  await startTarget(t, target, 'echo');
+  const tap = await startTap(t, listen, target, ['--log', fifo]);
+  const client = python(py(`
+data = b'a\\x00' * (4 << 20)
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+got = [0]
+def reader():
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got[0] += len(d)
+    print('eof', got[0], flush=True)
+th = threading.Thread(target=reader); th.start()
+def writer():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=writer, daemon=True).start()
+time.sleep(2)
+print('stalled at', got[0], flush=True)
+th.join()
+`), [listen], { t, timeout: 120_000 });
+  const stalled = Number(/stalled at (\d+)/.exec(await client.waitStdout('stalled at'))[1]);
+  t.true(stalled < 4 << 20, `relayed ${stalled} bytes while the log was not read`);
+  let logged = 0;
+  const lines = [];
+  let rest = '';
+  const stream = fs.createReadStream(fifo); // its end comes once tap and the holder have closed it
+  stream.on('data', (d) => {
+    logged += d.length;
+    const parts = (rest + d.toString('latin1')).split('\n');
+    rest = parts.pop();
+    lines.push(...parts.filter((l) => / #1 [<>] \d+: /.test(l)).map((l) => Number(/ #1 [<>] (\d+): /.exec(l)[1])));
+  });
+  const r = await client.exited;
+  t.is(r.code, 0, show(r));
+  t.regex(r.stdout.toString(), /^eof 8388608$/m);
+  await waitUntil(() => lines.reduce((a, b) => a + b, 0) === 2 * (8 << 20), 30_000, 'every byte recorded');
+  t.true(logged > 2 * (8 << 20));
+  await stop(t, tap);
+  fs.closeSync(holder);
+  holder = null;
+  await new Promise((resolve) => stream.on('close', resolve));
 });
