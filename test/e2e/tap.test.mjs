@@ -344,3 +344,23 @@ th.join()
   holder = null;
   await new Promise((resolve) => stream.on('close', resolve));
 });
+
+test('access rules: a rejected client never reaches the target and is recorded as reject (--json)', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'target.sock');
+  const listen = path.join(dir, 'tap.sock');
+  const srv = await startTarget(t, target, 'halfclose');
+  const tap = await startTap(t, listen, target, ['--json', '--allow-uid', String(process.getuid() + 4242)]);
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+chunks, how = send_then_read(s, b'secret')
+print(how, len(b''.join(chunks)))
+`), [listen], { t });
+  t.regex(r.stdout.toString(), /^(eof|reset) 0$/m);
+  await tap.waitStderr('"event":"reject"');
+  const res = await stop(t, tap);
+  const recs = res.stderr.toString().trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.time);
+  t.is(recs.length, 1, res.stderr.toString());
+  t.like(recs[0], { conn: 1, event: 'reject', peer: { uid: process.getuid() } });
+  t.false(srv.text().includes('eof'));
+});
