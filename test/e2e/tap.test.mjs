@@ -275,11 +275,11 @@ print(s.recv(10), time.time() - t0 < 3)
   await stop(t, tap);
 });
 
-test('usage and start-up errors: -t dgram not yet (64), listen address in use (73), bad -w (64), --log in a missing folder (73)', async (t) => {
+test('usage and start-up errors: --backlog with dgram (64), listen address in use (73), bad -w (64), --log in a missing folder (73)', async (t) => {
   const dir = tmpDir(t);
   const listen = path.join(dir, 'tap.sock');
   const target = path.join(dir, 'target.sock');
-  t.is((await runUsock(['tap', '-t', 'dgram', listen, target])).code, 64);
+  t.is((await runUsock(['tap', '-t', 'dgram', '--backlog', '5', listen, target])).code, 64);
   t.is((await runUsock(['tap', '-w', '0', listen, target])).code, 64);
   const bad = await runUsock(['tap', '--log', path.join(dir, 'no/such/file'), listen, target]);
   t.is(bad.code, 73, show(bad));
@@ -363,4 +363,49 @@ print(how, len(b''.join(chunks)))
   t.is(recs.length, 1, res.stderr.toString());
   t.like(recs[0], { conn: 1, event: 'reject', peer: { uid: process.getuid() } });
   t.false(srv.text().includes('eof'));
+});
+
+test('dgram: each client address is a connection with its own socket toward the target, replies reach it; an unnamed sender is relayed, said once; -w ends conversations, -c counts them', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'target.sock');
+  const listen = path.join(dir, 'tap.sock');
+  const srv = python(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('ready', flush=True)
+while True:
+    d, a = s.recvfrom(65536)
+    print('from', 'unnamed' if not a else 'named', d.decode('latin1'), flush=True)
+    if a:
+        s.sendto(b're:' + d, a)
+`), [target], { t });
+  await srv.waitStdout('ready');
+  const tap = await startTap(t, listen, target, ['-w', '0.5', '-c', '3'], 'dgram');
+  const r = await runPython(py(`
+out = []
+for i in range(2):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind('')  # autobind: a named sender
+    s.settimeout(10)
+    for m in [b'one %d\\n' % i, b'x' * 1000]:
+        s.sendto(m, sys.argv[1])
+        out.append(s.recv(65536).decode('latin1'))
+u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+u.sendto(b'anon', sys.argv[1])
+print(json.dumps(out))
+`), [listen], { t });
+  t.is(r.code, 0, show(r));
+  t.deepEqual(JSON.parse(r.stdout.toString()), ['re:one 0\n', 're:' + 'x'.repeat(1000), 're:one 1\n', 're:' + 'x'.repeat(1000)]);
+  await srv.waitStdout('from named anon'); // tap's own socket toward the target has an address
+  const res = await tap.exited; // -c 3: three conversations ended by -w
+  t.is(res.code, 0, show(res));
+  const text = res.stderr.toString();
+  for (const conn of [1, 2, 3]) {
+    t.is(count(text, new RegExp(` #${conn} open pid \\d+ `)), 1, text);
+    t.is(count(text, new RegExp(` #${conn} close$`)), 1, text);
+  }
+  t.is(count(text, / #[12] > 1000: x{1000}$/), 2, text);
+  t.is(count(text, / #[12] < 1003: re:x{1000}$/), 2, text);
+  t.is(count(text, / #3 > 4: anon$/), 1, text);
+  t.is(count(text, /^usock: .*unnamed sender/), 1, text);
 });

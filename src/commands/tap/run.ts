@@ -1,7 +1,7 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
 import { addressOf, concreteType, countOf, maxConnsOf, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
 import { onCleanup } from '../../cli/lifecycle';
-import { EXIT, UsageError, UsockError } from '../../errors';
+import { EXIT, UsockError } from '../../errors';
 import { Connection, type CloseReason } from '../../io/connection';
 import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../io/stats';
@@ -18,22 +18,22 @@ import { hasCode, SysError } from '../../sys/errors';
 import { O_APPEND, O_CREAT, O_NONBLOCK, O_WRONLY } from '../../sys/platform/linux';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
+import { tapDatagrams } from './dgram';
 import type { TapArgv } from './index';
 import { Recorder, type PeerInfo, type RecordFormat } from './record';
 
-/** The largest seqpacket message relayed (one shared receive buffer); larger ones are dropped and reported. */
+/** The largest seqpacket message or datagram relayed (one shared receive buffer); larger ones are dropped and reported. */
 const MAX_MESSAGE = 4 * 1024 * 1024;
 
 /**
  * Runs `usock tap` until a signal ends the process, or -c N connections have been served (then 0 once
- * the records are written). A target that cannot be reached closes that client only (reported, the
+ * the records are written; dgram: N conversations ended by -w). A target that cannot be reached closes that client only (reported, the
  * run goes on). Throws UsageError, UsockError (the log cannot be opened: 77 or 73) or SysError (the
  * listen address: 73 when in use) at start-up; rejects with UsockError (74) when the records cannot be written.
  */
 export async function runTap(argv: TapArgv): Promise<number> {
   const reporter = reporterOf(argv);
   const type = concreteType(argv.type, 'tap');
-  if (type === 'dgram') throw new UsageError('tap -t dgram is not available yet', 'tap relays stream and seqpacket sockets for now');
   const timeout = timeoutOf(argv);
   const count = countOf(argv);
   const maxConns = maxConnsOf(argv, false);
@@ -56,6 +56,17 @@ export async function runTap(argv: TapArgv): Promise<number> {
         reporter.warn(event, text, fields, what);
       },
     };
+    if (type === 'dgram') {
+      let closed = 0;
+      tapDatagrams({
+        fd: server.fd, target, rules: spec.rules, maxSize: MAX_MESSAGE, timeout, recorder, reporter, diagnostics,
+        nextConn: () => ++next,
+        onClosed: () => {
+          if (count && ++closed === count) recorder.whenDrained(() => resolve(EXIT.OK));
+        },
+      });
+      return; // until a signal, or -c
+    }
     const loop: AcceptLoop = acceptLoop(server.fd, {
       rules: spec.rules,
       maxConns,
