@@ -9,6 +9,7 @@ import { pairCommand } from '../commands/pair';
 import { peercredCommand } from '../commands/peercred';
 import { recvFdCommand } from '../commands/recv-fd';
 import { sendFdCommand } from '../commands/send-fd';
+import { tapCommand } from '../commands/tap';
 import { whoCanCommand } from '../commands/who-can';
 
 /** How a command's run ends: an exit status, or the signal that ended a child usock stands for (usock then dies of it). */
@@ -35,6 +36,7 @@ export const commands: Array<UsockCommand<unknown>> = [
   entry(sendFdCommand),
   entry(recvFdCommand),
   entry(peercredCommand),
+  entry(tapCommand),
   entry(whoCanCommand),
   entry(lsCommand),
   entry(completionCommand),

@@ -7,7 +7,7 @@ import {
 } from '../sys/socket';
 import { encodeMessage, type FrameMode } from './framing';
 import { newStats, type Diagnostics } from './stats';
-import type { Outlet, StdinReader } from './stdio';
+import type { Outlet } from './stdio';
 
 const STREAM_CHUNK = 256 * 1024;
 /** Reads of one socket in one turn of the event loop, so that no peer starves the others. */
@@ -32,6 +32,22 @@ export interface Sink {
   readonly full: boolean;
   /** Calls cb once everything queued has been written. */
   whenDrained(cb: () => void): void;
+  /** The peer closed its write side: nothing more will come (a pipe passes the half-close on). */
+  end?(): void;
+}
+
+/** Where a connection's units to send come from: stdin's StdinReader, or the other side of a pipe (io/pipe). */
+export interface Source {
+  /** The connection starts taking units. */
+  addOutlet(outlet: Outlet): void;
+  /** The connection takes no more units (it closed, or its peer stopped reading). */
+  removeOutlet(outlet: Outlet): void;
+  /** The connection sent what it held: the source may produce again. */
+  kick(): void;
+  /** The connection is done with a unit (sent or dropped). */
+  release(unit: Buffer): void;
+  /** Stops producing for good. */
+  stop(): void;
 }
 
 export interface ConnectionOptions {
@@ -43,8 +59,8 @@ export interface ConnectionOptions {
   diagnostics: Diagnostics;
   /** Where received data goes; null: the connection echoes it back to the peer. */
   sink: Sink | null;
-  /** Where units to send come from (stdin); null when nothing but echoes is sent. */
-  source: StdinReader | null;
+  /** Where units to send come from (stdin, or a pipe's other side); null when nothing but echoes is sent. */
+  source: Source | null;
   /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
   noShutdown?: boolean;
 }
@@ -120,6 +136,16 @@ export class Connection implements Outlet {
     return this.queue.length > 0;
   }
 
+  /** Returns the bytes waiting to be sent. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  /** True once the connection is closed (finished or closed on purpose): it takes no more units. */
+  get closed(): boolean {
+    return this.finished;
+  }
+
   /** Starts reading the socket and, with a source, taking its units; without a source or an echo there is nothing to send, so its side ends at once. */
   start(): void {
     this.watcher.onReadable(() => this.readSocket());
@@ -144,7 +170,7 @@ export class Connection implements Outlet {
     this.flushQueue();
   }
 
-  /** Calls cb once every queued unit has been sent (at once when none is queued). */
+  /** Calls cb once every queued unit has been sent, or dropped by a close (at once when none is queued). */
   whenSent(cb: () => void): void {
     if (this.queue.length === 0) cb();
     else this.sentWaiters.push(cb);
@@ -164,6 +190,9 @@ export class Connection implements Outlet {
     this.opts.source?.removeOutlet(this);
     this.watcher.close();
     closeQuietly(this.fd);
+    const waiters = this.sentWaiters; // their units are dropped: nothing is left to wait for
+    this.sentWaiters = [];
+    for (const cb of waiters) cb();
   }
 
   /** The sink of an echoing connection: what it receives is sent back, and it stops reading while too much waits. */
@@ -358,6 +387,7 @@ export class Connection implements Outlet {
     this.inputDone = true;
     this.watcher.onReadable(null);
     if (this.opts.sink === null) return this.end();
+    this.sink.end?.();
     if (this.hungUp() || this.writeShut || this.sendError) return this.finish('eof');
     // The socket stays readable (at EOF) and writable: no event says when the peer closes; look every 50 ms.
     this.hangupCheck = setInterval(() => {

@@ -68,6 +68,16 @@ export function stdoutWriter(): FdWriter {
   return stdout;
 }
 
+let stderr: FdWriter | null = null;
+
+/** Returns a queued writer of stderr (made non-blocking on first use, its flags put back at exit): for output that must not stall a relay, such as tap's records. */
+export function stderrWriter(): FdWriter {
+  if (stderr) return stderr;
+  useNonBlocking(2);
+  stderr = new FdWriter(new FdWatcher(2));
+  return stderr;
+}
+
 /** Writes out what stdout still holds, waiting at most timeoutMs for its reader: on a signal, so that no frame is left half written. */
 export function finishStdout(timeoutMs: number): void {
   stdout?.drainSync(timeoutMs);

@@ -43,3 +43,39 @@ export function escapeBytes(bytes: Buffer): string {
   }
   return out;
 }
+
+/** Returns bytes as one line of C-escaped text: printable ASCII as it is, `\n`, `\r`, `\t`, `\\`, and `\xNN` for every other byte. */
+export function cEscape(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 0x5c) out += '\\\\';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else if (b === 0x0a) out += '\\n';
+    else if (b === 0x0d) out += '\\r';
+    else if (b === 0x09) out += '\\t';
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Returns a hex dump of bytes as xxd prints it: 16 bytes a line, offset, hex in pairs of bytes, then ASCII with `.` for the rest; each line ends with `\n`. */
+export function hexDump(bytes: Buffer): string {
+  let out = '';
+  for (let off = 0; off < bytes.length; off += 16) {
+    const row = bytes.subarray(off, off + 16);
+    let hex = '';
+    let ascii = '';
+    for (let i = 0; i < 16; i++) {
+      if (i < row.length) {
+        const b = row[i]!;
+        hex += b.toString(16).padStart(2, '0');
+        ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      } else {
+        hex += '  ';
+      }
+      if (i % 2 === 1) hex += ' ';
+    }
+    out += `${off.toString(16).padStart(8, '0')}: ${hex} ${ascii}\n`;
+  }
+  return out;
+}

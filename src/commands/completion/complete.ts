@@ -138,7 +138,7 @@ function valueCandidates(opt: OptionInfo | undefined, cur: string): string[] {
 
 /** Returns the candidates for positional `name` of a command. */
 function positionalCandidates(name: string | undefined, cur: string): string[] {
-  if (name === 'address') return addressCandidates(cur);
+  if (name === 'address' || name === 'listen' || name === 'target') return addressCandidates(cur); // tap's two addresses
   if (name === 'files') return pathCandidates(cur, 'all');
   if (name === 'shell') return SHELLS.filter((s) => s.startsWith(cur));
   return [];

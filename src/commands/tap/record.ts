@@ -1,0 +1,90 @@
+// tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
+import type { Holdback } from '../../io/pipe';
+import type { FdWriter } from '../../io/writer';
+import { cEscape, hexDump } from '../../report/text';
+
+/** How records are written: one line of escaped text, a header and an xxd-like dump, or one JSON object a line. */
+export type RecordFormat = 'text' | 'hex' | 'json';
+/** c2s: client to server (`>`), s2c: server to client (`<`). */
+export type Direction = 'c2s' | 's2c';
+export type TapEvent = 'open' | 'shutdown' | 'close' | 'reject';
+
+/** The client of a connection, from SO_PEERCRED and /proc. */
+export interface PeerInfo { pid: number; uid: number; gid: number; command: string }
+
+const ARROW: Record<Direction, string> = { c2s: '>', s2c: '<' };
+
+/** Wall-clock microseconds: Date's milliseconds carried on by the monotonic clock. */
+const ORIGIN_US = BigInt(Date.now()) * 1000n - process.hrtime.bigint() / 1000n;
+
+/** Returns now as ISO 8601 UTC with microseconds (2026-01-02T03:04:05.678901Z). */
+export function isoMicros(): string {
+  const us = ORIGIN_US + process.hrtime.bigint() / 1000n;
+  const ms = new Date(Number(us / 1000n)).toISOString(); // …SS.mmmZ
+  return `${ms.slice(0, -1)}${(us % 1000n).toString().padStart(3, '0')}Z`;
+}
+
+/** Returns a peer as text records show it: `pid P uid U gid G command CMD`. */
+function peerText(p: PeerInfo): string {
+  return `pid ${p.pid} uid ${p.uid} gid ${p.gid} command ${cEscape(Buffer.from(p.command))}`;
+}
+
+/**
+ * Writes records to a queued writer. As a Holdback it is full while the writer holds more than its
+ * high-water mark, so that the relay pauses rather than let records pile up or drop them.
+ */
+export class Recorder implements Holdback {
+  /** Peers whose first data record is still to come (in JSON it carries the peer again). */
+  private readonly firstPeer = new Map<number, PeerInfo | null>();
+
+  constructor(private readonly out: FdWriter, private readonly format: RecordFormat) {}
+
+  get full(): boolean {
+    return this.out.full;
+  }
+
+  whenDrained(cb: () => void): void {
+    this.out.whenDrained(cb);
+  }
+
+  /** Records connection conn opening (with its client, where known). */
+  open(conn: number, peer: PeerInfo | null): void {
+    this.firstPeer.set(conn, peer);
+    this.event(conn, 'open', peer ? { peer } : {});
+  }
+
+  /** Records an event; fields: `dir` for shutdown, `peer` for open and reject, `error` where one says why. */
+  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; error?: string } = {}): void {
+    if (event === 'close') this.firstPeer.delete(conn);
+    const time = isoMicros();
+    if (this.format === 'json') {
+      const obj: Record<string, unknown> = { time, conn, event };
+      if (fields.dir) obj.dir = fields.dir;
+      if (fields.peer) obj.peer = fields.peer;
+      if (fields.error) obj.error = fields.error;
+      return this.write(JSON.stringify(obj) + '\n');
+    }
+    const extra = [fields.dir ? ARROW[fields.dir] : '', fields.peer ? peerText(fields.peer) : '', fields.error ?? ''].filter(Boolean).join(' ');
+    this.write(`${time} #${conn} ${event}${extra ? ' ' + extra : ''}\n`);
+  }
+
+  /** Records a transfer of data on connection conn in direction dir. */
+  data(conn: number, dir: Direction, data: Buffer): void {
+    const time = isoMicros();
+    const peer = this.firstPeer.get(conn);
+    if (peer !== undefined) this.firstPeer.delete(conn);
+    if (this.format === 'json') {
+      const obj: Record<string, unknown> = { time, conn, dir, len: data.length, data: data.toString('base64'), fds: [] };
+      if (peer) obj.peer = peer;
+      return this.write(JSON.stringify(obj) + '\n');
+    }
+    const head = `${time} #${conn} ${ARROW[dir]} ${data.length}`; // the peer is on the open record, the first of the connection
+    if (this.format === 'hex') this.write(`${head}\n${hexDump(data)}`);
+    else this.write(`${head}: ${cEscape(data)}\n`);
+  }
+
+  private write(text: string): void {
+    this.out.push(Buffer.from(text), true);
+    this.out.flush();
+  }
+}

@@ -1,0 +1,165 @@
+// `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
+import { addressOf, concreteType, countOf, maxConnsOf, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { onCleanup } from '../../cli/lifecycle';
+import { EXIT, UsockError } from '../../errors';
+import { Connection, type CloseReason } from '../../io/connection';
+import { Pipe } from '../../io/pipe';
+import type { Diagnostics } from '../../io/stats';
+import { stderrWriter } from '../../io/stdio';
+import { idleTimer } from '../../io/timer';
+import { FdWriter } from '../../io/writer';
+import { acceptLoop, type AcceptLoop } from '../../net/accept';
+import type { SocketAddress } from '../../net/address';
+import { connectTo } from '../../net/client';
+import { openServer } from '../../net/server';
+import { processCommand } from '../../net/procnet';
+import type { Reporter } from '../../report/reporter';
+import { hasCode, SysError } from '../../sys/errors';
+import { O_APPEND, O_CREAT, O_NONBLOCK, O_WRONLY } from '../../sys/platform/linux';
+import { FdWatcher } from '../../sys/poll';
+import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
+import { tapDatagrams } from './dgram';
+import type { TapArgv } from './index';
+import { Recorder, type PeerInfo, type RecordFormat } from './record';
+
+/** The largest seqpacket message or datagram relayed (one shared receive buffer); larger ones are dropped and reported. */
+const MAX_MESSAGE = 4 * 1024 * 1024;
+
+/**
+ * Runs `usock tap` until a signal ends the process, or -c N connections have been served (then 0 once
+ * the records are written; dgram: N conversations ended by -w). A target that cannot be reached closes that client only (reported, the
+ * run goes on). Throws UsageError, UsockError (the log cannot be opened: 77 or 73) or SysError (the
+ * listen address: 73 when in use) at start-up; rejects with UsockError (74) when the records cannot be written.
+ */
+export async function runTap(argv: TapArgv): Promise<number> {
+  const reporter = reporterOf(argv);
+  const type = concreteType(argv.type, 'tap');
+  const timeout = timeoutOf(argv);
+  const count = countOf(argv);
+  const maxConns = maxConnsOf(argv, false);
+  const spec = serverSpecOf({ ...argv, address: argv.listen }, type, reporter, 'tap');
+  const target = addressOf(argv.target);
+  const format: RecordFormat = argv.json ? 'json' : argv.hex ? 'hex' : 'text';
+  const out = argv.log === undefined ? stderrWriter() : logWriter(argv.log);
+  onCleanup(() => out.drainSync(1000));
+  const recorder = new Recorder(out, format);
+  const server = openServer(spec);
+
+  return new Promise<number>((resolve, reject) => {
+    out.onError = (err) => reject(new UsockError(`records${argv.log === undefined ? '' : ` (${argv.log})`}: ${err.message}`, 'IOERR'));
+    let next = 0;
+    // Rejected clients are numbered and recorded too.
+    const diagnostics: Diagnostics = {
+      info: (event, text, fields) => reporter.info(event, text, fields),
+      warn: (event, text, fields, what) => {
+        if (event === 'rejected') recorder.event(++next, 'reject', { peer: peerInfo(fields?.peer as Ucred | null) });
+        reporter.warn(event, text, fields, what);
+      },
+    };
+    if (type === 'dgram') {
+      let closed = 0;
+      tapDatagrams({
+        fd: server.fd, target, rules: spec.rules, maxSize: MAX_MESSAGE, timeout, recorder, reporter, diagnostics,
+        nextConn: () => ++next,
+        onClosed: () => {
+          if (count && ++closed === count) recorder.whenDrained(() => resolve(EXIT.OK));
+        },
+      });
+      return; // until a signal, or -c
+    }
+    const loop: AcceptLoop = acceptLoop(server.fd, {
+      rules: spec.rules,
+      maxConns,
+      count,
+      onServed: () => recorder.whenDrained(() => resolve(EXIT.OK)),
+      diagnostics,
+      onPeer: (fd, cred) => {
+        const conn = ++next;
+        recorder.open(conn, peerInfo(cred));
+        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, done: () => loop.released() });
+      },
+    });
+  }); // until a signal, or -c
+}
+
+/** Returns the client as records show it (its command from /proc), or null when the kernel did not say. */
+function peerInfo(cred: Ucred | null | undefined): PeerInfo | null {
+  return cred ? { pid: cred.pid, uid: cred.uid, gid: cred.gid, command: processCommand(cred.pid) } : null;
+}
+
+/** Returns a writer appending to path (created 0666 minus umask), non-blocking. Throws UsockError: 77 for permission, 73 otherwise. */
+function logWriter(path: string): FdWriter {
+  let fd: number;
+  try {
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK);
+  } catch (err) {
+    if (!(err instanceof SysError)) throw err;
+    throw new UsockError(`--log: ${err.message}`, err.code === 'EACCES' || err.code === 'EPERM' ? 'NOPERM' : 'CANTCREAT');
+  }
+  onCleanup(() => closeQuietly(fd));
+  return new FdWriter(new FdWatcher(fd));
+}
+
+interface TapConnection {
+  conn: number;
+  clientFd: number;
+  target: SocketAddress;
+  type: SocketType;
+  timeout: number | null;
+  recorder: Recorder;
+  reporter: Reporter;
+  /** Called once, when the connection is over (the accept loop's released). */
+  done: () => void;
+}
+
+/**
+ * Connects one accepted client to the target and relays the two sockets both ways; when the target
+ * cannot be reached, reports it in one line and closes the client. Owns clientFd. Never throws.
+ */
+function tapConnection(t: TapConnection): void {
+  const { conn, recorder, reporter } = t;
+  connectTo(t.target, t.type, undefined, t.timeout === null ? {} : { seconds: t.timeout }).then(({ fd }) => {
+    try {
+      relay(t, fd);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+  }).catch((err: Error) => {
+    reporter.warn('target-failed', `connection ${conn}: ${err.message}`, { conn, code: (err as { code?: string }).code ?? null });
+    closeQuietly(t.clientFd);
+    recorder.event(conn, 'close', { error: err.message });
+    t.done();
+  });
+}
+
+/** Relays the client and the target's socket both ways, recording each transfer and half-close; the connection closes once both sockets are done. */
+function relay(t: TapConnection, serverFd: number): void {
+  const { conn, recorder, reporter, type } = t;
+  const c2s = new Pipe({ onData: (u) => recorder.data(conn, 'c2s', u), onEnd: () => recorder.event(conn, 'shutdown', { dir: 'c2s' }), holdback: recorder });
+  const s2c = new Pipe({ onData: (u) => recorder.data(conn, 's2c', u), onEnd: () => recorder.event(conn, 'shutdown', { dir: 's2c' }), holdback: recorder });
+  let open = 2;
+  const finished = (side: 'client' | 'server') => (c: Connection, reason: CloseReason, err?: Error) => {
+    const [own, other] = side === 'client' ? [c2s, server] : [s2c, client];
+    own.end(); // nothing more comes from this socket: the other side's write is shut once its queue is sent
+    if (reason === 'error' || c.reset) other.finishNow(); // an abrupt end passes on as one
+    if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
+      reporter.warn('tap-error', `connection ${conn} (${side}): ${err?.message}`, { conn });
+    }
+    if (--open > 0) return;
+    idle?.clear();
+    recorder.event(conn, 'close');
+    t.done();
+  };
+  const base = { type, frame: 'raw' as const, maxSize: MAX_MESSAGE, diagnostics: reporter };
+  const client = new Connection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source }, finished('client'));
+  const server = new Connection(serverFd, { ...base, sink: s2c.sink, source: c2s.source }, finished('server'));
+  c2s.attach(server);
+  s2c.attach(client);
+  const idle = t.timeout === null ? null : idleTimer(t.timeout, () => Math.max(client.lastActive, server.lastActive), () => {
+    client.finishNow();
+    server.finishNow();
+  });
+  client.start();
+  server.start();
+}

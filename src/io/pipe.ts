@@ -1,0 +1,80 @@
+// One direction between two connections: what one socket receives is queued for the other to send (with backpressure), and its EOF becomes the other's shutdown(SHUT_WR).
+import type { Connection, Sink, Source } from './connection';
+
+/** Bytes queued toward the sending connection before the receiving one stops reading its socket. */
+export const PIPE_HIGH_WATER = 1024 * 1024;
+
+/** Another queue the pipe must not outrun (a record writer): full while it holds too much, whenDrained once it has caught up. */
+export interface Holdback {
+  readonly full: boolean;
+  whenDrained(cb: () => void): void;
+}
+
+export interface PipeOptions {
+  /** Sees every unit that passes (a stream chunk or one message) before it is queued. */
+  onData?: (unit: Buffer) => void;
+  /** Called once, when this direction is over (the receiving socket's peer half-closed, or its connection ended). */
+  onEnd?: () => void;
+  /** A queue that must keep up too: the receiving side pauses while it is full. */
+  holdback?: Holdback;
+}
+
+/**
+ * A one-way pipe. The connection that receives is created with `sink`, the one that sends with
+ * `source`, then `attach(sender)`. Units are copied (the receive buffer is shared), so memory is
+ * bounded by PIPE_HIGH_WATER per direction plus one read.
+ */
+export class Pipe {
+  private target: Connection | null = null;
+  private ended = false;
+  readonly sink: Sink;
+  /** A source that produces nothing by itself: the sink hands units to the sender directly. */
+  readonly source: Source = { addOutlet() {}, removeOutlet() {}, kick() {}, release() {}, stop() {} };
+
+  constructor(private readonly opts: PipeOptions = {}) {
+    const self = this;
+    const pass = (bytes: Buffer) => {
+      const unit = Buffer.from(bytes);
+      self.opts.onData?.(unit);
+      self.target?.accept(unit); // a closed or shut sender drops it
+    };
+    this.sink = {
+      writeNow: pass,
+      push: pass,
+      flush() {},
+      get full() {
+        const t = self.target;
+        return (!!t && !t.closed && t.queued >= PIPE_HIGH_WATER) || !!self.opts.holdback?.full;
+      },
+      whenDrained(cb) {
+        let waiting = 2;
+        const done = () => {
+          if (--waiting === 0) cb();
+        };
+        if (self.target) self.target.whenSent(done);
+        else done();
+        if (self.opts.holdback) self.opts.holdback.whenDrained(done);
+        else done();
+      },
+      end: () => this.end(),
+    };
+  }
+
+  /** Sets the connection that sends what this pipe carries (created with `source`). */
+  attach(sender: Connection): void {
+    this.target = sender;
+  }
+
+  /** True once this direction is over. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** This direction is over: the sender shuts down its write side once its queue is sent. Idempotent. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.opts.onEnd?.();
+    this.target?.end();
+  }
+}
