@@ -322,7 +322,8 @@ time.sleep(2)
 print('stalled at', got[0], flush=True)
 th.join()
 `), [listen], { t, timeout: 120_000 });
-  const stalled = Number(/stalled at (\d+)/.exec(await client.waitStdout('stalled at'))[1]);
+  // python -u writes print's pieces one by one: wait for the whole line
+  const stalled = Number(/stalled at (\d+)\n/.exec(await client.waitStdout((o) => /stalled at \d+\n/.test(o)))[1]);
   t.true(stalled < 4 << 20, `relayed ${stalled} bytes while the log was not read`);
   let logged = 0;
   const lines = [];
