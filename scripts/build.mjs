@@ -54,17 +54,22 @@ const liteAssert = {
 };
 
 /**
- * yargs's platform shim reads process.stdout.columns when it loads, which makes Node build the stdout
- * stream (net, stream, tty: about 2 ms) in every run and changes stdout's flags behind usock's back.
- * usock gives yargs the width itself (.wrap), so the shim gets null there. If yargs changes that line,
- * nothing is replaced and nothing breaks.
+ * Two things yargs's platform shim does in every run that usock never needs:
+ * - it reads process.stdout.columns when it loads, which makes Node build the stdout stream (net,
+ *   stream, tty: about 2 ms) and changes stdout's flags behind usock's back; usock gives yargs the
+ *   width itself (.wrap), so the shim gets null there;
+ * - its findUp walks up from the bundle to read package.json (a directory listing and two reads) for a
+ *   version yargs guesses while it sets up, and for package.json "yargs" settings, which usock has
+ *   none of; usock sets its version itself, so findUp finds nothing.
+ * If yargs changes either line, nothing is replaced and nothing breaks.
  */
-const noStdoutColumns = {
-  name: 'no-stdout-columns',
+const leanYargsShim = {
+  name: 'lean-yargs-shim',
   setup(b) {
     b.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => ({
-      contents: (await readFile(args.path, 'utf8')).replace(
-        "typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null", 'null'),
+      contents: (await readFile(args.path, 'utf8'))
+        .replace("typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null", 'null')
+        .replace('findUp: escalade,', 'findUp: () => undefined,'),
       resolveDir: path.dirname(args.path),
       loader: 'js',
     }));
@@ -82,7 +87,7 @@ const common = {
   minifySyntax: true,
   minifyIdentifiers: true,
   keepNames: true,
-  plugins: [lazyStringWidth, liteAssert, noStdoutColumns],
+  plugins: [lazyStringWidth, liteAssert, leanYargsShim],
   loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
   define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
 };
