@@ -46,16 +46,27 @@ export function escapeBytes(bytes: Buffer): string {
 
 /** Returns bytes as one line of C-escaped text: printable ASCII as it is, `\n`, `\r`, `\t`, `\\`, and `\xNN` for every other byte. */
 export function cEscape(bytes: Buffer): string {
-  let out = '';
-  for (const b of bytes) {
-    if (b === 0x5c) out += '\\\\';
-    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else if (b === 0x0a) out += '\\n';
-    else if (b === 0x0d) out += '\\r';
-    else if (b === 0x09) out += '\\t';
-    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  // One latin1 decode, then native passes for the common escapes and one regular expression for the
+  // rare bytes left: printable runs are copied by V8, not byte by byte (tap records whole transfers).
+  let text = bytes.toString('latin1');
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  text = text.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('\r', '\\r').replaceAll('\t', '\\t');
+  return RARE.test(text) ? text.replace(RARE_ALL, escapeOne) : text;
+}
+
+const NEEDS_ESCAPE = /[^\x20-\x5b\x5d-\x7e]/;
+const RARE = /[^\x20-\x7e]/;
+const RARE_ALL = /[^\x20-\x7e]/g;
+
+/** Returns the C escape of one character that is a byte outside printable ASCII, or a backslash. */
+function escapeOne(c: string): string {
+  switch (c) {
+    case '\\': return '\\\\';
+    case '\n': return '\\n';
+    case '\r': return '\\r';
+    case '\t': return '\\t';
+    default: return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
   }
-  return out;
 }
 
 /** Returns a hex dump of bytes as xxd prints it: 16 bytes a line, offset, hex in pairs of bytes, then ASCII with `.` for the rest; each line ends with `\n`. */

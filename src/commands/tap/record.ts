@@ -83,8 +83,9 @@ export class Recorder implements Holdback {
     else this.write(`${head}: ${cEscape(data)}\n`);
   }
 
+  /** Queues one record; text and hex records are ASCII (every other byte escaped), so latin1 encodes them fastest; JSON may hold any character. */
   private write(text: string): void {
-    this.out.push(Buffer.from(text), true);
+    this.out.push(Buffer.from(text, this.format === 'json' ? 'utf8' : 'latin1'), true);
     this.out.flush();
   }
 }
