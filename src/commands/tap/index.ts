@@ -17,7 +17,7 @@ export type TapArgv = ArgvOf<typeof tapOptions, { listen?: string; target?: stri
 
 export const tapCommand: UsockCommand<TapArgv> = {
   command: 'tap [listen] [target]',
-  describe: 'recording relay: accept clients at LISTEN (or at a daemon\'s own path, --inplace PATH), connect each to TARGET, relay both ways and record every transfer',
+  describe: 'recording relay: accept clients at LISTEN (or in a daemon\'s place), connect each to TARGET, relay both ways and record every transfer',
   builder: (y) => y
     .positional('listen', { type: 'string', describe: 'where clients connect: socket path or @abstract name' })
     .positional('target', { type: 'string', describe: 'the daemon\'s socket: path or @abstract name' })
