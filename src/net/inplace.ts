@@ -18,9 +18,9 @@ export interface Inplace {
   /** The path where the daemon's socket waits while tap runs. */
   readonly aside: string;
   /**
-   * Puts the daemon's socket back at its path (one rename over tap's socket file) and closes tap's
-   * socket. Returns null when done (or done before), else a message saying why not and how to put it
-   * back by hand. Never throws.
+   * Puts the daemon's socket back at its path (one rename over tap's socket file); tap's socket stays
+   * open (clients already in its backlog are still served) until the process ends. Returns null when
+   * done (or done before), else a message saying why not and how to put it back by hand. Never throws.
    */
   restore(): string | null;
 }
@@ -150,7 +150,6 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
       }
       ownGuard.remove(); // only while path is still tap's own socket
       ownGuard.unregister();
-      closeQuietly(fd);
       return problem;
     },
   };

@@ -1,5 +1,5 @@
 // End-to-end tests of `usock tap --inplace PATH`: a Python daemon keeps serving old and new clients while tap stands at its
-// path (same owner, group and mode) and after SIGTERM or -c; refusals that touch nothing (66, 73, 77, a leftover); usage errors.
+// path (same owner, group and mode) and after SIGTERM (an open connection gets its second) or -c; refusals that touch nothing (66, 73, 77, a leftover); usage errors.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -92,6 +92,28 @@ test('the daemon serves old and new clients throughout; clients during tap are r
   old.end();
   const o = await old.exited;
   t.is(o.code, 0, show(o));
+});
+
+test('on SIGTERM the daemon\'s socket is back at once; an open connection gets about 1 s, then tap dies of the signal', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'd.sock');
+  await startDaemon(t, sock);
+  const daemonIno = fs.lstatSync(sock).ino;
+  const tap = await startInplace(t, sock);
+  const client = usock(['connect', sock], { t });
+  client.write('open\n');
+  await client.waitStdout('srv:open\n');
+  const killed = Date.now();
+  tap.kill('SIGTERM');
+  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, 5000, 'the daemon\'s socket back');
+  t.false(tap.done, 'tap still gives the open connection its time');
+  t.is(await ask(t, sock, 'direct\n'), 'srv:direct\n');
+  const r = await tap.exited;
+  t.true(endedBy(r, 'SIGTERM'), show(r));
+  t.true(Date.now() - killed >= 900, `tap ended after ${Date.now() - killed} ms`);
+  t.false(r.stderr.toString().includes('direct'), 'a client after the signal reaches the daemon directly');
+  t.deepEqual(fs.readdirSync(dir), ['d.sock']);
+  client.kill('SIGKILL');
 });
 
 test('-c 1: after one connection tap puts the daemon\'s socket back and exits 0', async (t) => {
