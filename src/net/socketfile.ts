@@ -71,17 +71,7 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
   }
   let closed = false;
   let ownsFd = true;
-  const removeFile = () => {
-    if (identity && address.path !== undefined && isSameFile(address.path, identity)) {
-      try {
-        unlinkSync(address.path);
-      } catch {
-        // already gone
-      }
-    }
-  };
-  createdFiles.add(removeFile);
-  const unregister = () => createdFiles.delete(removeFile);
+  const { remove: removeFile, unregister } = identity && address.path !== undefined ? guardSocketFile(address.path, identity) : { remove: () => {}, unregister: () => {} };
   return {
     fd,
     address,
@@ -98,7 +88,27 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
   };
 }
 
-function isSameFile(path: string | Buffer, id: { dev: number; ino: number }): boolean {
+/**
+ * Registers the socket file at path (identity: its dev and inode when usock created it) for removal at exit.
+ * Returns remove (unlinks path only while it is still that file, by dev and inode; never throws) and
+ * unregister (drops it from the exit clean-up).
+ */
+export function guardSocketFile(path: string | Buffer, identity: { dev: number; ino: number }): { remove: () => void; unregister: () => void } {
+  const remove = () => {
+    if (isSameFile(path, identity)) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  createdFiles.add(remove);
+  return { remove, unregister: () => createdFiles.delete(remove) };
+}
+
+/** Returns true while path is a socket file with that dev and inode. */
+export function isSameFile(path: string | Buffer, id: { dev: number; ino: number }): boolean {
   try {
     const st = lstatSync(path);
     return st.isSocket() && st.dev === id.dev && st.ino === id.ino;

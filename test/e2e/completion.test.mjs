@@ -96,6 +96,7 @@ test('an address completes to socket files and directories, not other files', as
   t.deepEqual(await candidates(t, 'connect', `${dir}/`), [`${dir}/app.sock`, `${dir}/apps/`]);
   t.deepEqual(await candidates(t, 'who-can', `${dir}/app.`), [`${dir}/app.sock`]);
   t.deepEqual(await candidates(t, 'connect', `--bind=${dir}/a`), [`--bind=${dir}/app.sock`, `--bind=${dir}/apps/`]);
+  t.deepEqual(await candidates(t, 'tap', '--inplace', `${dir}/a`), [`${dir}/app.sock`, `${dir}/apps/`]);
   // send-fd's FILEs are any files
   t.deepEqual(await candidates(t, 'send-fd', `${dir}/app.sock`, `${dir}/app`), [`${dir}/app.sock`, `${dir}/app.txt`, `${dir}/apps/`]);
   t.deepEqual(await candidates(t, 'connect', `${dir}/nosuch/`), []);

@@ -25,7 +25,7 @@ interface CommandSpec {
 }
 
 /** Options whose value is an address (a socket path or @name). */
-const ADDRESS_OPTIONS = new Set(['bind']);
+const ADDRESS_OPTIONS = new Set(['bind', 'inplace']);
 /** Options whose value is a user or group name. */
 const USER_OPTIONS = new Set(['as', 'allow-user', 'user']);
 const GROUP_OPTIONS = new Set(['allow-group', 'group']);

@@ -5,6 +5,7 @@ import type { UsockCommand } from '../../cli/registry';
 export const tapOptions = {
   hex: { type: 'boolean', describe: 'record data as a hex dump (offset, hex, ASCII, like xxd) instead of escaped text' },
   log: { type: 'string', describe: 'append the records to FILE instead of stderr', requiresArg: true },
+  inplace: { type: 'string', describe: 'instead of LISTEN and TARGET: move the live socket at PATH aside, listen at PATH (same owner, group, mode), relay to it; put it back at the end', requiresArg: true },
   ...maxConnsOptions,
   ...timeoutOptions,
   ...countOption('N connections served'),
@@ -12,11 +13,11 @@ export const tapOptions = {
   ...accessOptions,
 } as const;
 
-export type TapArgv = ArgvOf<typeof tapOptions, { listen: string; target: string }>;
+export type TapArgv = ArgvOf<typeof tapOptions, { listen?: string; target?: string }>;
 
 export const tapCommand: UsockCommand<TapArgv> = {
-  command: 'tap <listen> <target>',
-  describe: 'recording relay: accept clients at LISTEN, connect each to TARGET, relay both ways and record every transfer',
+  command: 'tap [listen] [target]',
+  describe: 'recording relay: accept clients at LISTEN (or in a daemon\'s place), connect each to TARGET, relay both ways and record every transfer',
   builder: (y) => y
     .positional('listen', { type: 'string', describe: 'where clients connect: socket path or @abstract name' })
     .positional('target', { type: 'string', describe: 'the daemon\'s socket: path or @abstract name' })

@@ -1,7 +1,8 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
 import { addressOf, concreteType, countOf, maxConnsOf, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
-import { onCleanup } from '../../cli/lifecycle';
-import { EXIT, UsockError } from '../../errors';
+import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
+import type { Status } from '../../cli/registry';
+import { EXIT, UsageError, UsockError } from '../../errors';
 import { Connection, type CloseReason } from '../../io/connection';
 import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../io/stats';
@@ -11,6 +12,7 @@ import { FdWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
+import { takeOver, type Inplace } from '../../net/inplace';
 import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';
@@ -25,27 +27,63 @@ import { Recorder, type PeerInfo, type RecordFormat } from './record';
 /** The largest seqpacket message or datagram relayed (one shared receive buffer); larger ones are dropped and reported. */
 const MAX_MESSAGE = 4 * 1024 * 1024;
 
+/** --inplace: how long open connections may go on after a signal, once the daemon's socket is back. */
+const INPLACE_GRACE_MS = 1000;
+
 /**
  * Runs `usock tap` until a signal ends the process, or -c N connections have been served (then 0 once
  * the records are written; dgram: N conversations ended by -w). A target that cannot be reached closes that client only (reported, the
  * run goes on). Throws UsageError, UsockError (the log cannot be opened: 77 or 73) or SysError (the
- * listen address: 73 when in use) at start-up; rejects with UsockError (74) when the records cannot be written.
+ * listen address: 73 when in use; --inplace: as takeOver) at start-up; rejects with UsockError (74) when the records cannot be written.
+ * With --inplace, resolves to the signal's name once the daemon's socket is back and open connections
+ * had up to INPLACE_GRACE_MS to finish.
  */
-export async function runTap(argv: TapArgv): Promise<number> {
+export async function runTap(argv: TapArgv): Promise<Status> {
   const reporter = reporterOf(argv);
   const type = concreteType(argv.type, 'tap');
   const timeout = timeoutOf(argv);
   const count = countOf(argv);
   const maxConns = maxConnsOf(argv, false);
-  const spec = serverSpecOf({ ...argv, address: argv.listen }, type, reporter, 'tap');
-  const target = addressOf(argv.target);
+  checkAddresses(argv);
+  const spec = serverSpecOf({ ...argv, address: argv.inplace ?? argv.listen! }, type, reporter, 'tap');
   const format: RecordFormat = argv.json ? 'json' : argv.hex ? 'hex' : 'text';
   const out = argv.log === undefined ? stderrWriter() : logWriter(argv.log);
   onCleanup(() => out.drainSync(1000));
   const recorder = new Recorder(out, format);
-  const server = openServer(spec);
+  let inplace: Inplace | null = null;
+  let server: { fd: number };
+  let target: SocketAddress;
+  if (argv.inplace !== undefined) {
+    inplace = takeOver(spec.address, type, spec.backlog);
+    server = inplace;
+    target = inplace.target;
+    reporter.info('listening', `tap: listening on ${spec.address.text} (${type}) in place of the daemon's socket, moved to ${inplace.aside}`,
+      { address: spec.address.text, type, aside: inplace.aside });
+  } else {
+    target = addressOf(argv.target!);
+    server = openServer(spec);
+  }
+  /** Puts the daemon's socket back (once), saying so when it cannot. */
+  const restore = () => {
+    const problem = inplace?.restore();
+    if (problem) reporter.warn('not-restored', problem, { aside: inplace!.aside });
+  };
+  onCleanup(restore);
+  let active = 0;
 
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<Status>((resolve, reject) => {
+    if (inplace) {
+      deferSignals();
+      let signalled = false;
+      onSignal((sig) => {
+        if (signalled) return;
+        signalled = true;
+        restore(); // first: the daemon's clients reach it again at once
+        const end = Date.now() + INPLACE_GRACE_MS;
+        const wait = () => (active === 0 || Date.now() >= end ? resolve(sig) : setTimeout(wait, 10));
+        wait();
+      });
+    }
     out.onError = (err) => reject(new UsockError(`records${argv.log === undefined ? '' : ` (${argv.log})`}: ${err.message}`, 'IOERR'));
     let next = 0;
     // Rejected clients are numbered and recorded too.
@@ -62,7 +100,10 @@ export async function runTap(argv: TapArgv): Promise<number> {
         fd: server.fd, target, rules: spec.rules, maxSize: MAX_MESSAGE, timeout, recorder, reporter, diagnostics,
         nextConn: () => ++next,
         onClosed: () => {
-          if (count && ++closed === count) recorder.whenDrained(() => resolve(EXIT.OK));
+          if (count && ++closed === count) {
+            restore();
+            recorder.whenDrained(() => resolve(EXIT.OK));
+          }
         },
       });
       return; // until a signal, or -c
@@ -71,15 +112,34 @@ export async function runTap(argv: TapArgv): Promise<number> {
       rules: spec.rules,
       maxConns,
       count,
-      onServed: () => recorder.whenDrained(() => resolve(EXIT.OK)),
+      onServed: () => {
+        restore();
+        recorder.whenDrained(() => resolve(EXIT.OK));
+      },
       diagnostics,
       onPeer: (fd, cred) => {
         const conn = ++next;
         recorder.open(conn, peerInfo(cred));
-        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, done: () => loop.released() });
+        active++;
+        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, done: () => {
+          active--;
+          loop.released();
+        } });
       },
     });
   }); // until a signal, or -c
+}
+
+/** Throws UsageError (64) unless the arguments are exactly LISTEN TARGET, or --inplace PATH alone (without --mode: PATH's own is kept). */
+function checkAddresses(argv: TapArgv): void {
+  const hint = 'see `usock help tap`';
+  if (argv.inplace !== undefined) {
+    if (argv.listen !== undefined) throw new UsageError('tap: --inplace PATH replaces LISTEN and TARGET: give one or the other', hint);
+    if (argv.mode !== undefined) throw new UsageError('tap: --mode does not apply to --inplace: the socket gets the mode of the one it replaces', hint);
+    return;
+  }
+  if (argv.listen === undefined) throw new UsageError('tap: missing LISTEN (or --inplace PATH)', hint);
+  if (argv.target === undefined) throw new UsageError('tap: missing TARGET', hint);
 }
 
 /** Returns the client as records show it (its command from /proc), or null when the kernel did not say. */
