@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { assembleWat } from './wat.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // src/sys/libc.ts loads this version's koffi.node directly, and require('koffi') for any other.
@@ -89,7 +90,12 @@ const common = {
   keepNames: true,
   plugins: [lazyStringWidth, liteAssert, leanYargsShim],
   loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
-  define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
+  define: {
+    __USOCK_VERSION__: JSON.stringify(pkg.version),
+    __KOFFI_VERSION__: JSON.stringify(koffiVersion),
+    // tap's record escaper (src/report/cescape.ts), assembled here so that the package needs no assembler
+    __CESCAPE_WASM__: JSON.stringify((await assembleWat('src/report/cescape.wat')).toString('base64')),
+  },
 };
 
 // The CLI is CommonJS so that bin/usock can compile it with vm.Script and a code cache (no ES-module loader).

@@ -1,6 +1,7 @@
 // tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
 import type { Holdback } from '../../io/pipe';
 import type { FdWriter } from '../../io/writer';
+import { recordEscaper } from '../../report/cescape';
 import { cEscape, hexDump } from '../../report/text';
 
 /** How records are written: one line of escaped text, a header and an xxd-like dump, or one JSON object a line. */
@@ -36,6 +37,9 @@ function peerText(p: PeerInfo): string {
 export class Recorder implements Holdback {
   /** Peers whose first data record is still to come (in JSON it carries the peer again). */
   private readonly firstPeer = new Map<number, PeerInfo | null>();
+  private readonly escaper = recordEscaper();
+  /** Writes a piece of an escaped record at once where the writer has nothing queued (no copy), else queues a copy. */
+  private readonly emit = (piece: Buffer) => this.out.writeNow(piece);
 
   constructor(private readonly out: FdWriter, private readonly format: RecordFormat) {}
 
@@ -80,7 +84,7 @@ export class Recorder implements Holdback {
     }
     const head = `${time} #${conn} ${ARROW[dir]} ${data.length}`; // the peer is on the open record, the first of the connection
     if (this.format === 'hex') this.write(`${head}\n${hexDump(data)}`);
-    else this.write(`${head}: ${cEscape(data)}\n`);
+    else this.escaper.record(`${head}: `, data, '\n', this.emit);
   }
 
   /** Queues one record; text and hex records are ASCII (every other byte escaped), so latin1 encodes them fastest; JSON may hold any character. */
