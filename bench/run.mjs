@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USOCK = process.env.USOCK_BIN || path.join(ROOT, 'bin', 'usock');
 const CLIENTS = path.join(ROOT, 'bench', 'clients.py');
-const SECTIONS = ['stream', 'dgram', 'echo', 'rtt', 'startup'];
+const SECTIONS = ['stream', 'dgram', 'echo', 'rtt', 'startup', 'tap'];
 const MiB = 1024 * 1024;
 
 const USAGE = `usage: node bench/run.mjs [--json] [--only ${SECTIONS.join(',')}]
@@ -30,6 +30,9 @@ Environment (sizes):
   USOCK_BENCH_ROUNDTRIPS     ping-pongs on one connection (default 20000)
   USOCK_BENCH_RTT_ROUNDS     round-trip runs per server and CPU placement, taken in turn (default 3)
   USOCK_BENCH_STARTUP_RUNS   runs of each startup command (default 30)
+  USOCK_BENCH_TAP_BYTES      text sent through each relay of the tap section (default 1073741824)
+  USOCK_BENCH_TAP_RUNS       transfers per relay, taken in turn; the median counts (default 3)
+  USOCK_BENCH_SOCAT_V_BYTES  text sent through socat -v, which records about 1 MB/s (default 4194304)
   USOCK_BIN                  usock executable (default bin/usock of this checkout)
 `;
 
@@ -79,6 +82,9 @@ const config = {
   roundtrips: envCount('USOCK_BENCH_ROUNDTRIPS', 20000),
   rttRounds: envCount('USOCK_BENCH_RTT_ROUNDS', 3),
   startupRuns: envCount('USOCK_BENCH_STARTUP_RUNS', 30),
+  tapBytes: envCount('USOCK_BENCH_TAP_BYTES', 1024 * MiB),
+  tapRuns: envCount('USOCK_BENCH_TAP_RUNS', 3),
+  socatVBytes: envCount('USOCK_BENCH_SOCAT_V_BYTES', 4 * MiB),
 };
 config.checkBytes = Math.min(config.checkBytes, config.streamBytes);
 
@@ -277,6 +283,7 @@ function detectTools() {
     if (/OpenBSD netcat/.test(text)) tools.nc = firstLine(text);
   }
   tools.taskset = has('taskset');
+  tools.tapPcap = /--pcap\b/.test(spawnSync(USOCK, ['tap', '--help'], { encoding: 'utf8', timeout: 10000 }).stdout ?? '');
   if (has('hyperfine')) tools.hyperfine = versionOf('hyperfine', ['--version'], /hyperfine \S+/);
   if (has('python3')) tools.python3 = versionOf('python3', ['--version'], /Python \S+/);
   return tools;
@@ -676,6 +683,179 @@ async function benchStartup(tools) {
   return results;
 }
 
+// ---------------------------------------------------------------- 6. tap
+
+/** Writes bytes of text to file: base64 lines of 76 characters (a newline to escape every 77 bytes), as a text protocol's log might look. */
+function writeText(file, bytes) {
+  const line = Buffer.from(`${Buffer.from(Array.from({ length: 57 * 1024 }, (_, i) => (i * 7919) % 251)).toString('base64').replace(/(.{76})/g, '$1\n')}`);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= Math.min(left, line.length)) fs.writeSync(fd, line, 0, Math.min(left, line.length));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The relays between `usock connect` and `usock listen`: each a command line taking (listen path, target path, record file). */
+function tapRelays(tools) {
+  const relays = [];
+  if (tools.socat) relays.push({ name: 'socat -b 262144 relay', records: false, args: (l, t) => ['socat', ['-b', '262144', `UNIX-LISTEN:${l},fork`, `UNIX-CONNECT:${t}`]] });
+  relays.push({ name: 'usock tap', records: true, args: (l, t, r) => [USOCK, ['tap', '--log', r, l, t]] });
+  if (tools.tapPcap) relays.push({ name: 'usock tap --pcap', records: true, args: (l, t, r) => [USOCK, ['tap', '--log', r, '--pcap', `${r}.pcap`, l, t]] });
+  if (tools.socat) relays.push({ name: 'socat -v', records: true, slow: true, args: (l, t, r) => ['sh', ['-c', 'exec socat -v "UNIX-LISTEN:$1,fork" "UNIX-CONNECT:$2" 2>"$3"', 'sh', l, t, r]] });
+  return relays;
+}
+
+/**
+ * Returns {seconds, received, recorded} for one transfer of the text file through relay: `usock listen T`
+ * (stdout counted when count, else /dev/null), the relay from L to T, then `usock connect L < file`; the
+ * time runs from starting the sender to the listener's exit. recorded: bytes of records written.
+ */
+async function tapOnce(relay, file, bytes, count) {
+  const target = newSocketPath();
+  const listenPath = newSocketPath();
+  const records = path.join(tmpDir, `records-${socketCount}`);
+  const listener = start(USOCK, ['listen', target], { stdout: count ? 'pipe' : devNull, keepStdout: false });
+  let middle;
+  let sender;
+  try {
+    await waitForSocket(target, listener, 'usock listen');
+    middle = start(...relay.args(listenPath, target, records));
+    await waitForSocket(listenPath, middle, relay.name);
+    const startTime = performance.now();
+    sender = start('sh', ['-c', 'exec "$1" connect "$2" < "$3"', 'sh', USOCK, listenPath, file]);
+    const limitMs = 20000 + (bytes / (relay.slow ? 0.2 * MiB : 20 * MiB)) * 1000;
+    const listened = await within(listener.exited, limitMs, `${relay.name} transfer`);
+    if (listened.code !== 0) throw failure('usock listen', listener, listened);
+    const seconds = (listened.time - startTime) / 1000;
+    if (count) await new Promise((resolve) => (listener.stdout.readableEnded ? resolve() : listener.stdout.on('end', resolve)));
+    await stop(middle); // records are complete once the relay has exited
+    let recorded = 0;
+    for (const f of [records, `${records}.pcap`]) {
+      try {
+        recorded += fs.statSync(f).size;
+      } catch {
+        // no such record file
+      }
+    }
+    return { seconds, received: count ? listener.stdoutBytes : undefined, recorded };
+  } finally {
+    await stop(sender);
+    await stop(middle);
+    await stop(listener);
+    for (const f of [records, `${records}.pcap`]) fs.rmSync(f, { force: true });
+  }
+}
+
+/** Returns the median round trip through relay to `usock echo-server` (python client), all three pinned as placement says. */
+async function tapRttOnce(relay, cpus) {
+  const pin = (cpu, cmd, argv) => (cpu === null ? [cmd, argv] : ['taskset', ['-c', cpu, cmd, ...argv]]);
+  const echo = newSocketPath();
+  const records = path.join(tmpDir, `records-${socketCount}`);
+  const server = start(...pin(cpus.server, USOCK, ['echo-server', echo]));
+  let middle;
+  try {
+    await waitForSocket(echo, server, 'usock echo-server');
+    let entry = echo;
+    if (relay) {
+      entry = newSocketPath();
+      middle = start(...pin(cpus.relay, ...relay.args(entry, echo, records)));
+      await waitForSocket(entry, middle, relay.name);
+    }
+    const client = start(...pin(cpus.client, 'python3', [CLIENTS, 'rtt', entry, String(config.roundtrips), '30']), { stdout: 'pipe' });
+    const r = await clientResult(client, 'python round-trip client', 40000);
+    if (r.error) throw new Error(`after ${r.roundtrips} round trips: ${r.error}`);
+    return r.median_us;
+  } finally {
+    await stop(middle);
+    await stop(server);
+    fs.rmSync(records, { force: true });
+    fs.rmSync(`${records}.pcap`, { force: true });
+  }
+}
+
+async function benchTap(tools) {
+  const results = { throughput: {}, roundtrip: {} };
+  const relays = tapRelays(tools);
+  const file = path.join(tmpDir, 'text');
+  const slowFile = path.join(tmpDir, 'text-small');
+  writeText(file, config.tapBytes);
+  writeText(slowFile, config.socatVBytes);
+  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file; median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
+  const entries = [];
+  for (const relay of relays) {
+    try {
+      const check = await tapOnce(relay, slowFile, config.socatVBytes, true);
+      if (check.received !== config.socatVBytes) throw new Error(`check transfer delivered ${check.received} of ${config.socatVBytes} bytes`);
+      if (relay.records && check.recorded < config.socatVBytes) throw new Error(`check transfer recorded ${check.recorded} bytes for ${config.socatVBytes} relayed`);
+      entries.push({ relay, speeds: [], recorded: 0 });
+    } catch (error) {
+      results.throughput[relay.name] = { error: error.message };
+      say(`   ${relay.name.padEnd(22)} error: ${error.message}`);
+    }
+  }
+  for (let round = 0; round < config.tapRuns; round++) {
+    for (const entry of entries) {
+      if (entry.error || (entry.relay.slow && round > 0)) continue;
+      const bytes = entry.relay.slow ? config.socatVBytes : config.tapBytes;
+      try {
+        const run = await tapOnce(entry.relay, entry.relay.slow ? slowFile : file, bytes, false);
+        entry.speeds.push(bytes / MiB / run.seconds);
+        entry.recorded = run.recorded / bytes;
+      } catch (error) {
+        entry.error = error.message;
+      }
+    }
+  }
+  fs.rmSync(file, { force: true });
+  for (const { relay, speeds, recorded, error } of entries) {
+    if (error) {
+      results.throughput[relay.name] = { error };
+      say(`   ${relay.name.padEnd(22)} error: ${error}`);
+      continue;
+    }
+    results.throughput[relay.name] = { mib_s: median(speeds), runs_mib_s: speeds, record_bytes_per_byte: relay.records ? recorded : null };
+    say(`   ${relay.name.padEnd(22)} ${fmt(median(speeds)).padStart(9)} MiB/s  (runs: ${speeds.map((v) => fmt(v, 0)).join(', ')})${relay.records ? `, ${fmt(recorded, 2)} bytes of records per byte` : ''}`);
+  }
+  // Round trip added by a relay: through it minus straight to the echo server, in the same round.
+  const placements = !tools.taskset || os.cpus().length < 2
+    ? [['unpinned', { server: null, relay: null, client: null }]]
+    : [['same CPU', { server: '0', relay: '0', client: '0' }], ['relay apart', { server: '0', relay: '1', client: '0' }]];
+  const rttRelays = relays.filter((r) => !r.slow && !/--pcap/.test(r.name));
+  for (const [placement, cpus] of placements) {
+    const added = Object.fromEntries(rttRelays.map((r) => [r.name, []]));
+    const errors = {};
+    for (let round = 0; round < config.rttRounds; round++) {
+      try {
+        const direct = await tapRttOnce(null, cpus);
+        for (const relay of rttRelays) {
+          if (errors[relay.name]) continue;
+          try {
+            added[relay.name].push((await tapRttOnce(relay, cpus)) - direct);
+          } catch (error) {
+            errors[relay.name] = error.message;
+          }
+        }
+      } catch (error) {
+        for (const relay of rttRelays) errors[relay.name] ??= `direct round trip: ${error.message}`;
+      }
+    }
+    const figures = {};
+    for (const relay of rttRelays) {
+      if (added[relay.name].length === 0) {
+        figures[relay.name] = { error: errors[relay.name] };
+        say(`   round trip added, ${placement}: ${relay.name} error: ${errors[relay.name]}`);
+        continue;
+      }
+      figures[relay.name] = { added_us: median(added[relay.name]), rounds_us: added[relay.name] };
+      say(`   round trip added, ${placement.padEnd(11)} ${relay.name.padEnd(22)} ${fmt(figures[relay.name].added_us, 1).padStart(6)} us (rounds: ${added[relay.name].map((v) => fmt(v, 1)).join(', ')})`);
+    }
+    results.roundtrip[placement] = figures;
+  }
+  say();
+  return results;
+}
+
 // ---------------------------------------------------------------- summary
 
 /** Returns the rows of the summary: each figure, the peer's figure, the ratio and whether the target is met. */
@@ -701,6 +881,28 @@ function comparisons(results) {
   add('echo conns', 'echo_conns', 'conn_s', 'socat fork PIPE', { ratio: 2, text: '>= 2x' }, 'conn/s');
   for (const placement of Object.keys(results.roundtrip ?? {})) {
     add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+  }
+  const tap = results.tap;
+  if (tap) {
+    const relayRow = (metric, mine, peer, key, target, unit, lowerIsBetter = false) => {
+      const a = mine?.[key] ?? null;
+      const b = peer?.[key] ?? null;
+      if (!mine && !peer) return;
+      const row = { metric, unit, usock: a, peer: target.peer, peer_value: b, ratio: null, target: target.text, pass: null };
+      if (a !== null && b !== null) {
+        row.ratio = a / b;
+        if (target.ratio !== null) row.pass = lowerIsBetter ? a <= b * target.ratio : row.ratio >= target.ratio;
+      }
+      if (mine?.error || peer?.error) row.error = mine?.error ?? peer?.error;
+      rows.push(row);
+    };
+    const t = tap.throughput;
+    relayRow('tap, records to a file', t['usock tap'], t['socat -b 262144 relay'], 'mib_s', { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' }, 'MiB/s');
+    if (t['usock tap --pcap']) relayRow('tap --pcap, records to a file', t['usock tap --pcap'], t['socat -b 262144 relay'], 'mib_s', { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' }, 'MiB/s');
+    relayRow('tap, records to a file', t['usock tap'], t['socat -v'], 'mib_s', { peer: 'socat -v', ratio: 100, text: '>= 100x' }, 'MiB/s');
+    for (const [placement, figures] of Object.entries(tap.roundtrip ?? {})) {
+      relayRow(`round trip added by tap (${placement})`, figures['usock tap'], figures['socat -b 262144 relay'], 'added_us', { peer: 'socat -b 262144 relay', ratio: 1, text: '<= socat' }, 'us', true);
+    }
   }
   const startup = results.startup;
   if (startup && (startup['usock --version'] || startup.error)) {
@@ -762,6 +964,10 @@ async function main() {
     if (options.only.has('rtt')) results.roundtrip = await benchRtt(tools);
   }
   if (options.only.has('startup')) results.startup = await benchStartup(tools);
+  if (options.only.has('tap')) {
+    if (!tools.python3) say('python3 missing: skipping tap');
+    else results.tap = await benchTap(tools);
+  }
   const rows = comparisons(results);
   printSummary(rows);
   if (options.json) {

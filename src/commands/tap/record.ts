@@ -15,14 +15,24 @@ export interface PeerInfo { pid: number; uid: number; gid: number; command: stri
 
 const ARROW: Record<Direction, string> = { c2s: '>', s2c: '<' };
 
-/** Wall-clock microseconds: Date's milliseconds carried on by the monotonic clock. */
-const ORIGIN_US = BigInt(Date.now()) * 1000n - process.hrtime.bigint() / 1000n;
+/** Pieces of records at least this long are written at once rather than queued (see Recorder.emit). */
+const WRITE_AT_ONCE = 16 * 1024;
+/** Smaller records wait at most this long for the ones that follow them, so that they leave together. */
+const FLUSH_DELAY_MS = 2;
 
-/** Returns now as ISO 8601 UTC with microseconds (2026-01-02T03:04:05.678901Z). */
+/** The ISO text of the last whole second a record was made in (2026-01-02T03:04:05), and that second. */
+let secondText = '';
+let second = -1;
+
+/** Returns now as ISO 8601 UTC with microseconds (2026-01-02T03:04:05.678901Z): the wall clock at start carried on by the monotonic one. */
 export function isoMicros(): string {
-  const us = ORIGIN_US + process.hrtime.bigint() / 1000n;
-  const ms = new Date(Number(us / 1000n)).toISOString(); // …SS.mmmZ
-  return `${ms.slice(0, -1)}${(us % 1000n).toString().padStart(3, '0')}Z`;
+  const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  const s = Math.floor(us / 1e6);
+  if (s !== second) {
+    second = s;
+    secondText = new Date(s * 1000).toISOString().slice(0, 19);
+  }
+  return `${secondText}.${String(us - s * 1e6).padStart(6, '0')}Z`;
 }
 
 /** Returns a peer as text records show it: `pid P uid U gid G command CMD`. */
@@ -38,8 +48,21 @@ export class Recorder implements Holdback {
   /** Peers whose first data record is still to come (in JSON it carries the peer again). */
   private readonly firstPeer = new Map<number, PeerInfo | null>();
   private readonly escaper = recordEscaper();
-  /** Writes a piece of an escaped record at once where the writer has nothing queued (no copy), else queues a copy. */
-  private readonly emit = (piece: Buffer) => this.out.writeNow(piece);
+  private flushQueued = false;
+  /**
+   * Takes a piece of an escaped record: a large one (a bulk transfer) is written at once where the writer
+   * has nothing queued (no copy); a small one is queued and written with the records that follow it (see
+   * flushSoon), so that recording adds no write(2) to a message's round trip.
+   */
+  private readonly emit = (piece: Buffer) => {
+    if (piece.length >= WRITE_AT_ONCE) return this.out.writeNow(piece);
+    this.out.push(piece);
+    this.flushSoon();
+  };
+  private readonly flushNow = () => {
+    this.flushQueued = false;
+    this.out.flush();
+  };
 
   constructor(private readonly out: FdWriter, private readonly format: RecordFormat) {}
 
@@ -90,6 +113,17 @@ export class Recorder implements Holdback {
   /** Queues one record; text and hex records are ASCII (every other byte escaped), so latin1 encodes them fastest; JSON may hold any character. */
   private write(text: string): void {
     this.out.push(Buffer.from(text, this.format === 'json' ? 'utf8' : 'latin1'), true);
-    this.out.flush();
+    this.flushSoon();
+  }
+
+  /**
+   * Writes the queue FLUSH_DELAY_MS from now (records of a whole exchange leave in one write(2), none on a
+   * message's round trip), or at once when it holds a block's worth.
+   */
+  private flushSoon(): void {
+    if (this.out.queued >= WRITE_AT_ONCE) return this.out.flush();
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setTimeout(this.flushNow, FLUSH_DELAY_MS);
   }
 }
