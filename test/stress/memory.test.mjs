@@ -1,5 +1,5 @@
 // Memory that comes back (npm run test:stress): echo-server's RSS across bursts of 1,000 concurrent clients x 1 MiB
-// both ways, of seqpacket clients, and of clients that send without reading, measured once each burst has left.
+// both ways, of seqpacket clients, and of clients that send without reading, measured once each burst has left; tap's too.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,4 +65,31 @@ test('echo-server: 200 clients that send 1 MiB without reading leave nothing beh
   const after = await settledRss(srv.pid);
   t.log(`RSS start ${start.toFixed(0)} MiB, after 200 non-reading clients left: ${after.toFixed(0)} MiB`);
   t.true(after - start <= 64, `RSS ${after.toFixed(0)} vs ${start.toFixed(0)} MiB`);
+});
+
+/** Returns how many descriptors pid has open. */
+function fdCount(pid) {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+test('tap: two bursts of 1,000 clients x 1 MiB through tap to echo-server come back byte-exact; tap\'s descriptors and RSS return to where they started', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'echo');
+  const sock = path.join(dir, 'tap');
+  usock(['echo-server', target], { t });
+  await waitListening(target);
+  const tap = usock(['tap', '--log', '/dev/null', sock, target], { t });
+  await waitListening(sock);
+  const start = await settledRss(tap.pid);
+  const fdsAtStart = fdCount(tap.pid);
+  const after = [];
+  for (let burst = 0; burst < 2; burst++) {
+    const r = await runPythonFile('burst.py', [sock, 1000, MiB, 'echo'], { t, timeout: 180_000 });
+    t.is(JSON.parse(r.stdout.toString()).ok, 1000, show(r));
+    await waitUntil(() => fdCount(tap.pid) === fdsAtStart, 10_000).catch(() => {});
+    t.is(fdCount(tap.pid), fdsAtStart, 'every client and target socket closed');
+    after.push(await settledRss(tap.pid));
+  }
+  t.log(`tap RSS start ${start.toFixed(0)} MiB, after each burst: ${after.map((x) => x.toFixed(0)).join(' / ')} MiB; ${fdsAtStart} descriptors`);
+  for (const a of after) t.true(a - start <= 32, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start (tap hands memory back once idle)`);
 });

@@ -17,6 +17,7 @@ import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';
 import { hasCode, SysError } from '../../sys/errors';
+import { releaseMemory } from '../../sys/memory';
 import { O_APPEND, O_CREAT, O_NONBLOCK, O_WRONLY } from '../../sys/platform/linux';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
@@ -117,6 +118,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
         recorder.whenDrained(() => resolve(EXIT.OK));
       },
       diagnostics,
+      onIdle: releaseMemory, // a burst of clients leaves no memory behind once it is gone
       onPeer: (fd, cred) => {
         const conn = ++next;
         recorder.open(conn, peerInfo(cred));
