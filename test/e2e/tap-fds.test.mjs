@@ -1,10 +1,12 @@
 // End-to-end tests of descriptors (SCM_RIGHTS) through `usock tap`: a Python client passes an open file and a pipe
 // through tap to a Python server, which reads them, and the server passes one back (stream, seqpacket, dgram); records
-// show them (text, --hex, --json); descriptors tap cannot deliver are recorded as drop; tap keeps none open.
+// show them (text, --hex, --json); descriptors tap cannot deliver are recorded as drop; MSG_CTRUNC is reported and recorded;
+// tap keeps none open.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, python, runPython, py, tmpDir, waitListening, endedBy, show, waitUntil } from '../helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { usock, python, runPython, py, tmpDir, waitListening, endedBy, show, waitUntil, hasCommand } from '../helpers.mjs';
 
 const TYPES = { stream: 'SOCK_STREAM', seqpacket: 'SOCK_SEQPACKET', dgram: 'SOCK_DGRAM' };
 
@@ -220,4 +222,28 @@ time.sleep(30)
   t.deepEqual(drop.fds.map((f) => [f.kind, f.target]), [['file', file]]);
   t.true(lines.some((l) => l === '{"event":"fds-dropped","conn":1,"dir":"c2s","fds":1}'), out); // the warning, as --json writes it
   server.kill('SIGKILL');
+});
+
+(hasCommand('prlimit') ? test : test.skip)('MSG_CTRUNC (tap out of descriptors): warned and marked in the record; the descriptors that did arrive pass on', async (t) => {
+  const { clientFile, listen, server, tap } = await setUp(t, 'stream', ['--json']);
+  // Room for the client's and the server's sockets and one more descriptor, not three.
+  const limit = openCount(tap.pid) + 3;
+  const p = spawnSync('prlimit', [`--nofile=${limit}:${limit}`, '--pid', String(tap.pid)], { encoding: 'utf8' });
+  t.is(p.status, 0, p.stderr);
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+f = os.open(sys.argv[2], os.O_RDONLY)
+socket.send_fds(s, [b'three'], [f, f, f])
+s.settimeout(20)
+print(s.recv(100))
+`), [listen, clientFile], { t });
+  t.is(r.code, 0, show(r));
+  const got = JSON.parse((await server.waitStdout((o) => o.includes('}'))).split('\n')[1]);
+  await tap.waitStderr('"event":"close"');
+  const lines = (await stop(t, tap)).trim().split('\n').map((l) => JSON.parse(l));
+  t.true(lines.some((x) => x.event === 'ctrunc' && x.conn === 1 && x.dir === 'c2s'), 'the warning');
+  const rec = lines.find((x) => x.dir === 'c2s' && x.len === 5);
+  t.true(rec.ctrunc);
+  t.true(rec.fds.length < 3);
+  t.is(got.fds.length, rec.fds.length, 'what tap received reached the server');
 });
