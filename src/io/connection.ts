@@ -1,5 +1,6 @@
-// One connected socket relayed both ways: what it receives goes to a sink (stdout, or back to itself for an echo), the units a source (stdin) hands it are sent, half-closes passed on.
+// One connected socket relayed both ways: what it receives goes to a sink (stdout, or back to itself for an echo), the units a source (stdin) hands it are sent, half-closes passed on; with `descriptors`, SCM_RIGHTS descriptors travel with their units.
 import { hasCode } from '../sys/errors';
+import { MessageReader, sendWithDescriptors } from '../sys/msg';
 import { FdWatcher } from '../sys/poll';
 import { MSG_TRUNC, POLLHUP, SHUT_WR, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF } from '../sys/platform/linux';
 import {
@@ -34,6 +35,18 @@ export interface Sink {
   whenDrained(cb: () => void): void;
   /** The peer closed its write side: nothing more will come (a pipe passes the half-close on). */
   end?(): void;
+  /**
+   * Takes a unit that came with ancillary data (connections created with `descriptors` only): bytes as
+   * for writeNow, and anc, whose descriptors it then owns. A sink without it cannot take descriptors:
+   * the connection closes them and says so.
+   */
+  takeAncillary?(bytes: Buffer, anc: Ancillary): void;
+}
+
+/** Ancillary data received with a unit: its descriptors (SCM_RIGHTS, close-on-exec, owned by whoever holds the unit) and whether the kernel truncated the control data (MSG_CTRUNC: descriptors lost). */
+export interface Ancillary {
+  fds: readonly number[];
+  truncated: boolean;
 }
 
 /** Where a connection's units to send come from: stdin's StdinReader, or the other side of a pipe (io/pipe). */
@@ -63,6 +76,20 @@ export interface ConnectionOptions {
   source: Source | null;
   /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
   noShutdown?: boolean;
+  /**
+   * Pass descriptors (stream and seqpacket): receive with recvmsg, so that descriptors arriving with
+   * data reach the sink's takeAncillary with their unit instead of being closed by the kernel; units
+   * accepted with descriptors are sent with them attached (SCM_RIGHTS on the unit's first byte), and the
+   * connection closes its copies once sent.
+   */
+  descriptors?: boolean;
+  /**
+   * Descriptors the connection closes without passing them on: their unit was dropped (the connection
+   * closed, the peer left), the kernel refused them (ETOOMANYREFS, EPERM: the unit's bytes are sent
+   * without them), the sink cannot take them, or their message was too large. outgoing: they came with a
+   * unit to send (else: received here). Called before they are closed.
+   */
+  onDescriptorsDropped?: (fds: readonly number[], reason: string, outgoing: boolean) => void;
 }
 
 /** How a connection ended: 'eof' (both directions over, or ended on purpose) or 'error' (err says why). */
@@ -81,6 +108,23 @@ function receiveBuffer(size: number): Buffer {
   return buf;
 }
 
+/** recvmsg readers over the shared receive buffers (connections with `descriptors`), one per size: each receive is one libc call. */
+const receiveReaders = new Map<number, MessageReader>();
+
+function receiveReader(size: number): MessageReader {
+  let reader = receiveReaders.get(size);
+  if (!reader) receiveReaders.set(size, (reader = new MessageReader(receiveBuffer(size))));
+  return reader;
+}
+
+/** Returns the ancillary data of the reader's last receive, or undefined when it brought none. */
+function ancillaryOf(reader: MessageReader): Ancillary | undefined {
+  return reader.fds.length || reader.controlTruncated ? { fds: reader.fds, truncated: reader.controlTruncated } : undefined;
+}
+
+/** The errors of a sendmsg that refuse the descriptors rather than the bytes: the bytes go on without them. */
+const DESCRIPTORS_REFUSED = ['ETOOMANYREFS', 'EPERM', 'EACCES'];
+
 /** Asks for larger kernel buffers on a stream socket (fewer wake-ups per byte); the kernel caps them, failures are harmless. */
 function enlargeBuffers(fd: number): void {
   for (const opt of [SO_SNDBUF, SO_RCVBUF]) {
@@ -96,13 +140,16 @@ function enlargeBuffers(fd: number): void {
  * A connected socket relayed to a sink and from a source. Finishes when both directions are over:
  * the peer has closed its side (everything received is in the sink) and the source has ended and
  * been sent, or the peer hung up entirely so that nothing more can reach it. An exception in any of
- * its callbacks finishes it with 'error' and touches nothing else. Owns fd and closes it.
+ * its callbacks finishes it with 'error' and touches nothing else. Owns fd and closes it, and the
+ * descriptors of the units it holds (closed once sent or dropped).
  */
 export class Connection implements Outlet {
   readonly watcher: FdWatcher;
   readonly stats = newStats();
   private readonly sink: Sink;
   private queue: Buffer[] = [];
+  /** The descriptors to send with queued units (only units that carry some). */
+  private readonly unitFds = new Map<Buffer, readonly number[]>();
   private queuedBytes = 0;
   private offset = 0; // bytes of queue[0] already sent (stream)
   private ending = false;
@@ -153,13 +200,18 @@ export class Connection implements Outlet {
     else if (this.opts.sink) this.end();
   }
 
-  /** Queues a unit to send (the source's; it is released once sent or dropped). */
-  accept(unit: Buffer): void {
+  /**
+   * Queues a unit to send (the source's; it is released once sent or dropped), with fds (owned by the
+   * connection from now on: closed once sent with the unit, or when the unit is dropped).
+   */
+  accept(unit: Buffer, fds?: readonly number[]): void {
     if (this.writeShut || this.sendError || this.finished) {
       this.stats.dropped++;
+      if (fds?.length) this.dropDescriptors(fds, this.sendError ? this.sendError.message : this.finished ? 'the connection is closed' : 'its write side is shut');
       this.opts.source?.release(unit);
       return;
     }
+    if (fds?.length) this.unitFds.set(unit, fds);
     this.enqueue(unit);
     this.flushQueue();
   }
@@ -225,8 +277,12 @@ export class Connection implements Outlet {
     this.queuedBytes += unit.length;
   }
 
-  /** Sends unit from offset (stream) or whole (messages); returns the bytes sent or WOULD_BLOCK, counted in stats. Throws SysError. */
+  /** Sends unit from offset (stream) or whole (messages), with its descriptors on its first send; returns the bytes sent or WOULD_BLOCK, counted in stats. Throws SysError. */
   private sendUnit(unit: Buffer, offset: number): number | typeof WOULD_BLOCK {
+    if (this.unitFds.size > 0 && offset === 0) {
+      const fds = this.unitFds.get(unit);
+      if (fds) return this.sendWithFds(unit, fds);
+    }
     if (this.opts.type === 'stream') {
       const n = write(this.fd, offset ? unit.subarray(offset) : unit);
       if (n !== WOULD_BLOCK) this.stats.bytesOut += n;
@@ -240,8 +296,51 @@ export class Connection implements Outlet {
     return n;
   }
 
-  /** Empties the queue, handing its units back to the source. */
-  private releaseQueue(): void {
+  /**
+   * Sends unit whole with fds attached (SCM_RIGHTS: on a stream the kernel keeps them with the first
+   * byte sent, however much of the unit goes); once sent, the connection's copies are closed. When the
+   * kernel refuses the descriptors (not the bytes), they are dropped and the unit is sent without them.
+   * Returns the bytes sent or WOULD_BLOCK (fds kept for the next try). Throws SysError.
+   */
+  private sendWithFds(unit: Buffer, fds: readonly number[]): number | typeof WOULD_BLOCK {
+    let n: number | typeof WOULD_BLOCK;
+    try {
+      n = sendWithDescriptors(this.fd, unit, fds);
+    } catch (err) {
+      if (!hasCode(err, ...DESCRIPTORS_REFUSED)) throw err;
+      this.unitFds.delete(unit);
+      this.dropDescriptors(fds, `refused by the kernel: ${(err as Error).message}`);
+      return this.sendUnit(unit, 0);
+    }
+    if (n === WOULD_BLOCK) return n;
+    this.unitFds.delete(unit);
+    for (const fd of fds) closeQuietly(fd);
+    this.stats.bytesOut += n;
+    if (this.opts.type !== 'stream') this.stats.messagesOut++;
+    return n;
+  }
+
+  /** Reports descriptors that will not be passed on (onDescriptorsDropped, or a warning without it), then closes them. */
+  private dropDescriptors(fds: readonly number[], reason: string, outgoing = true): void {
+    try {
+      if (this.opts.onDescriptorsDropped) this.opts.onDescriptorsDropped(fds, reason, outgoing);
+      else this.opts.diagnostics.warn('fds-dropped', `${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, not passed on: ${reason}`, { fds: fds.length });
+    } finally {
+      for (const fd of fds) closeQuietly(fd);
+    }
+  }
+
+  /** Drops the descriptors of a unit leaving the queue unsent, saying why. */
+  private dropUnitFds(unit: Buffer, reason: string): void {
+    const fds = this.unitFds.get(unit);
+    if (!fds) return;
+    this.unitFds.delete(unit);
+    this.dropDescriptors(fds, reason);
+  }
+
+  /** Empties the queue, handing its units back to the source (descriptors still attached are dropped, with reason). */
+  private releaseQueue(reason = 'the connection is closed'): void {
+    if (this.unitFds.size > 0) for (const unit of this.queue) this.dropUnitFds(unit, reason);
     for (const unit of this.queue) this.opts.source?.release(unit);
     this.queue = [];
     this.queuedBytes = 0;
@@ -273,6 +372,7 @@ export class Connection implements Outlet {
       if (hasCode(err, 'EMSGSIZE', 'ENOBUFS')) {
         this.stats.refused++;
         this.opts.diagnostics.warn('send-failed', `message of ${this.queue[0]!.length} bytes not sent: ${(err as Error).message}`);
+        this.dropUnitFds(this.queue[0]!, `their message was not sent: ${(err as Error).message}`);
         this.dequeue();
         return this.flushQueue();
       }
@@ -304,7 +404,7 @@ export class Connection implements Outlet {
   private sendFailed(err: Error): void {
     this.sendError = err;
     this.stats.dropped += this.queue.length;
-    this.releaseQueue();
+    this.releaseQueue(err.message);
     this.watcher.onWritable(null);
     this.opts.source?.removeOutlet(this);
     if (this.opts.type === 'dgram') {
@@ -326,7 +426,9 @@ export class Connection implements Outlet {
     try {
       for (let i = 0; i < READS_PER_TURN; i++) {
         if (sink.full) return this.pauseForSink();
-        if (this.opts.type === 'stream') {
+        if (this.opts.descriptors) {
+          if (!this.readWithAncillary()) break;
+        } else if (this.opts.type === 'stream') {
           const buf = receiveBuffer(STREAM_CHUNK);
           const n = read(this.fd, buf);
           if (n === WOULD_BLOCK) break;
@@ -355,16 +457,55 @@ export class Connection implements Outlet {
     }
   }
 
-  private takeMessage(buf: Buffer, n: number): void {
+  /**
+   * One receive of a connection with `descriptors` (recvmsg into the shared buffer, with room for
+   * SCM_MAX_FD descriptors): the unit goes to the sink with its ancillary data. Returns false when the
+   * socket is drained or its peer ended. Throws SysError.
+   */
+  private readWithAncillary(): boolean {
+    const stream = this.opts.type === 'stream';
+    const reader = receiveReader(stream ? STREAM_CHUNK : this.opts.maxSize);
+    const n = reader.receive(this.fd, stream ? 0 : MSG_TRUNC);
+    if (n === WOULD_BLOCK) return false;
+    const anc = ancillaryOf(reader);
+    // A descriptor needs a byte on a stream, but a seqpacket message of 0 bytes may carry some.
+    if (n === 0 && !anc && (stream || (this.opts.type === 'seqpacket' && seqpacketEnded(this.fd)))) {
+      this.peerEnded();
+      return false;
+    }
+    if (stream) {
+      this.stats.bytesIn += n;
+      this.lastActive = Date.now();
+      this.deliver(reader.data.subarray(0, n), anc);
+      // A short read means drained (the level-triggered poll calls again), unless descriptors cut it short.
+      return n === reader.data.length || anc !== undefined;
+    }
+    this.takeMessage(reader.data, n, anc);
+    return true;
+  }
+
+  /** Hands bytes and their ancillary data (if any) to the sink; a sink that cannot take descriptors gets the bytes, the descriptors are dropped. */
+  private deliver(bytes: Buffer, anc: Ancillary | undefined, queue = false): void {
+    if (!anc) return queue ? this.sink.push(bytes) : this.sink.writeNow(bytes);
+    if (this.sink.takeAncillary) return this.sink.takeAncillary(bytes, anc);
+    if (anc.fds.length) this.dropDescriptors(anc.fds, 'this connection does not pass descriptors on', false);
+    if (queue) this.sink.push(bytes);
+    else this.sink.writeNow(bytes);
+  }
+
+  private takeMessage(buf: Buffer, n: number, anc?: Ancillary): void {
     if (n > buf.length) {
       this.stats.oversize++;
       this.opts.diagnostics.warn('oversize', `received message of ${n} bytes exceeds --max-size ${this.opts.maxSize}: dropped`, { length: n });
+      if (anc?.fds.length) this.dropDescriptors(anc.fds, `their message of ${n} bytes exceeds --max-size ${this.opts.maxSize}`, false);
       return;
     }
     this.stats.messagesIn++;
     this.stats.bytesIn += n;
     this.lastActive = Date.now();
-    for (const piece of encodeMessage(this.opts.frame, buf.subarray(0, n))) this.sink.push(piece);
+    const pieces = encodeMessage(this.opts.frame, buf.subarray(0, n));
+    // The descriptors go with the first piece (the message itself when raw).
+    for (let i = 0; i < pieces.length; i++) this.deliver(pieces[i]!, i === 0 ? anc : undefined, true);
     this.onMessage();
   }
 

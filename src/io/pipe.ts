@@ -1,5 +1,6 @@
-// One direction between two connections: what one socket receives is queued for the other to send (with backpressure), and its EOF becomes the other's shutdown(SHUT_WR).
-import type { Connection, Sink, Source } from './connection';
+// One direction between two connections: what one socket receives is queued for the other to send (with backpressure), descriptors with their unit, and its EOF becomes the other's shutdown(SHUT_WR).
+import { closeQuietly } from '../sys/socket';
+import type { Ancillary, Connection, Sink, Source } from './connection';
 
 /** Bytes queued toward the sending connection before the receiving one stops reading its socket. */
 export const PIPE_HIGH_WATER = 1024 * 1024;
@@ -11,8 +12,11 @@ export interface Holdback {
 }
 
 export interface PipeOptions {
-  /** Sees every unit that passes (a stream chunk or one message) before it is queued. */
-  onData?: (unit: Buffer) => void;
+  /**
+   * Sees every unit that passes (a stream chunk or one message) before it is queued, with its ancillary
+   * data when it has some (its descriptors still open: describe them here; the sender owns them next).
+   */
+  onData?: (unit: Buffer, anc?: Ancillary) => void;
   /** Called once, when this direction is over (the receiving socket's peer half-closed, or its connection ended). */
   onEnd?: () => void;
   /** A queue that must keep up too: the receiving side pauses while it is full. */
@@ -38,9 +42,20 @@ export class Pipe {
       self.opts.onData?.(unit);
       self.target?.accept(unit); // a closed or shut sender drops it
     };
+    // The descriptors reach the sender even when onData throws: it closes them once sent or dropped.
+    const passWithAncillary = (bytes: Buffer, anc: Ancillary) => {
+      const unit = Buffer.from(bytes);
+      try {
+        self.opts.onData?.(unit, anc);
+      } finally {
+        if (self.target) self.target.accept(unit, anc.fds);
+        else for (const fd of anc.fds) closeQuietly(fd);
+      }
+    };
     this.sink = {
       writeNow: pass,
       push: pass,
+      takeAncillary: passWithAncillary,
       flush() {},
       get full() {
         const t = self.target;

@@ -89,6 +89,49 @@ export function receiveMessage(fd: number, maxData: number, maxFds: number, cont
   };
 }
 
+/** The descriptors of a receive that brought none: shared, never written to. */
+const NO_FDS: readonly number[] = Object.freeze([]);
+
+/**
+ * A recvmsg(2) set up once over a data buffer: its msghdr, iovec and control buffer (room for maxFds
+ * descriptors, SCM_MAX_FD by default, so that the kernel never closes one for lack of room) are
+ * allocated here and reused, so that each receive is one libc call, as cheap as recv(2). Received
+ * descriptors are close-on-exec (MSG_CMSG_CLOEXEC). Not for SCM_CREDENTIALS (no room is kept for them).
+ */
+export class MessageReader {
+  private readonly control: Buffer;
+  private readonly iov: Buffer;
+  private readonly hdr: Buffer;
+  /** The descriptors the last receive brought, in the sender's order: the caller owns them (empty, and shared, when none). */
+  fds: readonly number[] = NO_FDS;
+  /** True when the last receive's control data was truncated (MSG_CTRUNC): descriptors were lost, closed by the kernel (no room, or RLIMIT_NOFILE). */
+  controlTruncated = false;
+
+  /** data: where each receive puts its bytes (the whole buffer is offered). */
+  constructor(readonly data: Buffer, maxFds: number = SCM_MAX_FD) {
+    this.control = Buffer.alloc(controlSpace(Math.max(maxFds, 1), false));
+    this.iov = buildIovec(data, data.length);
+    this.hdr = buildMsghdr(Buffer.alloc(0), this.iov, this.control);
+  }
+
+  /**
+   * Receives once without blocking into data, with `flags` (e.g. MSG_TRUNC) and MSG_CMSG_CLOEXEC.
+   * Returns the byte count (the real length of the message with MSG_TRUNC on a message socket) or
+   * WOULD_BLOCK; sets fds and controlTruncated (cleared when nothing came). Throws SysError (no descriptor received then).
+   */
+  receive(fd: number, flags = 0): number | typeof WOULD_BLOCK {
+    this.fds = NO_FDS;
+    this.controlTruncated = false;
+    this.hdr.writeUInt32LE(this.control.length, 40); // msg_controllen (its high half stays 0): the kernel wrote the last length there
+    const n = recvmsg(fd, this.hdr, flags | MSG_CMSG_CLOEXEC);
+    if (n === WOULD_BLOCK) return WOULD_BLOCK;
+    const controlLength = this.hdr.readUInt32LE(40);
+    if (controlLength > 0) this.fds = parseControl(this.control, controlLength).fds;
+    this.controlTruncated = (this.hdr.readInt32LE(48) & MSG_CTRUNC) !== 0;
+    return n;
+  }
+}
+
 /**
  * Sends data with fds attached (one SCM_RIGHTS message) without blocking, to `to` (a sockaddr) when given.
  * Returns the bytes sent, or WOULD_BLOCK. The descriptors stay open in this process. Throws SysError

@@ -1,6 +1,7 @@
 // tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
 import type { Holdback } from '../../io/pipe';
 import type { FdWriter } from '../../io/writer';
+import { describeDescriptor } from '../../proc/fdinfo';
 import { recordEscaper } from '../../report/cescape';
 import { cEscape, hexDump } from '../../report/text';
 
@@ -8,10 +9,26 @@ import { cEscape, hexDump } from '../../report/text';
 export type RecordFormat = 'text' | 'hex' | 'json';
 /** c2s: client to server (`>`), s2c: server to client (`<`). */
 export type Direction = 'c2s' | 's2c';
-export type TapEvent = 'open' | 'shutdown' | 'close' | 'reject';
+export type TapEvent = 'open' | 'shutdown' | 'close' | 'reject' | 'drop';
 
 /** The client of a connection, from SO_PEERCRED and /proc. */
 export interface PeerInfo { pid: number; uid: number; gid: number; command: string }
+
+/** A descriptor passed with a unit (SCM_RIGHTS) as records show it: its number in tap, its kind and what it points to (proc/fdinfo). */
+export interface FdRecord { fd: number; kind: string; target: string }
+
+/** Returns the records of open descriptors of tap's (from /proc/self/fd, before they are passed on or closed). Never throws. */
+export function describeFds(fds: readonly number[]): FdRecord[] {
+  return fds.map((fd) => {
+    const { kind, target } = describeDescriptor(fd);
+    return { fd, kind, target };
+  });
+}
+
+/** Returns descriptors as text records show them: `7 file /etc/hostname, 8 pipe pipe:[1234]`, targets C-escaped (and `,` as `\x2c`, so that the list splits at `, `). */
+export function fdsText(fds: readonly FdRecord[]): string {
+  return fds.map((f) => `${f.fd} ${f.kind} ${cEscape(Buffer.from(f.target)).replaceAll(',', '\\x2c')}`).join(', ');
+}
 
 const ARROW: Record<Direction, string> = { c2s: '>', s2c: '<' };
 
@@ -80,32 +97,45 @@ export class Recorder implements Holdback {
     this.event(conn, 'open', peer ? { peer } : {});
   }
 
-  /** Records an event; fields: `dir` for shutdown, `peer` for open and reject, `error` where one says why. */
-  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; error?: string } = {}): void {
+  /**
+   * Records an event; fields: `dir` for shutdown and drop, `peer` for open and reject, `fds` for drop
+   * (descriptors tap closed instead of passing them on), `error` where one says why.
+   */
+  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {}): void {
     if (event === 'close') this.firstPeer.delete(conn);
     const time = isoMicros();
     if (this.format === 'json') {
       const obj: Record<string, unknown> = { time, conn, event };
       if (fields.dir) obj.dir = fields.dir;
       if (fields.peer) obj.peer = fields.peer;
+      if (fields.fds) obj.fds = fields.fds.map(({ fd, kind, target }) => ({ fd, kind, target }));
       if (fields.error) obj.error = fields.error;
       return this.write(JSON.stringify(obj) + '\n');
+    }
+    if (fields.fds) { // drop: like a data record's header, then the reason after a colon
+      return this.write(`${time} #${conn} ${event}${fields.dir ? ' ' + ARROW[fields.dir] : ''} fds: ${fdsText(fields.fds)}${fields.error ? ': ' + fields.error : ''}\n`);
     }
     const extra = [fields.dir ? ARROW[fields.dir] : '', fields.peer ? peerText(fields.peer) : '', fields.error ?? ''].filter(Boolean).join(' ');
     this.write(`${time} #${conn} ${event}${extra ? ' ' + extra : ''}\n`);
   }
 
-  /** Records a transfer of data on connection conn in direction dir. */
-  data(conn: number, dir: Direction, data: Buffer): void {
+  /**
+   * Records a transfer of data on connection conn in direction dir, with the descriptors that came with
+   * it (SCM_RIGHTS) and ctrunc when the kernel truncated its control data (MSG_CTRUNC: descriptors lost).
+   */
+  data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = [], ctrunc = false): void {
     const time = isoMicros();
     const peer = this.firstPeer.get(conn);
     if (peer !== undefined) this.firstPeer.delete(conn);
     if (this.format === 'json') {
-      const obj: Record<string, unknown> = { time, conn, dir, len: data.length, data: data.toString('base64'), fds: [] };
+      const obj: Record<string, unknown> = { time, conn, dir, len: data.length, data: data.toString('base64'), fds: fds.map(({ fd, kind, target }) => ({ fd, kind, target })) };
+      if (ctrunc) obj.ctrunc = true;
       if (peer) obj.peer = peer;
       return this.write(JSON.stringify(obj) + '\n');
     }
-    const head = `${time} #${conn} ${ARROW[dir]} ${data.length}`; // the peer is on the open record, the first of the connection
+    // the peer is on the open record, the first of the connection; descriptors follow the length
+    let head = `${time} #${conn} ${ARROW[dir]} ${data.length}`;
+    if (fds.length || ctrunc) head += ` fds: ${fds.length ? fdsText(fds) : 'none'}${ctrunc ? ' (MSG_CTRUNC: descriptors lost)' : ''}`;
     if (this.format === 'hex') this.write(`${head}\n${hexDump(data)}`);
     else this.escaper.record(`${head}: `, data, '\n', this.emit);
   }

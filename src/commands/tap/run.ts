@@ -3,7 +3,7 @@ import { addressOf, concreteType, countOf, maxConnsOf, reporterOf, serverSpecOf,
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
-import { Connection, type CloseReason } from '../../io/connection';
+import { Connection, type Ancillary, type CloseReason } from '../../io/connection';
 import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../io/stats';
 import { stderrWriter } from '../../io/stdio';
@@ -23,7 +23,7 @@ import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
 import { tapDatagrams } from './dgram';
 import type { TapArgv } from './index';
-import { Recorder, type PeerInfo, type RecordFormat } from './record';
+import { describeFds, Recorder, type Direction, type PeerInfo, type RecordFormat } from './record';
 
 /** The largest seqpacket message or datagram relayed (one shared receive buffer); larger ones are dropped and reported. */
 const MAX_MESSAGE = 4 * 1024 * 1024;
@@ -195,11 +195,29 @@ function tapConnection(t: TapConnection): void {
   });
 }
 
-/** Relays the client and the target's socket both ways, recording each transfer and half-close; the connection closes once both sockets are done. */
+/**
+ * Relays the client and the target's socket both ways, recording each transfer and half-close; the
+ * connection closes once both sockets are done. Descriptors (SCM_RIGHTS) travel with their unit and are
+ * recorded with it; those tap has to close instead are recorded as drop and reported.
+ */
 function relay(t: TapConnection, serverFd: number): void {
   const { conn, recorder, reporter, type } = t;
-  const c2s = new Pipe({ onData: (u) => recorder.data(conn, 'c2s', u), onEnd: () => recorder.event(conn, 'shutdown', { dir: 'c2s' }), holdback: recorder });
-  const s2c = new Pipe({ onData: (u) => recorder.data(conn, 's2c', u), onEnd: () => recorder.event(conn, 'shutdown', { dir: 's2c' }), holdback: recorder });
+  const record = (dir: Direction) => (u: Buffer, anc?: Ancillary) => {
+    if (!anc) return recorder.data(conn, dir, u);
+    if (anc.truncated) {
+      reporter.warn('ctrunc', `connection ${conn} (${dir === 'c2s' ? 'client' : 'server'}): control data truncated (MSG_CTRUNC): descriptors were lost`, { conn, dir });
+    }
+    recorder.data(conn, dir, u, describeFds(anc.fds), anc.truncated);
+  };
+  /** Descriptors a side's connection closes: those it was to send (toward that side), or received and could not pass on. */
+  const dropped = (side: 'client' | 'server') => (fds: readonly number[], reason: string, outgoing: boolean) => {
+    const dir: Direction = (side === 'server') === outgoing ? 'c2s' : 's2c';
+    const error = `${outgoing ? 'not delivered to' : 'not passed on from'} the ${side}: ${reason}`;
+    recorder.event(conn, 'drop', { dir, fds: describeFds(fds), error });
+    reporter.warn('fds-dropped', `connection ${conn}: ${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, ${error}`, { conn, dir, fds: fds.length });
+  };
+  const c2s = new Pipe({ onData: record('c2s'), onEnd: () => recorder.event(conn, 'shutdown', { dir: 'c2s' }), holdback: recorder });
+  const s2c = new Pipe({ onData: record('s2c'), onEnd: () => recorder.event(conn, 'shutdown', { dir: 's2c' }), holdback: recorder });
   let open = 2;
   const finished = (side: 'client' | 'server') => (c: Connection, reason: CloseReason, err?: Error) => {
     const [own, other] = side === 'client' ? [c2s, server] : [s2c, client];
@@ -213,9 +231,9 @@ function relay(t: TapConnection, serverFd: number): void {
     recorder.event(conn, 'close');
     t.done();
   };
-  const base = { type, frame: 'raw' as const, maxSize: MAX_MESSAGE, diagnostics: reporter };
-  const client = new Connection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source }, finished('client'));
-  const server = new Connection(serverFd, { ...base, sink: s2c.sink, source: c2s.source }, finished('server'));
+  const base = { type, frame: 'raw' as const, maxSize: MAX_MESSAGE, diagnostics: reporter, descriptors: true };
+  const client = new Connection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, finished('client'));
+  const server = new Connection(serverFd, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, finished('server'));
   c2s.attach(server);
   s2c.attach(client);
   const idle = t.timeout === null ? null : idleTimer(t.timeout, () => Math.max(client.lastActive, server.lastActive), () => {

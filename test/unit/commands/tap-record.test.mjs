@@ -1,8 +1,79 @@
-// Unit tests of src/commands/tap/record.ts: the time stamp of records, and records written after the relay's work, together.
+// Unit tests of tap's records (src/commands/tap/record.ts): the time stamp; records written after the relay's work, together;
+// descriptors: describeFds, fdsText's escaping, and data and drop records in text, hex and JSON, written to a pipe.
 import test from 'ava';
-import { isoMicros, Recorder } from '../../../src/commands/tap/record.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describeFds, fdsText, isoMicros, Recorder } from '../../../src/commands/tap/record.ts';
+import { FdWriter } from '../../../src/io/writer.ts';
+import { FdWatcher } from '../../../src/sys/poll.ts';
+import { socketpair, closeQuietly, read, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { tmpDir } from '../../helpers.mjs';
 
-test('isoMicros: ISO 8601 UTC with six digits of microseconds, the wall clock, never going back', (t) => {
+/** Returns a Recorder in format writing to a socketpair, and a function returning what it wrote so far. */
+function recorder(t, format) {
+  const [a, b] = socketpair('stream');
+  const watcher = new FdWatcher(a);
+  t.teardown(() => {
+    watcher.close();
+    closeQuietly(a);
+    closeQuietly(b);
+  });
+  const rec = new Recorder(new FdWriter(watcher), format);
+  const buf = Buffer.alloc(1 << 16);
+  let got = '';
+  return { rec, written: async () => {
+    await new Promise((resolve) => rec.whenDrained(resolve)); // small records leave together, a moment later
+    for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0;) got += buf.subarray(0, n).toString('latin1');
+    return got.replace(/^\S+Z /gm, 'T '); // times vary
+  } };
+}
+
+test('describeFds: number, kind and target of open descriptors', async (t) => {
+  const file = path.join(tmpDir(t), 'x');
+  fs.writeFileSync(file, '');
+  const fd = fs.openSync(file, 'r');
+  t.teardown(() => fs.closeSync(fd));
+  t.deepEqual(describeFds([fd]), [{ fd, kind: 'file', target: file }]);
+});
+
+test('fdsText: targets C-escaped, a comma as \\x2c so that the list splits at ", "', async (t) => {
+  t.is(fdsText([{ fd: 7, kind: 'file', target: '/tmp/a,b\nc' }, { fd: 8, kind: 'pipe', target: 'pipe:[12]' }]),
+    '7 file /tmp/a\\x2cb\\nc, 8 pipe pipe:[12]');
+  t.is(fdsText([]), '');
+});
+
+test('data records with descriptors: text, hex and JSON; ctrunc; without descriptors as before', async (t) => {
+  const fds = [{ fd: 7, kind: 'file', target: '/etc/hostname' }, { fd: 8, kind: 'pipe', target: 'pipe:[1234]' }];
+  const text = recorder(t, 'text');
+  text.rec.data(1, 'c2s', Buffer.from('open'), fds);
+  text.rec.data(1, 's2c', Buffer.alloc(0), [], true);
+  text.rec.data(1, 's2c', Buffer.from('x\n'));
+  t.is(await text.written(), 'T #1 > 4 fds: 7 file /etc/hostname, 8 pipe pipe:[1234]: open\nT #1 < 0 fds: none (MSG_CTRUNC: descriptors lost): \nT #1 < 2: x\\n\n');
+  const hex = recorder(t, 'hex');
+  hex.rec.data(2, 'c2s', Buffer.from('ab'), fds.slice(0, 1));
+  t.is(await hex.written(), 'T #2 > 2 fds: 7 file /etc/hostname\n00000000: 6162                                     ab\n');
+  const json = recorder(t, 'json');
+  json.rec.data(3, 'c2s', Buffer.from('ab'), fds, true);
+  json.rec.data(3, 'c2s', Buffer.from('cd'));
+  const [one, two] = (await json.written()).trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(one.fds, fds);
+  t.true(one.ctrunc);
+  t.deepEqual(two.fds, []);
+  t.false('ctrunc' in two);
+});
+
+test('drop events: the direction, the descriptors and why', async (t) => {
+  const fds = [{ fd: 9, kind: 'socket', target: 'socket:[55]' }];
+  const text = recorder(t, 'text');
+  text.rec.event(4, 'drop', { dir: 's2c', fds, error: 'not delivered to the client: the connection is closed' });
+  t.is(await text.written(), 'T #4 drop < fds: 9 socket socket:[55]: not delivered to the client: the connection is closed\n');
+  const json = recorder(t, 'json');
+  json.rec.event(4, 'drop', { dir: 'c2s', fds, error: 'why' });
+  const rec = JSON.parse(await json.written());
+  t.like(rec, { conn: 4, event: 'drop', dir: 'c2s', fds, error: 'why' });
+});
+
+test('isoMicros: ISO 8601 UTC with six digits of microseconds, the wall clock, never going back', async (t) => {
   let last = '';
   for (let i = 0; i < 2000; i++) {
     const now = isoMicros();

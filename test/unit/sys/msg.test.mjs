@@ -1,10 +1,12 @@
 // Unit tests of src/sys/msg.ts on real socketpairs (src/sys/socket.ts): sendWithDescriptors / receiveMessage pass
-// descriptors, cut long messages, close extras, report MSG_CTRUNC and SCM_CREDENTIALS, refuse bad descriptors.
+// descriptors, cut long messages, close extras, report MSG_CTRUNC and SCM_CREDENTIALS, refuse bad descriptors;
+// MessageReader, the reusable recvmsg, passes data and descriptors alike.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { receiveMessage, sendWithDescriptors } from '../../../src/sys/msg.ts';
-import { socketpair, closeQuietly, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { MessageReader, receiveMessage, sendWithDescriptors } from '../../../src/sys/msg.ts';
+import { socketpair, closeQuietly, send, write, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { MSG_TRUNC } from '../../../src/sys/platform/linux.ts';
 import { passCredentials } from '../../../src/net/credentials.ts';
 import { assessMessage } from '../../../src/commands/recv-fd/run.ts';
 import { EXIT } from '../../../src/errors.ts';
@@ -139,4 +141,98 @@ test('sendWithDescriptors throws SysError EBADF for a closed descriptor and EINV
   t.teardown(() => closeAll([a, b]));
   t.throws(() => sendWithDescriptors(a, Buffer.from('x'), [987]), { code: 'EBADF' });
   t.throws(() => sendWithDescriptors(a, Buffer.from('x'), Array(254).fill(0)), { code: 'EINVAL' });
+});
+
+/** Returns a file in a fresh folder holding text, and a read-only descriptor of it (closed at the test's end). */
+function openedFile(t, text) {
+  const file = path.join(tmpDir(t), 'data');
+  fs.writeFileSync(file, text);
+  const fd = fs.openSync(file, 'r');
+  t.teardown(() => closeQuietly(fd));
+  return { file, fd };
+}
+
+test('MessageReader, stream: plain data with no descriptors, then data with descriptors (close-on-exec, same file), reused call after call', (t) => {
+  const { file, fd: f } = openedFile(t, 'through the descriptor');
+  const [a, b] = socketpair('stream');
+  t.teardown(() => closeAll([a, b]));
+  const reader = new MessageReader(Buffer.alloc(64));
+  t.is(reader.receive(b), WOULD_BLOCK);
+  t.deepEqual(reader.fds, []);
+  write(a, Buffer.from('plain'));
+  t.is(reader.receive(b), 5);
+  t.is(reader.data.subarray(0, 5).toString(), 'plain');
+  t.deepEqual(reader.fds, []);
+  t.false(reader.controlTruncated);
+  t.is(sendWithDescriptors(a, Buffer.from('with'), [f, f]), 4);
+  t.is(reader.receive(b), 4);
+  t.is(reader.data.subarray(0, 4).toString(), 'with');
+  const got = [...reader.fds];
+  t.is(got.length, 2);
+  for (const fd of got) {
+    t.is(fs.readlinkSync(`/proc/self/fd/${fd}`), file);
+    t.regex(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'), /^flags:\s*0*2[0-7]{6}$/m, 'O_CLOEXEC (02000000)');
+  }
+  t.is(fs.readFileSync(`/proc/self/fd/${got[0]}`, 'utf8'), 'through the descriptor');
+  closeAll(got);
+  write(a, Buffer.from('again'));
+  t.is(reader.receive(b), 5);
+  t.deepEqual(reader.fds, [], 'the next receive brings none');
+  t.is(fdsPointingAt(file), 1);
+});
+
+test('MessageReader, stream: every byte arrives around a message with descriptors, the descriptors once', (t) => {
+  const { file, fd: f } = openedFile(t, '');
+  const [a, b] = socketpair('stream');
+  t.teardown(() => closeAll([a, b]));
+  write(a, Buffer.from('aaa'));
+  sendWithDescriptors(a, Buffer.from('bbb'), [f]);
+  write(a, Buffer.from('ccc'));
+  const reader = new MessageReader(Buffer.alloc(64));
+  let text = '';
+  const fds = [];
+  for (let n; (n = reader.receive(b)) !== WOULD_BLOCK;) {
+    text += reader.data.subarray(0, n).toString();
+    fds.push(...reader.fds);
+    if (reader.fds.length) t.true(text.endsWith('bbb'), 'a read with descriptors ends with their message');
+  }
+  t.is(text, 'aaabbbccc');
+  t.is(fds.length, 1);
+  t.is(fs.readlinkSync(`/proc/self/fd/${fds[0]}`), file);
+  closeAll(fds);
+});
+
+test('MessageReader, seqpacket: MSG_TRUNC gives the real length; a message of 0 bytes may carry descriptors', (t) => {
+  const { file, fd: f } = openedFile(t, '');
+  const [a, b] = socketpair('seqpacket');
+  t.teardown(() => closeAll([a, b]));
+  const reader = new MessageReader(Buffer.alloc(8));
+  send(a, Buffer.alloc(100, 0x61));
+  t.is(reader.receive(b, MSG_TRUNC), 100);
+  t.is(sendWithDescriptors(a, Buffer.alloc(0), [f]), 0);
+  t.is(reader.receive(b, MSG_TRUNC), 0);
+  t.is(reader.fds.length, 1);
+  t.is(fs.readlinkSync(`/proc/self/fd/${reader.fds[0]}`), file);
+  closeAll(reader.fds);
+});
+
+test('MessageReader: MSG_CTRUNC when its room is too small; the kernel closed what did not fit, the rest is the caller\'s', (t) => {
+  const { file, fd: f } = openedFile(t, '');
+  const [a, b] = socketpair('seqpacket');
+  t.teardown(() => closeAll([a, b]));
+  sendWithDescriptors(a, Buffer.from('x'), Array(40).fill(f));
+  const reader = new MessageReader(Buffer.alloc(8), 1);
+  t.is(reader.receive(b), 1);
+  t.true(reader.controlTruncated);
+  t.true(reader.fds.length >= 1 && reader.fds.length < 40, `kept ${reader.fds.length}`);
+  t.is(fdsPointingAt(file), 1 + reader.fds.length);
+  closeAll(reader.fds);
+  // the default room (SCM_MAX_FD) takes the most one message can carry
+  sendWithDescriptors(a, Buffer.from('y'), Array(253).fill(f));
+  const big = new MessageReader(Buffer.alloc(8));
+  t.is(big.receive(b), 1);
+  t.false(big.controlTruncated);
+  t.is(big.fds.length, 253);
+  closeAll(big.fds);
+  t.is(fdsPointingAt(file), 1);
 });
