@@ -103,6 +103,10 @@ tsharkTest('two concurrent HTTP connections (one reply of 1 MiB): dissected as H
   t.false(tap.done);
 
   // Read while tap still runs.
+  const summary = tshark(pcap, ['-Y', 'http']);
+  t.is(count(summary, /HTTP \d+ GET \/1000 HTTP\/1\.0/), 1, summary);
+  t.is(count(summary, /HTTP \d+ GET \/1048576 HTTP\/1\.0/), 1, summary);
+  t.is(count(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 2, summary);
   const http = fields(pcap, 'http', 'tcp.stream', 'http.request.method', 'http.request.uri', 'http.response.code');
   t.deepEqual(http.filter(([, m]) => m === 'GET').map(([, , uri]) => uri).sort(), ['/1000', '/1048576'], JSON.stringify(http));
   t.is(http.filter(([, , , code]) => code === '200').length, 2, JSON.stringify(http));
