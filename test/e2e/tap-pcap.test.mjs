@@ -1,7 +1,8 @@
 // End-to-end tests of `usock tap --pcap FILE`, read back with tshark (skipped when it is missing; .ci/run installs it):
 // two concurrent HTTP connections to Python's http.server dissected as HTTP, their exact bytes (1 MiB too) from
 // `follow,tcp,raw`, checksums good, packets within 64 KiB, the file readable while tap runs; FIN both ways for a
-// half-close and --pcap-port; RST for a reset and an unreachable target; dgram and seqpacket as UDP; usage errors.
+// half-close and --pcap-port; RST for a reset, an unreachable target and a rejected client; dgram and seqpacket as UDP;
+// usage errors.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -205,6 +206,27 @@ except (ConnectionResetError, BrokenPipeError):
   t.deepEqual(packets.map((p) => p.join(' ')), ['0 127.0.0.2 1 0', '1 127.0.0.2 1 0']);
   t.true(follow(pcap, 0).c2s.equals(Buffer.from('unread')));
   await stop(t, tap);
+});
+
+tsharkTest('a client the access rules reject: a handshake (the kernel accepted it), then RST from the server; nothing reaches the target', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'target.sock');
+  const listen = path.join(dir, 'tap.sock');
+  const pcap = path.join(dir, 'tap.pcap');
+  const srv = pythonFile('tap_target.py', [target, 'halfclose'], { t });
+  await srv.waitStdout('ready');
+  const tap = await startTap(t, listen, target, ['--pcap', pcap, '--allow-uid', String(process.getuid() + 4242)]);
+  const r = await runPython(py(`
+s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
+chunks, how = send_then_read(s, b'secret')
+print(how, len(b''.join(chunks)))
+`), [listen], { t });
+  t.regex(r.stdout.toString(), /^(eof|reset) 0$/m);
+  await tap.waitStderr('#1 reject');
+  const packets = fields(pcap, '', 'ip.src', 'tcp.flags.syn', 'tcp.flags.ack', 'tcp.flags.reset', 'tcp.len');
+  t.deepEqual(packets.map((p) => p.join(' ')), ['127.0.0.1 1 0 0 0', '127.0.0.2 1 1 0 0', '127.0.0.1 0 1 0 0', '127.0.0.2 0 1 1 0']);
+  await stop(t, tap);
+  t.false(srv.text().includes('eof'));
 });
 
 tsharkTest('dgram and seqpacket: UDP flows, a datagram per message (one over 65,507 bytes split in two), a port per client', async (t) => {

@@ -48,7 +48,7 @@ export class PcapRecorder implements TapSink {
 
   event(conn: number, event: TapEvent, fields: { dir?: Direction; error?: string }, us: number): void {
     if (event === 'reject') {
-      // A rejected client: its SYN answered by RST (stream only: a rejected datagram has no flow).
+      // A rejected client: accepted by the kernel, then reset by tap (stream only: a rejected datagram has no flow).
       if (this.type !== 'stream') return;
       const flow = new TcpFlow(this.emit, clientPort(conn), this.serverPort);
       flow.open(us);
