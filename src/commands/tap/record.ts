@@ -41,9 +41,13 @@ const FLUSH_DELAY_MS = 2;
 let secondText = '';
 let second = -1;
 
-/** Returns now as ISO 8601 UTC with microseconds (2026-01-02T03:04:05.678901Z): the wall clock at start carried on by the monotonic one. */
-export function isoMicros(): string {
-  const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+/** Returns now in microseconds since the epoch (the wall clock at start carried on by the monotonic one): the one clock of the records and the pcap file. */
+export function nowMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** Returns the time us (microseconds since the epoch; default now) as ISO 8601 UTC with microseconds (2026-01-02T03:04:05.678901Z). */
+export function isoMicros(us = nowMicros()): string {
   const s = Math.floor(us / 1e6);
   if (s !== second) {
     second = s;
@@ -57,9 +61,18 @@ function peerText(p: PeerInfo): string {
   return `pid ${p.pid} uid ${p.uid} gid ${p.gid} command ${cEscape(Buffer.from(p.command))}`;
 }
 
+/** A second destination of every record (the pcap file), told each one with the records' time (microseconds since the epoch); a Holdback too. */
+export interface TapSink extends Holdback {
+  open(conn: number, us: number): void;
+  data(conn: number, dir: Direction, data: Buffer, us: number): void;
+  event(conn: number, event: TapEvent, fields: { dir?: Direction; error?: string }, us: number): void;
+  /** dir's side ended the connection abruptly (a reset, or an error on its socket). */
+  reset(conn: number, dir: Direction, us: number): void;
+}
+
 /**
- * Writes records to a queued writer. As a Holdback it is full while the writer holds more than its
- * high-water mark, so that the relay pauses rather than let records pile up or drop them.
+ * Writes records to a queued writer, and to `also` (the pcap file) when given. As a Holdback it is full while the writer holds more than its
+ * high-water mark (or `also` is full), so that the relay pauses rather than let records pile up or drop them.
  */
 export class Recorder implements Holdback {
   /** Peers whose first data record is still to come (in JSON it carries the peer again). */
@@ -81,29 +94,39 @@ export class Recorder implements Holdback {
     this.out.flush();
   };
 
-  constructor(private readonly out: FdWriter, private readonly format: RecordFormat) {}
+  constructor(private readonly out: FdWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {}
 
   get full(): boolean {
-    return this.out.full;
+    return this.out.full || !!this.also?.full;
   }
 
   whenDrained(cb: () => void): void {
-    this.out.whenDrained(cb);
+    const also = this.also;
+    if (!also) return this.out.whenDrained(cb);
+    let waiting = 2;
+    const done = () => {
+      if (--waiting === 0) cb();
+    };
+    this.out.whenDrained(done);
+    also.whenDrained(done);
   }
 
   /** Records connection conn opening (with its client, where known). */
   open(conn: number, peer: PeerInfo | null): void {
     this.firstPeer.set(conn, peer);
-    this.event(conn, 'open', peer ? { peer } : {});
+    const us = nowMicros();
+    this.also?.open(conn, us);
+    this.event(conn, 'open', peer ? { peer } : {}, us);
   }
 
   /**
    * Records an event; fields: `dir` for shutdown and drop, `peer` for open and reject, `fds` for drop
    * (descriptors tap closed instead of passing them on), `error` where one says why.
    */
-  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {}): void {
+  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {}, us = nowMicros()): void {
     if (event === 'close') this.firstPeer.delete(conn);
-    const time = isoMicros();
+    if (event !== 'open') this.also?.event(conn, event, fields, us);
+    const time = isoMicros(us);
     if (this.format === 'json') {
       const obj: Record<string, unknown> = { time, conn, event };
       if (fields.dir) obj.dir = fields.dir;
@@ -124,7 +147,9 @@ export class Recorder implements Holdback {
    * it (SCM_RIGHTS) and ctrunc when the kernel truncated its control data (MSG_CTRUNC: descriptors lost).
    */
   data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = [], ctrunc = false): void {
-    const time = isoMicros();
+    const us = nowMicros();
+    this.also?.data(conn, dir, data, us);
+    const time = isoMicros(us);
     const peer = this.firstPeer.get(conn);
     if (peer !== undefined) this.firstPeer.delete(conn);
     if (this.format === 'json') {
@@ -138,6 +163,11 @@ export class Recorder implements Holdback {
     if (fds.length || ctrunc) head += ` fds: ${fds.length ? fdsText(fds) : 'none'}${ctrunc ? ' (MSG_CTRUNC: descriptors lost)' : ''}`;
     if (this.format === 'hex') this.write(`${head}\n${hexDump(data)}`);
     else this.escaper.record(`${head}: `, data, '\n', this.emit);
+  }
+
+  /** Tells `also` that dir's side ended connection conn abruptly (the pcap file shows a reset); the records show the shutdown and close that follow. */
+  reset(conn: number, dir: Direction): void {
+    this.also?.reset(conn, dir, nowMicros());
   }
 
   /** Queues one record; text and hex records are ASCII (every other byte escaped), so latin1 encodes them fastest; JSON may hold any character. */

@@ -1,5 +1,5 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
-import { addressOf, concreteType, countOf, maxConnsOf, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber } from '../../cli/options';
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
@@ -18,11 +18,12 @@ import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';
 import { hasCode, SysError } from '../../sys/errors';
 import { releaseMemory } from '../../sys/memory';
-import { O_APPEND, O_CREAT, O_NONBLOCK, O_WRONLY } from '../../sys/platform/linux';
+import { O_APPEND, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../../sys/platform/linux';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
 import { tapDatagrams } from './dgram';
 import type { TapArgv } from './index';
+import { PcapRecorder } from './pcap-recorder';
 import { describeFds, Recorder, type Direction, type PeerInfo, type RecordFormat } from './record';
 
 /** The largest seqpacket message or datagram relayed (one shared receive buffer); larger ones are dropped and reported. */
@@ -34,8 +35,9 @@ const INPLACE_GRACE_MS = 1000;
 /**
  * Runs `usock tap` until a signal ends the process, or -c N connections have been served (then 0 once
  * the records are written; dgram: N conversations ended by -w). A target that cannot be reached closes that client only (reported, the
- * run goes on). Throws UsageError, UsockError (the log cannot be opened: 77 or 73) or SysError (the
- * listen address: 73 when in use; --inplace: as takeOver) at start-up; rejects with UsockError (74) when the records cannot be written.
+ * run goes on). Throws UsageError, UsockError (the log or the pcap file cannot be opened: 77 or 73) or SysError (the
+ * listen address: 73 when in use; --inplace: as takeOver) at start-up; rejects with UsockError (74) when the records or
+ * the pcap file cannot be written.
  * With --inplace, resolves to the signal's name once the daemon's socket is back and open connections
  * had up to INPLACE_GRACE_MS to finish.
  */
@@ -46,11 +48,15 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   const count = countOf(argv);
   const maxConns = maxConnsOf(argv, false);
   checkAddresses(argv);
+  if (argv.pcap === undefined) rejectOptions(argv, ['pcap-port'], 'applies with --pcap only (the server port of the pcap flows)');
+  const pcapPort = wholeNumber('pcap-port', argv['pcap-port'] ?? 80, 1, 65_535);
   const spec = serverSpecOf({ ...argv, address: argv.inplace ?? argv.listen! }, type, reporter, 'tap');
   const format: RecordFormat = argv.json ? 'json' : argv.hex ? 'hex' : 'text';
-  const out = argv.log === undefined ? stderrWriter() : logWriter(argv.log);
+  const out = argv.log === undefined ? stderrWriter() : fileWriter('--log', argv.log, O_APPEND);
   onCleanup(() => out.drainSync(1000));
-  const recorder = new Recorder(out, format);
+  const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
+  if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
+  const recorder = new Recorder(out, format, pcapOut && new PcapRecorder(pcapOut, type, pcapPort));
   let inplace: Inplace | null = null;
   let server: { fd: number };
   let target: SocketAddress;
@@ -86,6 +92,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
       });
     }
     out.onError = (err) => reject(new UsockError(`records${argv.log === undefined ? '' : ` (${argv.log})`}: ${err.message}`, 'IOERR'));
+    if (pcapOut) pcapOut.onError = (err) => reject(new UsockError(`--pcap ${argv.pcap}: ${err.message}`, 'IOERR'));
     let next = 0;
     // Rejected clients are numbered and recorded too.
     const diagnostics: Diagnostics = {
@@ -149,14 +156,17 @@ function peerInfo(cred: Ucred | null | undefined): PeerInfo | null {
   return cred ? { pid: cred.pid, uid: cred.uid, gid: cred.gid, command: processCommand(cred.pid) } : null;
 }
 
-/** Returns a writer appending to path (created 0666 minus umask), non-blocking. Throws UsockError: 77 for permission, 73 otherwise. */
-function logWriter(path: string): FdWriter {
+/**
+ * Returns a non-blocking writer to path (created 0666 minus umask) for option, which either appends to it (O_APPEND:
+ * --log) or truncates it (O_TRUNC: --pcap, one capture a file). Throws UsockError: 77 for permission, 73 otherwise.
+ */
+function fileWriter(option: string, path: string, how: number): FdWriter {
   let fd: number;
   try {
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK);
+    fd = open(path, O_WRONLY | O_CREAT | how | O_NONBLOCK);
   } catch (err) {
     if (!(err instanceof SysError)) throw err;
-    throw new UsockError(`--log: ${err.message}`, err.code === 'EACCES' || err.code === 'EPERM' ? 'NOPERM' : 'CANTCREAT');
+    throw new UsockError(`${option}: ${err.message}`, err.code === 'EACCES' || err.code === 'EPERM' ? 'NOPERM' : 'CANTCREAT');
   }
   onCleanup(() => closeQuietly(fd));
   return new FdWriter(new FdWatcher(fd));
@@ -221,6 +231,7 @@ function relay(t: TapConnection, serverFd: number): void {
   let open = 2;
   const finished = (side: 'client' | 'server') => (c: Connection, reason: CloseReason, err?: Error) => {
     const [own, other] = side === 'client' ? [c2s, server] : [s2c, client];
+    if (reason === 'error' || c.reset) recorder.reset(conn, side === 'client' ? 'c2s' : 's2c'); // before the shutdown: the pcap flow ends with RST, no FIN
     own.end(); // nothing more comes from this socket: the other side's write is shut once its queue is sent
     if (reason === 'error' || c.reset) other.finishNow(); // an abrupt end passes on as one
     if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
