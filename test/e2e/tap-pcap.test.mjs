@@ -136,6 +136,32 @@ tsharkTest('two concurrent HTTP connections (one reply of 1 MiB): dissected as H
   await stop(t, tap);
 });
 
+const curlTest = HAS_TSHARK && hasCommand('curl') ? test : (title, fn) => test.skip(`${title} [skipped: needs tshark and curl]`, fn);
+
+curlTest('--inplace with --pcap: curl keeps using the daemon\'s path, tshark shows its request and reply, and the path is the daemon\'s socket again (same inode)', async (t) => {
+  const dir = tmpDir(t);
+  const daemon = path.join(dir, 'http.sock');
+  const pcap = path.join(dir, 'inplace.pcap');
+  const srv = pythonFile('http_unix_server.py', [daemon], { t });
+  await srv.waitStdout('ready');
+  const inode = fs.statSync(daemon).ino;
+  const tap = usock(['tap', '--inplace', daemon, '--pcap', pcap], { t });
+  tap.end();
+  await waitUntil(() => fs.readdirSync(dir).some((n) => n.includes('.usock-tap.')));
+  await waitUntil(() => fs.statSync(daemon).ino !== inode);
+  const curl = spawnSync('curl', ['-s', '--unix-socket', daemon, 'http://localhost/300'], { timeout: 30_000 });
+  t.is(curl.status, 0, curl.stderr?.toString());
+  t.true(curl.stdout.equals(body(300)));
+  await tap.waitStderr((s) => / #1 close$/m.test(s));
+  const summary = tshark(pcap, ['-Y', 'http']);
+  t.is(count(summary, /HTTP \d+ GET \/300 HTTP\/1\.1/), 1, summary);
+  t.is(count(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 1, summary);
+  t.true(follow(pcap, 0).s2c.subarray(-300).equals(body(300)));
+  await stop(t, tap);
+  t.is(fs.statSync(daemon).ino, inode, 'the daemon\'s own socket is back at its path');
+  t.false(fs.readdirSync(dir).some((n) => n.includes('.usock-tap.')));
+});
+
 tsharkTest('half-close: FIN from each side, after the request and after the reply; --pcap-port sets the server port', async (t) => {
   const dir = tmpDir(t);
   const target = path.join(dir, 'target.sock');
