@@ -1,6 +1,6 @@
 // tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
 import type { Holdback } from '../../io/pipe';
-import type { FdWriter } from '../../io/writer';
+import { HIGH_WATER, type FdWriter } from '../../io/writer';
 import { describeDescriptor } from '../../proc/fdinfo';
 import { recordEscaper } from '../../report/cescape';
 import { cEscape, hexDump } from '../../report/text';
@@ -31,6 +31,17 @@ export function fdsText(fds: readonly FdRecord[]): string {
 }
 
 const ARROW: Record<Direction, string> = { c2s: '>', s2c: '<' };
+
+/** A data record waiting to be formatted: what Recorder.data was given, its time, and the client on the first record of a connection. */
+interface PendingData {
+  conn: number;
+  dir: Direction;
+  data: Buffer;
+  fds: readonly FdRecord[];
+  ctrunc: boolean;
+  us: number;
+  peer: PeerInfo | null | undefined;
+}
 
 /** Pieces of records at least this long are written at once rather than queued (see Recorder.emit). */
 const WRITE_AT_ONCE = 16 * 1024;
@@ -91,16 +102,21 @@ export class Recorder implements Holdback {
   };
   private readonly flushNow = () => {
     this.flushQueued = false;
+    this.formatPending();
     this.out.flush();
   };
+  /** Small data records not formatted yet (see data), in order, and the bytes they hold. */
+  private pending: PendingData[] = [];
+  private pendingBytes = 0;
 
   constructor(private readonly out: FdWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {}
 
   get full(): boolean {
-    return this.out.full || !!this.also?.full;
+    return this.out.full || this.pendingBytes >= HIGH_WATER || !!this.also?.full;
   }
 
   whenDrained(cb: () => void): void {
+    this.formatPending();
     const also = this.also;
     if (!also) return this.out.whenDrained(cb);
     let waiting = 2;
@@ -124,6 +140,7 @@ export class Recorder implements Holdback {
    * (descriptors tap closed instead of passing them on), `error` where one says why.
    */
   event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {}, us = nowMicros()): void {
+    this.formatPending(); // the data records before it first
     if (event === 'close') this.firstPeer.delete(conn);
     if (event !== 'open') this.also?.event(conn, event, fields, us);
     const time = isoMicros(us);
@@ -149,9 +166,30 @@ export class Recorder implements Holdback {
   data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = [], ctrunc = false): void {
     const us = nowMicros();
     this.also?.data(conn, dir, data, us);
-    const time = isoMicros(us);
     const peer = this.firstPeer.get(conn);
     if (peer !== undefined) this.firstPeer.delete(conn);
+    // A small transfer (a request, a reply) is formatted a moment later, with the ones that follow it: its
+    // relay goes on at once. data must not change afterwards (the relay's units are copies).
+    if (data.length < WRITE_AT_ONCE) {
+      this.pending.push({ conn, dir, data, fds, ctrunc, us, peer });
+      this.pendingBytes += data.length;
+      return this.flushSoon();
+    }
+    this.formatPending();
+    this.formatData({ conn, dir, data, fds, ctrunc, us, peer });
+  }
+
+  /** Formats the data records waiting in pending, in order. */
+  formatPending(): void {
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const p of pending) this.formatData(p);
+  }
+
+  private formatData({ conn, dir, data, fds, ctrunc, us, peer }: PendingData): void {
+    const time = isoMicros(us);
     if (this.format === 'json') {
       const obj: Record<string, unknown> = { time, conn, dir, len: data.length, data: data.toString('base64'), fds: fds.map(({ fd, kind, target }) => ({ fd, kind, target })) };
       if (ctrunc) obj.ctrunc = true;
@@ -181,7 +219,7 @@ export class Recorder implements Holdback {
    * message's round trip), or at once when it holds a block's worth.
    */
   private flushSoon(): void {
-    if (this.out.queued >= WRITE_AT_ONCE) return this.out.flush();
+    if (this.out.queued + this.pendingBytes >= WRITE_AT_ONCE) return this.flushNow();
     if (this.flushQueued) return;
     this.flushQueued = true;
     setTimeout(this.flushNow, FLUSH_DELAY_MS);

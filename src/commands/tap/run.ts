@@ -57,6 +57,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
   if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
   const recorder = new Recorder(out, format, pcapOut && new PcapRecorder(pcapOut, type, pcapPort));
+  onCleanup(() => recorder.formatPending()); // runs before the drains above (newest first)
   let inplace: Inplace | null = null;
   let server: { fd: number };
   let target: SocketAddress;

@@ -110,3 +110,17 @@ test('small records wait for the ones that follow (one write for an exchange, af
   const bulk = w.writes.slice(1).join('');
   t.regex(bulk, /^\S+Z #1 > 100000: a{100000}\n$/);
 });
+
+test('small data records, formatted a moment later, still come before the events that follow them, in every format', async (t) => {
+  for (const format of ['text', 'hex', 'json']) {
+    const w = fakeWriter();
+    const r = new Recorder(w, format);
+    r.data(1, 'c2s', Buffer.from('request'));
+    r.event(1, 'shutdown', { dir: 'c2s' });
+    r.data(1, 's2c', Buffer.from('reply'));
+    await new Promise((resolve) => r.whenDrained(resolve));
+    const text = w.writes.join('');
+    const order = ['request|72657175|cmVxdWVzdA', 'shutdown', 'reply|7265706c|cmVwbHk'].map((k) => text.search(new RegExp(k)));
+    t.true(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])), `${format}: ${text}`);
+  }
+});
