@@ -76,6 +76,28 @@ const leanYargsShim = {
   },
 };
 
+/**
+ * y18n, yargs's translator, reads its locale file (locales/C.json, en_US.json, ...) at the first message
+ * yargs builds, which every run does: a stat and an open that fail, and their errors (about 0.3 ms). The
+ * bundle ships no locale files, and the directory y18n looks in is one above the package (say
+ * /usr/lib/node_modules/locales/), so it finds nothing, or a stranger's file; usock reads yargs's English
+ * messages besides (usageMessage). This plugin gives y18n a file system without files: it keeps the
+ * built-in English strings.
+ */
+const noLocaleFiles = {
+  name: 'no-locale-files',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]y18n[\\/]build[\\/]lib[\\/]platform-shims[\\/]node\.js$/ }, () => ({
+      contents: [
+        "import { format } from 'util';",
+        "import { resolve } from 'path';",
+        'export default { fs: { readFileSync: undefined, writeFile: () => {} }, format, resolve, exists: () => false };',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -87,7 +109,7 @@ const common = {
   minifySyntax: true,
   minifyIdentifiers: true,
   keepNames: true,
-  plugins: [lazyStringWidth, liteAssert, leanYargsShim],
+  plugins: [lazyStringWidth, liteAssert, leanYargsShim, noLocaleFiles],
   loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
   define: { __USOCK_VERSION__: JSON.stringify(pkg.version), __KOFFI_VERSION__: JSON.stringify(koffiVersion) },
 };
