@@ -26,8 +26,6 @@ const PLAIN_METHODS = new Set(['options', 'option', 'positional', 'epilogue', 'e
 /** The option keys yargs reads as flags and that the quick parse leaves to it: help, version. */
 const YARGS_OWN = new Set(['help', 'h', 'version']);
 
-const specs = new Map<UsockCommand<unknown>, QuickSpec | null>();
-
 /** The keys of an option definition the quick parse knows the meaning of. */
 const PLAIN_KEYS = new Set(['alias', 'type', 'choices', 'default', 'describe', 'defaultDescription', 'requiresArg', 'global', 'hidden']);
 
@@ -52,33 +50,38 @@ function quickOption(name: string, def: Options): QuickOption | null {
   return def.default === undefined && def.type !== 'count' ? other : null;
 }
 
+/** The QuickSpec of each command asked about so far (null: yargs parses it). */
+const specs = new Map<UsockCommand<unknown>, QuickSpec | null>();
+
 /** Returns cmd's QuickSpec (global options included), or null when its builder does anything but add options and positionals. */
 function specOf(cmd: UsockCommand<unknown>, globalOptions: Record<string, Options>): QuickSpec | null {
   if (specs.has(cmd)) return specs.get(cmd)!;
   const defs: Array<[string, Options]> = Object.entries(globalOptions);
-  const positionalTypes = new Map<string, unknown>();
+  const positionalDefs = new Map<string, Options>();
   let plain = true;
   const recorder: Argv = new Proxy({} as Argv, {
     get: (_target, method) => (...args: unknown[]) => {
       if (typeof method !== 'string' || !PLAIN_METHODS.has(method)) plain = false;
       else if (method === 'options') defs.push(...Object.entries(args[0] as Record<string, Options>));
       else if (method === 'option') defs.push([args[0] as string, (args[1] ?? {}) as Options]);
-      else if (method === 'positional') positionalTypes.set(args[0] as string, (args[1] as Options | undefined)?.type);
+      else if (method === 'positional') positionalDefs.set(args[0] as string, (args[1] ?? {}) as Options);
       return recorder;
     },
   });
   cmd.builder(recorder);
   let spec: QuickSpec | null = null;
+  // <name> or [name], demanded ones first, each a plain string (not variadic, no default, choices...).
   const words = cmd.command.split(' ').slice(1);
-  const positionals = words.map((w) => ({ name: w.slice(1, -1), demanded: w.startsWith('<') && w.endsWith('>') }));
+  const positionals = words.map((w) => ({ name: w.slice(1, -1), demanded: w.startsWith('<') }));
   const options = new Map<string, QuickOption>();
-  const plainPositionals = positionals.every((p, i) => /^[a-z][a-z0-9]*$/.test(p.name) && positionalTypes.get(p.name) === 'string' && (p.demanded || !positionals[i + 1]?.demanded)
-    && /^[<[]/.test(words[i]!));
+  const plainPositionals = positionals.every((p, i) => /^(<[a-z][a-z0-9]*>|\[[a-z][a-z0-9]*\])$/.test(words[i]!)
+    && (p.demanded || !positionals[i + 1]?.demanded)
+    && positionalDefs.get(p.name)?.type === 'string' && Object.keys(positionalDefs.get(p.name)!).every((k) => k === 'type' || k === 'describe'));
   if (plain && plainPositionals) {
     spec = { options, positionals };
     for (const [name, def] of defs) {
       const opt = quickOption(name, def);
-      if (!opt || opt.names.some((n) => options.has(n) || positionalTypes.has(n))) {
+      if (!opt || opt.names.some((n) => options.has(n) || positionalDefs.has(n))) {
         spec = null;
         break;
       }
