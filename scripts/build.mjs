@@ -1,4 +1,4 @@
-// Bundles src/ into dist/usock.cjs (the CLI, with its V8 code cache) with esbuild.
+// Bundles src/ into dist/usock.cjs (the CLI) and dist/yargs.cjs (yargs, which the CLI loads where it needs it), each with its V8 code cache, with esbuild.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -77,6 +77,28 @@ const leanYargsShim = {
   },
 };
 
+/**
+ * y18n, yargs's translator, reads its locale file (locales/C.json, en_US.json, ...) at the first message
+ * yargs builds, which every run does: a stat and an open that fail, and their errors (about 0.3 ms). The
+ * bundle ships no locale files, and the directory y18n looks in is one above the package (say
+ * /usr/lib/node_modules/locales/), so it finds nothing, or a stranger's file; usock reads yargs's English
+ * messages besides (usageMessage). This plugin gives y18n a file system without files: it keeps the
+ * built-in English strings.
+ */
+const noLocaleFiles = {
+  name: 'no-locale-files',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]y18n[\\/]build[\\/]lib[\\/]platform-shims[\\/]node\.js$/ }, () => ({
+      contents: [
+        "import { format } from 'util';",
+        "import { resolve } from 'path';",
+        'export default { fs: { readFileSync: undefined, writeFile: () => {} }, format, resolve, exists: () => false };',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -86,9 +108,11 @@ const common = {
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
-  minifyIdentifiers: true,
-  keepNames: true,
-  plugins: [lazyStringWidth, liteAssert, leanYargsShim],
+  // Names as written: readable stacks (USOCK_DEBUG) without keepNames, whose 1200 Object.defineProperty
+  // calls (many in functions yargs runs at every start) cost each run about 2 ms and a scavenge; the
+  // longer names cost about 0.3 ms to read and deserialize.
+  minifyIdentifiers: false,
+  plugins: [lazyStringWidth, liteAssert, leanYargsShim, noLocaleFiles],
   loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
   define: {
     __USOCK_VERSION__: JSON.stringify(pkg.version),
@@ -98,32 +122,55 @@ const common = {
   },
 };
 
-// The CLI is CommonJS so that bin/usock can compile it with vm.Script and a code cache (no ES-module loader).
-const cli = 'dist/usock.cjs';
-const { outputFiles: [cliOutput] } = await build({
-  ...common,
-  write: false,
-  format: 'cjs',
-  define: { ...common.define, 'import.meta.url': '__usockUrl' },
-  banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
-  entryPoints: ['src/cli/main.ts'],
-  outfile: cli,
-});
-rmSync('dist/lib.mjs', { force: true }); // the unit tests' bundle of earlier builds: they run against src/ now
+/**
+ * The main bundle leaves yargs to a bundle of its own, dist/yargs.cjs (yargs with cliui, y18n, its
+ * parser): most runs never load it (the quick parse, src/cli/quickparse.ts, reads their words), and a
+ * run reads and compiles what it loads. main.ts's `import('yargs')` becomes require('./yargs.cjs'),
+ * which bin/usock answers with that bundle and its own code cache.
+ */
+const yargsApart = {
+  name: 'yargs-apart',
+  setup(b) {
+    b.onResolve({ filter: /^yargs$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './yargs.cjs', external: true } : undefined));
+  },
+};
 
-// The first line names this build: bin/usock uses a code cache only if it was written for the same line.
-const bundle = cliOutput.text;
-mkdirSync(path.dirname(cli), { recursive: true });
-writeFileSync(cli, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n${bundle}`);
-rmSync(`${cli}.cache`, { force: true });
+// The bundles are CommonJS so that bin/usock can compile them with vm.Script and a code cache (no ES-module loader).
+const bundles = [
+  { file: 'dist/usock.cjs', entryPoints: ['src/cli/main.ts'], plugins: [yargsApart], supported: { 'dynamic-import': false } },
+  { file: 'dist/yargs.cjs', stdin: { contents: "export { default } from 'yargs';", resolveDir: process.cwd(), sourcefile: 'yargs-bundle.js' } },
+];
+mkdirSync('dist', { recursive: true });
+for (const { file, plugins = [], ...options } of bundles) {
+  const { outputFiles: [output] } = await build({
+    ...common,
+    ...options,
+    plugins: [...common.plugins, ...plugins],
+    write: false,
+    format: 'cjs',
+    define: { ...common.define, 'import.meta.url': '__usockUrl' },
+    banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
+    outfile: file,
+  });
+  // The first line names this build: bin/usock uses a code cache only if it was written for the same line.
+  // The rest is the bundle as the module wrapper function that bin/usock compiles as it is (were it to add the
+  // wrapper itself, V8 would copy the whole text once more into a flat string, for the young generation).
+  const bundle = output.text;
+  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(function (exports, require, module, __filename, __dirname) {${bundle}\n})`);
+  rmSync(`${file}.cache`, { force: true });
+}
+rmSync('dist/lib.mjs', { force: true }); // the unit tests' bundle of earlier builds: they run against src/ now
 rmSync('dist/usock.mjs', { force: true }); // the ES-module CLI of earlier builds
 
-// One run through argument parsing, a command and the error path writes the code cache (bin/usock does it at exit).
-const training = spawnSync(process.execPath, ['bin/usock', 'connect', '--probe', path.join(tmpdir(), `usock-build-${process.pid}.none`)], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-  encoding: 'utf8',
-});
-if (training.status !== 69) { // 69: nothing to talk to
-  process.stderr.write(`build: the run that writes the code cache ended with ${training.status ?? training.signal}: ${training.stderr}`);
-  process.exitCode = 1;
+// Two runs through argument parsing, a command and the error path write the code caches (bin/usock does it at
+// exit): one that the quick parse reads, one (-zq) that yargs parses.
+for (const flags of [['--probe'], ['-zq']]) {
+  const training = spawnSync(process.execPath, ['bin/usock', 'connect', ...flags, path.join(tmpdir(), `usock-build-${process.pid}.none`)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (training.status !== 69) { // 69: nothing to talk to
+    process.stderr.write(`build: the run that writes the code cache ended with ${training.status ?? training.signal}: ${training.stderr}`);
+    process.exitCode = 1;
+  }
 }

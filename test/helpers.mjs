@@ -163,8 +163,8 @@ function asOtherUser(opts) {
 }
 
 /**
- * Returns a folder every user can read holding what a run as another user needs: bin/usock, dist/usock.cjs (and its
- * code cache), package.json, node_modules/koffi with its native module (the bundle's one run-time dependency) and
+ * Returns a folder every user can read holding what a run as another user needs: bin/usock, dist/usock.cjs and
+ * dist/yargs.cjs (and their code caches), package.json, node_modules/koffi with its native module (the bundle's one run-time dependency) and
  * test/fixtures. The
  * checkout itself may sit in a folder only its owner can enter (a home, a `mktemp -d` folder). Made once per test
  * process, removed when it exits.
@@ -176,7 +176,7 @@ export function publicCopy() {
   // koffi loads its native module from the platform package among its optional dependencies (@koromix/koffi-OS-ARCH).
   const koffiPkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/koffi/package.json'), 'utf8'));
   const koffiNative = Object.keys(koffiPkg.optionalDependencies ?? {}).map((name) => `node_modules/${name}`);
-  for (const rel of ['bin/usock', 'dist/usock.cjs', 'dist/usock.cjs.cache', 'package.json', 'node_modules/koffi', ...koffiNative, 'test/fixtures']) {
+  for (const rel of ['bin/usock', 'dist/usock.cjs', 'dist/usock.cjs.cache', 'dist/yargs.cjs', 'dist/yargs.cjs.cache', 'package.json', 'node_modules/koffi', ...koffiNative, 'test/fixtures']) {
     const from = path.join(ROOT, rel);
     if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
   }

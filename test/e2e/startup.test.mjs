@@ -1,4 +1,4 @@
-// bin/usock's code cache: written when missing, foreign or rejected by V8, used when it belongs to the build.
+// bin/usock's code caches: written when missing, foreign or rejected by V8, used when they belong to the build; dist/yargs.cjs loaded only where yargs parses.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,15 +11,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function copyPackage(dir) {
   for (const sub of ['bin', 'dist']) fs.mkdirSync(path.join(dir, sub));
   fs.copyFileSync(path.join(ROOT, 'bin/usock'), path.join(dir, 'bin/usock'));
-  fs.copyFileSync(path.join(ROOT, 'dist/usock.cjs'), path.join(dir, 'dist/usock.cjs'));
+  for (const bundle of ['usock.cjs', 'yargs.cjs']) fs.copyFileSync(path.join(ROOT, 'dist', bundle), path.join(dir, 'dist', bundle));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   return path.join(dir, 'bin/usock');
 }
 
-/** Runs `usock connect --probe` at a missing path: the run goes through parsing, a command and an error. */
-async function probeMissing(t, bin, dir) {
-  const r = await startProcess(process.execPath, [bin, 'connect', '--probe', path.join(dir, 'none.sock')], { t }).exited;
+/** Runs `usock connect --probe` (-zq: parsed by yargs) at a missing path: the run goes through parsing, a command and an error. */
+async function probeMissing(t, bin, dir, flags = ['--probe']) {
+  const r = await startProcess(process.execPath, [bin, 'connect', ...flags, path.join(dir, 'none.sock')], { t }).exited;
   t.is(r.code, 69, r.stderr.toString());
   t.regex(r.stderr.toString(), /^usock: connect .*none\.sock: No such file or directory \(ENOENT\)\n/);
 }
@@ -40,7 +40,20 @@ test('a missing code cache is written at exit, begins with the build line, and i
   const { ino } = fs.statSync(cache);
   await probeMissing(t, bin, dir);
   t.is(fs.statSync(cache).ino, ino, 'an accepted cache is not written again');
-  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache']);
+  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs'], 'a run of the quick parse does not load yargs');
+});
+
+test('a run that yargs parses loads dist/yargs.cjs and writes its code cache, which the next such run uses', async (t) => {
+  const dir = tmpDir(t);
+  const bin = copyPackage(dir);
+  const cache = path.join(dir, 'dist/yargs.cjs.cache');
+  await probeMissing(t, bin, dir, ['-zq']);
+  t.is(firstLine(cache), firstLine(path.join(dir, 'dist/yargs.cjs')));
+  t.not(firstLine(cache), firstLine(path.join(dir, 'dist/usock.cjs')), 'each bundle names its own build');
+  const { ino } = fs.statSync(cache);
+  await probeMissing(t, bin, dir, ['-zq']);
+  t.is(fs.statSync(cache).ino, ino, 'an accepted cache is not written again');
+  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs', 'yargs.cjs.cache']);
 });
 
 test('a code cache of another build is not used and is replaced', async (t) => {
