@@ -1,14 +1,17 @@
 // Buffered, non-blocking writes to one descriptor with backpressure (high-water mark and drain callbacks).
 import { FdWatcher } from '../sys/poll';
 import { POLLOUT } from '../sys/platform/linux';
-import { pollWait, WOULD_BLOCK, write } from '../sys/socket';
+import { GATHER_MAX, pollWait, WOULD_BLOCK, write, writeGather } from '../sys/socket';
 
 const BLOCK = 256 * 1024;
 export const HIGH_WATER = 1024 * 1024;
+/** Owned pieces at least this long are queued as they are (no copy); the blocks leave together in one writev(2). */
+const OWNED_AS_IS = 16 * 1024;
 
 /**
  * Queues bytes for fd and writes them as the fd accepts them. Small pieces are copied into
- * 256 KiB blocks so that many messages leave in one write(2). Never closes fd.
+ * 256 KiB blocks, large ones queued as they are, and up to GATHER_MAX blocks leave in one writev(2).
+ * Never closes fd.
  */
 export class FdWriter {
   private blocks: Buffer[] = [];
@@ -25,7 +28,7 @@ export class FdWriter {
   /** Queues bytes: copied when small, taken as they are when `owned` (the caller will not reuse them). */
   push(bytes: Buffer, owned = false): void {
     if (this.failed) return;
-    if (bytes.length >= BLOCK / 4) {
+    if (bytes.length >= BLOCK / 4 || (owned && bytes.length >= OWNED_AS_IS)) {
       this.sealTail();
       this.blocks.push(owned ? bytes : Buffer.from(bytes));
     } else {
@@ -64,6 +67,11 @@ export class FdWriter {
       this.push(rest);
       this.flush();
     }
+  }
+
+  /** Returns where the data of blocks[i] ends: the last block, when it is a copy block, is filled up to tailUsed. */
+  private blockEnd(i: number): number {
+    return i === this.blocks.length - 1 && this.tailIsCopy ? this.tailUsed : this.blocks[i]!.length;
   }
 
   /** Trims a partly filled copy block to what it holds, so that later blocks can follow it. */
@@ -110,19 +118,24 @@ export class FdWriter {
     if (this.failed) return;
     try {
       while (this.blocks.length) {
-        const block = this.blocks[0]!;
-        const end = this.blocks.length === 1 && this.tailIsCopy ? this.tailUsed : block.length;
-        const n = write(this.watcher.fd, block.subarray(this.head, end));
+        const count = Math.min(this.blocks.length, GATHER_MAX);
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < count; i++) pieces.push(this.blocks[i]!.subarray(i === 0 ? this.head : 0, this.blockEnd(i)));
+        const n = count === 1 ? write(this.watcher.fd, pieces[0]!) : writeGather(this.watcher.fd, pieces);
         if (n === WOULD_BLOCK) {
           this.watcher.onWritable(() => this.flush());
           return;
         }
-        this.head += n;
         this.queued -= n;
-        if (this.head >= end) {
-          this.blocks.shift();
-          this.head = 0;
-          if (this.blocks.length === 0) this.tailIsCopy = false;
+        for (let left = n; left > 0 || (this.blocks.length && this.head >= this.blockEnd(0));) {
+          const take = Math.min(left, this.blockEnd(0) - this.head);
+          this.head += take;
+          left -= take;
+          if (this.head >= this.blockEnd(0)) {
+            this.blocks.shift();
+            this.head = 0;
+            if (this.blocks.length === 0) this.tailIsCopy = false;
+          }
         }
       }
       this.watcher.onWritable(null);

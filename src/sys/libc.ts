@@ -10,7 +10,7 @@ export interface Libc {
   socket: Fn; socketpair: Fn; bind: Fn; listen: Fn; accept4: Fn; connect: Fn; shutdown: Fn;
   send: Fn; recv: Fn; sendto: Fn; recvfrom: Fn; sendmsg: Fn; recvmsg: Fn;
   getsockopt: Fn; setsockopt: Fn; getsockname: Fn; getpeername: Fn;
-  close: Fn; read: Fn; write: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
+  close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
 }
@@ -41,6 +41,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   close: 'int close(int fd)',
   read: 'intptr_t read(int fd, void *buf, size_t len)',
   write: 'intptr_t write(int fd, const void *buf, size_t len)',
+  writev: 'intptr_t writev(int fd, const void *iov, int iovcnt)',
   open: 'int open(const char *path, int flags, uint32_t mode)',
   fcntl: 'int fcntl(int fd, int cmd, int arg)',
   poll: 'int poll(void *fds, uint64_t n, int timeout)',

@@ -142,6 +142,23 @@ export function write(fd: number, buf: Buffer): number | WouldBlock {
   return nonBlocking('write', () => lib().write(fd, buf, buf.length));
 }
 
+/** The most buffers writeGather passes in one writev(2) (IOV_MAX is 1024). */
+export const GATHER_MAX = 64;
+const gatherIov = Buffer.alloc(GATHER_MAX * 16);
+
+/**
+ * Writes bufs (at most GATHER_MAX, none empty) in one writev(2). Returns the bytes written (possibly
+ * fewer than all), or WOULD_BLOCK. Throws SysError.
+ */
+export function writeGather(fd: number, bufs: readonly Buffer[]): number | WouldBlock {
+  const { koffi } = lib();
+  for (let i = 0; i < bufs.length; i++) {
+    gatherIov.writeBigUInt64LE(koffi.address(bufs[i]) as unknown as bigint, i * 16);
+    gatherIov.writeBigUInt64LE(BigInt(bufs[i]!.length), i * 16 + 8);
+  }
+  return nonBlocking('writev', () => lib().writev(fd, gatherIov, bufs.length)); // bufs stay referenced, so alive, across the call
+}
+
 /** Returns a new descriptor for path. Throws SysError naming the path. */
 export function open(path: string, flags: number, mode = 0o666): number {
   const fd = lib().open(path, flags | L.O_CLOEXEC, mode);

@@ -15,7 +15,7 @@ export class PcapRecorder implements TapSink {
   private readonly flows = new Map<number, TcpFlow | UdpFlow>();
   private readonly emit = (head: Buffer, payload: Buffer | null) => {
     this.out.push(head); // copied: head is reused
-    if (payload) this.out.push(payload);
+    if (payload) this.out.push(payload, true); // a slice of the relayed unit, a copy that nothing changes: queued as it is
   };
 
   constructor(private readonly out: FdWriter, private readonly type: SocketType, private readonly serverPort: number) {
