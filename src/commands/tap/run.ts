@@ -17,7 +17,7 @@ import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';
 import { hasCode, SysError } from '../../sys/errors';
-import { releaseMemory } from '../../sys/memory';
+import { keepFreedMemory, releaseMemory } from '../../sys/memory';
 import { O_APPEND, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../../sys/platform/linux';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open, type SocketType, type Ucred } from '../../sys/socket';
@@ -56,6 +56,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   onCleanup(() => out.drainSync(1000));
   const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
   if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
+  keepFreedMemory(); // the relay's buffers are reused rather than faulted in afresh
   const recorder = new Recorder(out, format, pcapOut && new PcapRecorder(pcapOut, type, pcapPort));
   onCleanup(() => recorder.formatPending()); // runs before the drains above (newest first)
   let inplace: Inplace | null = null;
