@@ -117,8 +117,8 @@ const common = {
   define: {
     __USOCK_VERSION__: JSON.stringify(pkg.version),
     __KOFFI_VERSION__: JSON.stringify(koffiVersion),
-    // tap's record escaper (src/report/cescape.ts), assembled here so that the package needs no assembler
-    __CESCAPE_WASM__: JSON.stringify((await assembleWat('src/report/cescape.wat')).toString('base64')),
+    // tap's WebAssembly SIMD module (src/report/simd.ts), assembled here so that the package needs no assembler
+    __SIMD_WASM__: JSON.stringify((await assembleWat('src/report/simd.wat')).toString('base64')),
   },
 };
 

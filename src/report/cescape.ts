@@ -1,15 +1,6 @@
-// C-escaped records of whole transfers (tap): WebAssembly SIMD (./cescape.wat, assembled by the build) where the runtime runs it, else cEscape of ./text.
+// C-escaped records of whole transfers (tap): WebAssembly SIMD (./simd) where the runtime runs it, else cEscape of ./text.
+import { CHUNK, IN, OUT, PREFIX_ROOM, simd, SUFFIX_ROOM, type Simd } from './simd';
 import { cEscape } from './text';
-
-/** The assembled ./cescape.wat, base64; set by scripts/build.mjs, absent when running from the sources. */
-declare const __CESCAPE_WASM__: string | undefined;
-
-/** The part of WebAssembly used here (the project's TypeScript libraries do not declare it). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
 
 /** Receives one piece of a record; the piece is only valid during the call (copy what is kept). */
 export type Emit = (piece: Buffer) => void;
@@ -19,27 +10,9 @@ export interface RecordEscaper {
   record(prefix: string, data: Buffer, suffix: string, emit: Emit): void;
 }
 
-/** Bytes escaped per call into the module (their escape takes at most 4 x as many). */
-const CHUNK = 64 * 1024;
-/** Room before the output area for a record's prefix, so that prefix and data leave in one piece. */
-const PREFIX_ROOM = 1024;
-/** Memory layout: hex digits at 0, input, prefix room, output (4 x CHUNK, 16 bytes of overrun, a suffix). */
-const IN = 64;
-const OUT = IN + CHUNK + PREFIX_ROOM;
-const SUFFIX_ROOM = 1024;
-const MEMORY_END = OUT + 4 * CHUNK + 16 + SUFFIX_ROOM;
-
-/**
- * Returns an escaper running the assembled module wasm. Throws (WebAssembly.CompileError, or a
- * ReferenceError without WebAssembly) when the runtime cannot run it.
- */
-export function wasmEscaper(wasm: Uint8Array): RecordEscaper {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), {});
-  const memory = instance.exports.memory as WasmMemory;
-  const escape = instance.exports.escape as (input: number, length: number, output: number) => number;
-  const pages = Math.ceil(MEMORY_END / 65536) - memory.buffer.byteLength / 65536;
-  if (pages > 0) memory.grow(pages);
-  const view = Buffer.from(memory.buffer); // after grow: growing detaches earlier views
+/** Returns an escaper running the module instance m. */
+export function wasmEscaper(m: Simd): RecordEscaper {
+  const { view, escape } = m;
   return {
     record(prefix, data, suffix, emit) {
       let start = OUT - prefix.length;
@@ -88,11 +61,8 @@ let chosen: RecordEscaper | null = null;
 /** Returns the escaper of this process: the WebAssembly one where the build embedded it and the runtime runs it, else the JavaScript one. */
 export function recordEscaper(): RecordEscaper {
   if (!chosen) {
-    try {
-      chosen = typeof __CESCAPE_WASM__ === 'string' ? wasmEscaper(Buffer.from(__CESCAPE_WASM__, 'base64')) : jsEscaper();
-    } catch {
-      chosen = jsEscaper(); // no WebAssembly (--jitless) or no SIMD
-    }
+    const m = simd();
+    chosen = m ? wasmEscaper(m) : jsEscaper();
   }
   return chosen;
 }

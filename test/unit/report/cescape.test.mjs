@@ -1,11 +1,12 @@
-// Unit tests of src/report/cescape.ts: tap's record escaper, the WebAssembly module (assembled from src/report/cescape.wat) against the JavaScript one.
+// Unit tests of src/report/cescape.ts: tap's record escaper, the WebAssembly module (assembled from src/report/simd.wat) against the JavaScript one.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { assembleWat } from '../../../scripts/wat.mjs';
 import { jsEscaper, recordEscaper, wasmEscaper } from '../../../src/report/cescape.ts';
+import { instantiateSimd } from '../../../src/report/simd.ts';
 import { cEscape } from '../../../src/report/text.ts';
 
-const wasm = wasmEscaper(await assembleWat('src/report/cescape.wat'));
+const wasm = wasmEscaper(instantiateSimd(await assembleWat('src/report/simd.wat')));
 
 /** Returns the record an escaper emits, joined, and the number of pieces. */
 function recordOf(escaper, prefix, data, suffix) {

@@ -1,6 +1,8 @@
 // Unit tests of src/report/pcap.ts: the global header, checksums (against a plain byte-by-byte sum), the handshake,
 // segmentation of 1 MiB into packets within 64 KiB with continuous sequence numbers, FIN, RST, and UDP datagrams.
 import test from 'ava';
+import { assembleWat } from '../../../scripts/wat.mjs';
+import { instantiateSimd } from '../../../src/report/simd.ts';
 import { randomBytes } from 'node:crypto';
 import { ACK, FIN, PSH, RST, SYN, TCP_MAX_PAYLOAD, UDP_MAX_PAYLOAD, TcpFlow, UdpFlow, checksum, clientPort, globalHeader, onesSum } from '../../../src/report/pcap.ts';
 
@@ -69,6 +71,21 @@ test('onesSum and checksum: the same as a byte-by-byte sum for every length, ali
   // RFC 1071's example: 0001 f203 f4f5 f6f7 sums to ddf2
   t.is(onesSum(Buffer.from('0001f203f4f5f6f7', 'hex'), 0, 8), 0xddf2);
   t.is(checksum(Buffer.from('0001f203f4f5f6f7', 'hex')), 0x220d);
+});
+
+test('onesSum by the WebAssembly module (src/report/simd.wat): the same as a byte-by-byte sum for every length, alignment and parity, across its 64 KiB pieces', async (t) => {
+  const m = instantiateSimd(await assembleWat('src/report/simd.wat'));
+  const big = randomBytes(200_000);
+  const ff = Buffer.alloc(70_000, 0xff);
+  for (const buf of [big, ff]) {
+    for (let start = 0; start < 5; start++) {
+      for (const len of [512, 513, 527, 528, 529, 4099, 65_491, 65_536, 65_537, 131_073]) {
+        const end = Math.min(buf.length, start + len);
+        t.is(onesSum(buf, start, end, m), naiveSum(buf, start, end), `start ${start} len ${len}`);
+      }
+    }
+  }
+  t.is(onesSum(Buffer.alloc(1000), 0, 1000, m), 0);
 });
 
 test('clientPort: 40000 for connection 1, distinct up, wrapping within 1024..65535', (t) => {

@@ -1,5 +1,5 @@
-;; C escapes of bytes with WebAssembly SIMD (text format; scripts/build.mjs assembles it with wabt): tap's records of whole transfers.
-;; Memory: 0..15 the hex digits, then an input area and an output area that the caller (cescape.ts) places.
+;; WebAssembly SIMD for tap (text format; scripts/build.mjs assembles it with wabt): C escapes of its records (cescape.ts), the Internet checksum of its pcap packets (pcap.ts).
+;; Memory: 0..15 the hex digits, then an input area and an output area that the callers (simd.ts) place.
 (module
   (memory (export "memory") 1)
   (data (i32.const 0) "0123456789abcdef")
@@ -62,4 +62,32 @@
         (local.set $o (call $one (i32.load8_u (i32.add (local.get $in) (local.get $i))) (local.get $o)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail)))
-    (i32.sub (local.get $o) (local.get $out))))
+    (i32.sub (local.get $o) (local.get $out)))
+
+  ;; Returns the one's-complement sum of the $n bytes at $in read as little-endian 16-bit words (an odd last
+  ;; byte as the low byte of a word), folded to 16 bits. $n at most 1 MiB (the 32-bit lanes cannot overflow).
+  (func (export "sum") (param $in i32) (param $n i32) (result i32)
+    (local $i i32) (local $acc v128) (local $s i32) (local $end i32)
+    (local.set $end (i32.and (local.get $n) (i32.const -16)))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $acc (i32x4.add (local.get $acc)
+          (i32x4.extadd_pairwise_i16x8_u (v128.load (i32.add (local.get $in) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $blocks)))
+    (local.set $s (i32.add
+      (i32.add (call $fold (i32x4.extract_lane 0 (local.get $acc))) (call $fold (i32x4.extract_lane 1 (local.get $acc))))
+      (i32.add (call $fold (i32x4.extract_lane 2 (local.get $acc))) (call $fold (i32x4.extract_lane 3 (local.get $acc))))))
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $s (i32.add (local.get $s)
+          (i32.shl (i32.load8_u (i32.add (local.get $in) (local.get $i))) (i32.shl (i32.and (local.get $i) (i32.const 1)) (i32.const 3)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (call $fold (call $fold (local.get $s))))
+
+  ;; Returns x with its high 16 bits added to its low 16 bits.
+  (func $fold (param $x i32) (result i32)
+    (i32.add (i32.and (local.get $x) (i32.const 0xffff)) (i32.shr_u (local.get $x) (i32.const 16)))))
