@@ -720,6 +720,8 @@ function tapRelays(tools) {
  * time runs from starting the sender to the listener's exit. recorded: bytes of records written.
  */
 async function tapOnce(relay, file, bytes, count) {
+  // Earlier runs' records (gigabytes) still being written back to disk would take CPU from this run: start clean.
+  spawnSync('sync', [], { stdio: 'ignore', timeout: 120000 });
   const target = newSocketPath();
   const listenPath = newSocketPath();
   const records = path.join(tmpDir, `records-${socketCount}`);
@@ -789,7 +791,7 @@ async function benchTap(tools) {
   const slowFile = path.join(tmpDir, 'text-small');
   writeText(file, config.tapBytes);
   writeText(slowFile, config.socatVBytes);
-  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file; median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
+  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file (sync before each run); median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
   const entries = [];
   for (const relay of relays) {
     try {
