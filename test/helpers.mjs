@@ -431,3 +431,24 @@ time.sleep(60)
   await srv.waitStdout('ready');
   return srv;
 }
+
+/** Starts `usock tap -t type [extra] LISTEN TARGET` and resolves once it listens (its stdin closed). */
+export async function startTap(t, listen, target, extra = [], type = 'stream') {
+  const tap = usock(['tap', '-t', type, ...extra, listen, target], { t });
+  tap.end();
+  await waitListening(listen, type);
+  return tap;
+}
+
+/** Ends tap (or any usock server) with SIGTERM, asserts it died of the signal, and returns its result. */
+export async function stopBySignal(t, tap) {
+  tap.kill('SIGTERM');
+  const r = await tap.exited;
+  t.true(endedBy(r, 'SIGTERM'), show(r));
+  return r;
+}
+
+/** Counts the lines of text matching re. */
+export function countLines(text, re) {
+  return text.split('\n').filter((l) => re.test(l)).length;
+}

@@ -6,7 +6,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { usock, python, runPython, py, tmpDir, waitListening, endedBy, show, waitUntil, hasCommand } from '../helpers.mjs';
+import { usock, python, runPython, py, tmpDir, waitListening, endedBy, show, waitUntil, hasCommand, stopBySignal } from '../helpers.mjs';
 
 const TYPES = { stream: 'SOCK_STREAM', seqpacket: 'SOCK_SEQPACKET', dgram: 'SOCK_DGRAM' };
 
@@ -78,10 +78,7 @@ async function setUp(t, type, extra = []) {
 
 /** Ends tap with SIGTERM; returns its stderr. */
 async function stop(t, tap) {
-  tap.kill('SIGTERM');
-  const r = await tap.exited;
-  t.true(endedBy(r, 'SIGTERM'), show(r));
-  return r.stderr.toString();
+  return (await stopBySignal(t, tap)).stderr.toString();
 }
 
 for (const type of ['stream', 'seqpacket']) {

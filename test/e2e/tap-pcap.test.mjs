@@ -7,7 +7,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { usock, runUsock, runPython, python, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show, hasCommand, assertCleanError, IS_ROOT, NOBODY_UID, NOBODY_GID } from '../helpers.mjs';
+import { usock, runUsock, runPython, python, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show, hasCommand, assertCleanError, IS_ROOT, NOBODY_UID, NOBODY_GID, startTap, stopBySignal, countLines } from '../helpers.mjs';
 
 const HAS_TSHARK = hasCommand('tshark');
 /** A test that reads the pcap file with tshark: declared skipped, with the reason in its title, when tshark is missing. */
@@ -44,24 +44,6 @@ function follow(file, stream) {
   return { nodes, c2s: Buffer.from(c2s.join(''), 'hex'), s2c: Buffer.from(s2c.join(''), 'hex') };
 }
 
-/** Starts tap with extra options from listen to target and waits until it listens. */
-async function startTap(t, listen, target, extra = [], type = 'stream') {
-  const tap = usock(['tap', '-t', type, ...extra, listen, target], { t });
-  tap.end();
-  await waitListening(listen, type);
-  return tap;
-}
-
-/** Ends tap with SIGTERM and returns its result (it must die of the signal). */
-async function stop(t, tap) {
-  tap.kill('SIGTERM');
-  const r = await tap.exited;
-  t.true(endedBy(r, 'SIGTERM'), show(r));
-  return r;
-}
-
-/** Counts the lines of text matching re. */
-const count = (text, re) => text.split('\n').filter((l) => re.test(l)).length;
 
 /** The body http_unix_server.py sends for GET /N. */
 const body = (n) => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
@@ -100,14 +82,14 @@ tsharkTest('two concurrent HTTP connections (one reply of 1 MiB): dissected as H
   const exchanges = JSON.parse(r.stdout.toString()).map(([req, rep]) => ({ req: Buffer.from(req, 'hex'), rep: Buffer.from(rep, 'hex') }));
   t.true(exchanges[0].rep.subarray(-(1 << 20)).equals(body(1 << 20)));
   t.true(exchanges[1].rep.subarray(-1000).equals(body(1000)));
-  await tap.waitStderr((s) => count(s, / #\d+ close$/) === 2); // records still go to stderr
+  await tap.waitStderr((s) => countLines(s, / #\d+ close$/) === 2); // records still go to stderr
   t.false(tap.done);
 
   // Read while tap still runs.
   const summary = tshark(pcap, ['-Y', 'http']);
-  t.is(count(summary, /HTTP \d+ GET \/1000 HTTP\/1\.0/), 1, summary);
-  t.is(count(summary, /HTTP \d+ GET \/1048576 HTTP\/1\.0/), 1, summary);
-  t.is(count(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 2, summary);
+  t.is(countLines(summary, /HTTP \d+ GET \/1000 HTTP\/1\.0/), 1, summary);
+  t.is(countLines(summary, /HTTP \d+ GET \/1048576 HTTP\/1\.0/), 1, summary);
+  t.is(countLines(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 2, summary);
   const http = fields(pcap, 'http', 'tcp.stream', 'http.request.method', 'http.request.uri', 'http.response.code');
   t.deepEqual(http.filter(([, m]) => m === 'GET').map(([, , uri]) => uri).sort(), ['/1000', '/1048576'], JSON.stringify(http));
   t.is(http.filter(([, , , code]) => code === '200').length, 2, JSON.stringify(http));
@@ -133,7 +115,7 @@ tsharkTest('two concurrent HTTP connections (one reply of 1 MiB): dissected as H
   const times = all.map(([, time]) => Number(time) * 1000);
   t.true(times[0] >= started - 1000 && times.at(-1) <= Date.now() + 1000, 'timestamps of the real transfer');
   t.true(times.every((x, i) => i === 0 || x >= times[i - 1]), 'in order');
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 const curlTest = HAS_TSHARK && hasCommand('curl') ? test : (title, fn) => test.skip(`${title} [skipped: needs tshark and curl]`, fn);
@@ -154,10 +136,10 @@ curlTest('--inplace with --pcap: curl keeps using the daemon\'s path, tshark sho
   t.true(curl.stdout.equals(body(300)));
   await tap.waitStderr((s) => / #1 close$/m.test(s));
   const summary = tshark(pcap, ['-Y', 'http']);
-  t.is(count(summary, /HTTP \d+ GET \/300 HTTP\/1\.1/), 1, summary);
-  t.is(count(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 1, summary);
+  t.is(countLines(summary, /HTTP \d+ GET \/300 HTTP\/1\.1/), 1, summary);
+  t.is(countLines(summary, /HTTP \d+ HTTP\/1\.0 200 OK/), 1, summary);
   t.true(follow(pcap, 0).s2c.subarray(-300).equals(body(300)));
-  await stop(t, tap);
+  await stopBySignal(t, tap);
   t.is(fs.statSync(daemon).ino, inode, 'the daemon\'s own socket is back at its path');
   t.false(fs.readdirSync(dir).some((n) => n.includes('.usock-tap.')));
 });
@@ -188,7 +170,7 @@ print(how, len(b''.join(chunks)))
   t.is(f.nodes[1], '127.0.0.2:6379');
   t.true(f.c2s.equals(Buffer.from('request\n'.repeat(1000))));
   t.true(f.s2c.equals(Buffer.from('saw EOF after 8000 bytes\n' + 'x'.repeat(100_000))));
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 tsharkTest('a reset by the target ends its flow with RST from the server, no FIN; an unreachable target too', async (t) => {
@@ -231,7 +213,7 @@ except (ConnectionResetError, BrokenPipeError):
   const packets = fields(pcap, 'tcp.flags.reset==1 || tcp.flags.fin==1', 'tcp.stream', 'ip.src', 'tcp.flags.reset', 'tcp.flags.fin');
   t.deepEqual(packets.map((p) => p.join(' ')), ['0 127.0.0.2 1 0', '1 127.0.0.2 1 0']);
   t.true(follow(pcap, 0).c2s.equals(Buffer.from('unread')));
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 tsharkTest('a client the access rules reject: a handshake (the kernel accepted it), then RST from the server; nothing reaches the target', async (t) => {
@@ -251,7 +233,7 @@ print(how, len(b''.join(chunks)))
   await tap.waitStderr('#1 reject');
   const packets = fields(pcap, '', 'ip.src', 'tcp.flags.syn', 'tcp.flags.ack', 'tcp.flags.reset', 'tcp.len');
   t.deepEqual(packets.map((p) => p.join(' ')), ['127.0.0.1 1 0 0 0', '127.0.0.2 1 1 0 0', '127.0.0.1 0 1 0 0', '127.0.0.2 0 1 1 0']);
-  await stop(t, tap);
+  await stopBySignal(t, tap);
   t.false(srv.text().includes('eof'));
 });
 
@@ -288,7 +270,7 @@ for i in range(2):
   t.true(udp.every(([src, sp, dp, sum]) => (src === '127.0.0.1' ? dp : sp) === '53' && sum === '1'));
   t.deepEqual(udp.filter(([src]) => src === '127.0.0.1').map((u) => text(u[4])), ['one 0', 'two 0', 'one 1', 'two 1']);
   t.deepEqual(udp.filter(([src]) => src === '127.0.0.2').map((u) => text(u[4])), ['re:one 0', 're:two 0', 're:one 1', 're:two 1']);
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 
   // seqpacket: the same, over a connection
   const seqTarget = path.join(dir, 'seq.sock');
@@ -312,7 +294,7 @@ s.recv(10)
     '127.0.0.1 17 11 1', '127.0.0.2 17 11 1',
     '127.0.0.1 17 65515 1', '127.0.0.1 17 34501 1', '127.0.0.2 17 65515 1', '127.0.0.2 17 34501 1',
   ]);
-  await stop(t, tap2);
+  await stopBySignal(t, tap2);
 });
 
 test('usage and start-up errors: --pcap-port 0, x, 65536 or without --pcap (64); --pcap in a missing folder (73)', async (t) => {

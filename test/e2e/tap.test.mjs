@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { usock, runUsock, python, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show } from '../helpers.mjs';
+import { usock, runUsock, python, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show, startTap, stopBySignal, countLines } from '../helpers.mjs';
 
 /** Starts the target fixture in mode at address and waits until it listens. */
 async function startTarget(t, address, mode, type = 'stream') {
@@ -14,24 +14,6 @@ async function startTarget(t, address, mode, type = 'stream') {
   return srv;
 }
 
-/** Starts tap with extra options from listen to target and waits until it listens. */
-async function startTap(t, listen, target, extra = [], type = 'stream') {
-  const tap = usock(['tap', '-t', type, ...extra, listen, target], { t });
-  tap.end();
-  await waitListening(listen, type);
-  return tap;
-}
-
-/** Ends tap with SIGTERM and returns its result (it must die of the signal). */
-async function stop(t, tap) {
-  tap.kill('SIGTERM');
-  const r = await tap.exited;
-  t.true(endedBy(r, 'SIGTERM'), show(r));
-  return r;
-}
-
-/** Counts the lines of text matching re. */
-const count = (text, re) => text.split('\n').filter((l) => re.test(l)).length;
 
 // Two clients at once, each sends an HTTP-like request and reads the reply to EOF; prints the replies as JSON (latin1).
 const HTTP_CLIENTS = py(`
@@ -62,19 +44,19 @@ test('two concurrent clients get their replies byte-exact; text records show bot
   const r = await runPython(HTTP_CLIENTS, [listen], { t });
   t.is(r.code, 0, show(r));
   t.deepEqual(JSON.parse(r.stdout.toString()), [reply(1), reply(2)]);
-  await tap.waitStderr((s) => count(s, / #\d+ close$/) === 2);
-  const res = await stop(t, tap);
+  await tap.waitStderr((s) => countLines(s, / #\d+ close$/) === 2);
+  const res = await stopBySignal(t, tap);
   const text = res.stderr.toString();
-  t.is(count(text, / #1 open pid \d+ uid \d+ gid \d+ command .*python/), 1, text);
-  t.is(count(text, / #2 open pid \d+ uid \d+ gid \d+ command .*python/), 1, text);
+  t.is(countLines(text, / #1 open pid \d+ uid \d+ gid \d+ command .*python/), 1, text);
+  t.is(countLines(text, / #2 open pid \d+ uid \d+ gid \d+ command .*python/), 1, text);
   const ts = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z';
   for (const i of [1, 2]) {
     const req = `GET /${i} HTTP/1.0\\r\\nHost: x\\ty\\r\\n\\r\\n`;
     t.regex(text, new RegExp(`^${ts} #\\d > 30: ${req.replace(/[\\/]/g, (c) => '\\' + c)}$`, 'm'));
     const rep = reply(i).replace(/\r/g, '\\r').replace(/\n/g, '\\n');
     t.true(text.includes(` < ${reply(i).length}: ${rep}\n`), text);
-    t.is(count(text, new RegExp(`#${i} shutdown >$`)), 1, text);
-    t.is(count(text, new RegExp(`#${i} shutdown <$`)), 1, text);
+    t.is(countLines(text, new RegExp(`#${i} shutdown >$`)), 1, text);
+    t.is(countLines(text, new RegExp(`#${i} shutdown <$`)), 1, text);
   }
   t.false(fs.existsSync(listen));
 });
@@ -87,8 +69,8 @@ test('--hex records an xxd-like dump', async (t) => {
   const tap = await startTap(t, listen, target, ['--hex']);
   const r = await runPython(HTTP_CLIENTS, [listen], { t });
   t.is(r.code, 0, show(r));
-  await tap.waitStderr((s) => count(s, / #\d+ close$/) === 2);
-  const text = (await stop(t, tap)).stderr.toString();
+  await tap.waitStderr((s) => countLines(s, / #\d+ close$/) === 2);
+  const text = (await stopBySignal(t, tap)).stderr.toString();
   for (const i of [1, 2]) {
     t.regex(text, new RegExp(` #[12] > 30\n00000000: 4745 5420 2f3${i} 2048 5454 502f 312e 300d  GET /${i} HTTP/1\\.0\\.\n00000010: 0a48 6f73 743a 2078 0979 0d0a 0d0a {7}\\.Host: x\\.y\\.\\.\\.\\.\n`));
   }
@@ -104,8 +86,8 @@ test('--json --log FILE: records appended to FILE as JSON lines with every field
   const tap = await startTap(t, listen, target, ['--json', '--log', log]);
   const r = await runPython(HTTP_CLIENTS, [listen], { t });
   t.is(r.code, 0, show(r));
-  await waitUntil(() => count(fs.readFileSync(log, 'utf8'), /"event":"close"/) === 2, 30_000, 'two close records');
-  const res = await stop(t, tap);
+  await waitUntil(() => countLines(fs.readFileSync(log, 'utf8'), /"event":"close"/) === 2, 30_000, 'two close records');
+  const res = await stopBySignal(t, tap);
   t.is(res.stderr.toString(), '');
   const lines = fs.readFileSync(log, 'utf8').trimEnd().split('\n');
   t.is(lines[0], 'earlier line');
@@ -152,7 +134,7 @@ print(how, len(b''.join(chunks)), b''.join(chunks)[:40])
   t.is(r.stdout.toString().trim(), "eof 100025 b'saw EOF after 8000 bytes\\nxxxxxxxxxxxxxxx'");
   await srv.waitStdout('eof 8000');
   await tap.waitStderr((s) => / #1 close$/m.test(s));
-  const text = (await stop(t, tap)).stderr.toString();
+  const text = (await stopBySignal(t, tap)).stderr.toString();
   const events = text.split('\n').filter((l) => / #1 (shutdown|close)/.test(l)).map((l) => l.replace(/^\S+ #1 /, ''));
   t.deepEqual(events, ['shutdown >', 'shutdown <', 'close']);
 });
@@ -181,7 +163,7 @@ print(hashlib.sha256(data).hexdigest(), hashlib.sha256(got).hexdigest(), len(got
   t.is(n, String(8 << 20));
   t.is(got, sent);
   await waitUntil(() => / #1 close$/m.test(fs.readFileSync(log, 'utf8')), 30_000, 'close record');
-  await stop(t, tap);
+  await stopBySignal(t, tap);
   const text = fs.readFileSync(log, 'utf8');
   const sum = (arrow) => text.split('\n').reduce((a, l) => {
     const m = new RegExp(`^\\S+ #1 ${arrow} (\\d+): `).exec(l);
@@ -210,7 +192,7 @@ print(out)
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString().trim(), '[3, 7, 100000, 0]');
   await tap.waitStderr((s) => / #1 close$/m.test(s));
-  const text = (await stop(t, tap)).stderr.toString();
+  const text = (await stopBySignal(t, tap)).stderr.toString();
   t.deepEqual(text.split('\n').filter((l) => / #1 [<>] /.test(l)).map((l) => l.replace(/^\S+ #1 /, '').slice(0, 13)),
     ['> 3: one', '< 3: one', '> 7: two two', '< 7: two two', '> 100000: xxx', '< 100000: xxx']);
 });
@@ -230,12 +212,12 @@ except ConnectionResetError:
   t.is(r1.code, 0, show(r1));
   t.regex(r1.stdout.toString(), /^(b''|reset)$/m);
   await tap.waitStderr('#1 close');
-  t.is(count(tap.errText(), /^usock: /), 1, tap.errText());
+  t.is(countLines(tap.errText(), /^usock: /), 1, tap.errText());
   t.regex(tap.errText(), /^usock: connection 1: connect .*target\.sock: No such file or directory \(ENOENT\)$/m);
   await startTarget(t, target, 'http');
   const r2 = await runPython(HTTP_CLIENTS, [listen], { t });
   t.deepEqual(JSON.parse(r2.stdout.toString()), [reply(1), reply(2)]);
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 test('-c 1 exits 0 after one connection served', async (t) => {
@@ -272,7 +254,7 @@ print(s.recv(10), time.time() - t0 < 3)
   t.is(r.stdout.toString(), "b'ping'\nb'' True\n");
   await tap.waitStderr('#1 close');
   t.false(tap.done);
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 test('usage and start-up errors: --backlog with dgram (64), listen address in use (73), bad -w (64), --log in a missing folder (73)', async (t) => {
@@ -289,7 +271,7 @@ test('usage and start-up errors: --backlog with dgram (64), listen address in us
   const tap = await startTap(t, listen, target);
   const r = await runUsock(['tap', listen, target]);
   t.is(r.code, 73, show(r));
-  await stop(t, tap);
+  await stopBySignal(t, tap);
 });
 
 test('records never dropped: a log nobody reads stops the relay (bounded), which resumes in full once the log is read', async (t) => {
@@ -340,7 +322,7 @@ th.join()
   t.regex(r.stdout.toString(), /^eof 8388608$/m);
   await waitUntil(() => lines.reduce((a, b) => a + b, 0) === 2 * (8 << 20), 30_000, 'every byte recorded');
   t.true(logged > 2 * (8 << 20));
-  await stop(t, tap);
+  await stopBySignal(t, tap);
   fs.closeSync(holder);
   holder = null;
   await new Promise((resolve) => stream.on('close', resolve));
@@ -359,7 +341,7 @@ print(how, len(b''.join(chunks)))
 `), [listen], { t });
   t.regex(r.stdout.toString(), /^(eof|reset) 0$/m);
   await tap.waitStderr('"event":"reject"');
-  const res = await stop(t, tap);
+  const res = await stopBySignal(t, tap);
   const recs = res.stderr.toString().trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.time);
   t.is(recs.length, 1, res.stderr.toString());
   t.like(recs[0], { conn: 1, event: 'reject', peer: { uid: process.getuid() } });
@@ -402,11 +384,11 @@ print(json.dumps(out))
   t.is(res.code, 0, show(res));
   const text = res.stderr.toString();
   for (const conn of [1, 2, 3]) {
-    t.is(count(text, new RegExp(` #${conn} open pid \\d+ `)), 1, text);
-    t.is(count(text, new RegExp(` #${conn} close$`)), 1, text);
+    t.is(countLines(text, new RegExp(` #${conn} open pid \\d+ `)), 1, text);
+    t.is(countLines(text, new RegExp(` #${conn} close$`)), 1, text);
   }
-  t.is(count(text, / #[12] > 1000: x{1000}$/), 2, text);
-  t.is(count(text, / #[12] < 1003: re:x{1000}$/), 2, text);
-  t.is(count(text, / #3 > 4: anon$/), 1, text);
-  t.is(count(text, /^usock: .*unnamed sender/), 1, text);
+  t.is(countLines(text, / #[12] > 1000: x{1000}$/), 2, text);
+  t.is(countLines(text, / #[12] < 1003: re:x{1000}$/), 2, text);
+  t.is(countLines(text, / #3 > 4: anon$/), 1, text);
+  t.is(countLines(text, /^usock: .*unnamed sender/), 1, text);
 });
