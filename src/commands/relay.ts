@@ -1,6 +1,7 @@
 // The stdio relay over one connection, shared by connect, listen (one peer) and pair: stdin to the socket, the socket to stdout, and the exit status of how it ended.
 import { EXIT, UsockError } from '../errors';
-import { Connection, type CloseReason } from '../io/connection';
+import { Connection } from '../io/connection';
+import type { CloseReason } from '../io/flow';
 import { StdinReader, stdoutWriter } from '../io/stdio';
 import { describeStats } from '../io/stats';
 import { idleTimer, setLongTimeout, type LongTimer } from '../io/timer';

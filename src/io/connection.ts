@@ -1,16 +1,17 @@
 // One connected socket relayed both ways: what it receives goes to a sink (stdout, or back to itself for an echo), the units a source (stdin) hands it are sent, half-closes passed on; with `descriptors`, SCM_RIGHTS descriptors travel with their units.
 import { hasCode } from '../sys/errors';
-import { MessageReader, sendWithDescriptors } from '../sys/msg';
+import { sendWithDescriptors } from '../sys/msg';
 import { FdWatcher } from '../sys/poll';
-import { MSG_TRUNC, POLLHUP, SHUT_WR, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF } from '../sys/platform/linux';
+import { MSG_TRUNC, POLLHUP, SHUT_WR } from '../sys/platform/linux';
 import {
-  WOULD_BLOCK, closeQuietly, pollNow, read, recv, send, seqpacketEnded, setsockoptInt, shutdown, write, type SocketType,
+  WOULD_BLOCK, closeQuietly, pollNow, read, recv, send, seqpacketEnded, shutdown, write,
 } from '../sys/socket';
-import { encodeMessage, type FrameMode } from './framing';
-import { newStats, type Diagnostics } from './stats';
+import type { Ancillary, CloseReason, ConnectionOptions, Sink } from './flow';
+import { encodeMessage } from './framing';
+import { ancillaryOf, enlargeBuffers, receiveBuffer, receiveReader, STREAM_CHUNK } from './receive';
+import { newStats } from './stats';
 import type { Outlet } from './stdio';
 
-const STREAM_CHUNK = 256 * 1024;
 /** Reads of one socket in one turn of the event loop, so that no peer starves the others. */
 const READS_PER_TURN = 64;
 /** Bytes an echoing connection queues before it stops reading its peer. */
@@ -18,123 +19,8 @@ const ECHO_HIGH_WATER = 1024 * 1024;
 /** How often a connection whose peer half-closed checks whether the peer has gone entirely (no event tells). */
 const HANGUP_CHECK_MS = 50;
 
-/** SO_SNDBUF/SO_RCVBUF of stream connections: 1 MiB keeps the bytes in cache between the two copies (4 MiB measured slower). */
-const STREAM_SOCKET_BUFFER = 1024 * 1024;
-
-/** Where a connection's received data goes: stdout's FdWriter, or the connection itself when it echoes. */
-export interface Sink {
-  /** Writes bytes at once where nothing waits before them, queuing a copy of the rest; bytes may be reused afterwards. */
-  writeNow(bytes: Buffer): void;
-  /** Queues bytes (a copy, unless the sink takes them as they are). */
-  push(bytes: Buffer): void;
-  /** Writes what can be written now. */
-  flush(): void;
-  /** True while the sink holds more than it wants: stop reading until drained. */
-  readonly full: boolean;
-  /** Calls cb once everything queued has been written. */
-  whenDrained(cb: () => void): void;
-  /** The peer closed its write side: nothing more will come (a pipe passes the half-close on). */
-  end?(): void;
-  /**
-   * Takes a unit that came with ancillary data (connections created with `descriptors` only): bytes as
-   * for writeNow, and anc, whose descriptors it then owns. A sink without it cannot take descriptors:
-   * the connection closes them and says so.
-   */
-  takeAncillary?(bytes: Buffer, anc: Ancillary): void;
-}
-
-/** Ancillary data received with a unit: its descriptors (SCM_RIGHTS, close-on-exec, owned by whoever holds the unit) and whether the kernel truncated the control data (MSG_CTRUNC: descriptors lost). */
-export interface Ancillary {
-  fds: readonly number[];
-  truncated: boolean;
-}
-
-/** Where a connection's units to send come from: stdin's StdinReader, or the other side of a pipe (io/pipe). */
-export interface Source {
-  /** The connection starts taking units. */
-  addOutlet(outlet: Outlet): void;
-  /** The connection takes no more units (it closed, or its peer stopped reading). */
-  removeOutlet(outlet: Outlet): void;
-  /** The connection sent what it held: the source may produce again. */
-  kick(): void;
-  /** The connection is done with a unit (sent or dropped). */
-  release(unit: Buffer): void;
-  /** Stops producing for good. */
-  stop(): void;
-}
-
-export interface ConnectionOptions {
-  type: SocketType;
-  /** How a received message is framed for the sink; 'raw' passes it as it is. */
-  frame: FrameMode;
-  /** The largest message received; larger ones are dropped and reported. */
-  maxSize: number;
-  diagnostics: Diagnostics;
-  /** Where received data goes; null: the connection echoes it back to the peer. */
-  sink: Sink | null;
-  /** Where units to send come from (stdin, or a pipe's other side); null when nothing but echoes is sent. */
-  source: Source | null;
-  /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
-  noShutdown?: boolean;
-  /**
-   * Pass descriptors (stream and seqpacket): receive with recvmsg, so that descriptors arriving with
-   * data reach the sink's takeAncillary with their unit instead of being closed by the kernel; units
-   * accepted with descriptors are sent with them attached (SCM_RIGHTS on the unit's first byte), and the
-   * connection closes its copies once sent.
-   */
-  descriptors?: boolean;
-  /**
-   * Descriptors the connection closes without passing them on: their unit was dropped (the connection
-   * closed, the peer left), the kernel refused them (ETOOMANYREFS, EPERM: the unit's bytes are sent
-   * without them), the sink cannot take them, or their message was too large. outgoing: they came with a
-   * unit to send (else: received here). Called before they are closed.
-   */
-  onDescriptorsDropped?: (fds: readonly number[], reason: string, outgoing: boolean) => void;
-}
-
-/** How a connection ended: 'eof' (both directions over, or ended on purpose) or 'error' (err says why). */
-export type CloseReason = 'eof' | 'error';
-
-/**
- * Receive buffers shared by every connection, one per size: a read's data leaves the buffer before
- * readSocket returns (written, or copied into a queue), so a thousand connections need one buffer, not
- * a thousand.
- */
-const receiveBuffers = new Map<number, Buffer>();
-
-function receiveBuffer(size: number): Buffer {
-  let buf = receiveBuffers.get(size);
-  if (!buf) receiveBuffers.set(size, (buf = Buffer.allocUnsafe(size)));
-  return buf;
-}
-
-/** recvmsg readers over the shared receive buffers (connections with `descriptors`), one per size: each receive is one libc call. */
-const receiveReaders = new Map<number, MessageReader>();
-
-function receiveReader(size: number): MessageReader {
-  let reader = receiveReaders.get(size);
-  if (!reader) receiveReaders.set(size, (reader = new MessageReader(receiveBuffer(size))));
-  return reader;
-}
-
-/** Returns the ancillary data of the reader's last receive, or undefined when it brought none. */
-function ancillaryOf(reader: MessageReader): Ancillary | undefined {
-  return reader.fds.length || reader.controlTruncated ? { fds: reader.fds, truncated: reader.controlTruncated } : undefined;
-}
-
 /** The errors of a sendmsg that refuse the descriptors rather than the bytes: the bytes go on without them. */
 const DESCRIPTORS_REFUSED = ['ETOOMANYREFS', 'EPERM', 'EACCES'];
-
-/** Asks for larger kernel buffers on a stream socket (fewer wake-ups per byte); the kernel caps them, failures are harmless. */
-function enlargeBuffers(fd: number): void {
-  for (const opt of [SO_SNDBUF, SO_RCVBUF]) {
-    try {
-      setsockoptInt(fd, SOL_SOCKET, opt, STREAM_SOCKET_BUFFER);
-    } catch {
-      // keep the default
-    }
-  }
-}
 
 /**
  * A connected socket relayed to a sink and from a source. Finishes when both directions are over:

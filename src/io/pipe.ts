@@ -1,6 +1,7 @@
 // One direction between two connections: what one socket receives is queued for the other to send (with backpressure), descriptors with their unit, and its EOF becomes the other's shutdown(SHUT_WR).
 import { closeQuietly } from '../sys/socket';
-import type { Ancillary, Connection, Sink, Source } from './connection';
+import type { Connection } from './connection';
+import type { Ancillary, Sink, Source } from './flow';
 
 /** Bytes queued toward the sending connection before the receiving one stops reading its socket. */
 export const PIPE_HIGH_WATER = 1024 * 1024;

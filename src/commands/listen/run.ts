@@ -3,7 +3,8 @@ import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterO
 import { EXIT, UsageError } from '../../errors';
 import { drainAndClose } from '../../io/drain';
 import { idleTimer } from '../../io/timer';
-import { Connection, type CloseReason } from '../../io/connection';
+import { Connection } from '../../io/connection';
+import type { CloseReason } from '../../io/flow';
 import { StdinReader, stdoutWriter } from '../../io/stdio';
 import { describeStats } from '../../io/stats';
 import { acceptLoop, acceptOne } from '../../net/accept';

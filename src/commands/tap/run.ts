@@ -3,7 +3,8 @@ import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, reporterOf
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
-import { Connection, type Ancillary, type CloseReason } from '../../io/connection';
+import { Connection } from '../../io/connection';
+import type { Ancillary, CloseReason } from '../../io/flow';
 import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../io/stats';
 import { stderrWriter } from '../../io/stdio';

@@ -1,0 +1,79 @@
+// The contracts between a connection (./connection) and what it reads from and writes to: its sink, its source, the ancillary data that travels with a unit, its options.
+import type { SocketType } from '../sys/socket';
+import type { FrameMode } from './framing';
+import type { Diagnostics } from './stats';
+import type { Outlet } from './stdio';
+
+/** Where a connection's received data goes: stdout's FdWriter, or the connection itself when it echoes. */
+export interface Sink {
+  /** Writes bytes at once where nothing waits before them, queuing a copy of the rest; bytes may be reused afterwards. */
+  writeNow(bytes: Buffer): void;
+  /** Queues bytes (a copy, unless the sink takes them as they are). */
+  push(bytes: Buffer): void;
+  /** Writes what can be written now. */
+  flush(): void;
+  /** True while the sink holds more than it wants: stop reading until drained. */
+  readonly full: boolean;
+  /** Calls cb once everything queued has been written. */
+  whenDrained(cb: () => void): void;
+  /** The peer closed its write side: nothing more will come (a pipe passes the half-close on). */
+  end?(): void;
+  /**
+   * Takes a unit that came with ancillary data (connections created with `descriptors` only): bytes as
+   * for writeNow, and anc, whose descriptors it then owns. A sink without it cannot take descriptors:
+   * the connection closes them and says so.
+   */
+  takeAncillary?(bytes: Buffer, anc: Ancillary): void;
+}
+
+/** Ancillary data received with a unit: its descriptors (SCM_RIGHTS, close-on-exec, owned by whoever holds the unit) and whether the kernel truncated the control data (MSG_CTRUNC: descriptors lost). */
+export interface Ancillary {
+  fds: readonly number[];
+  truncated: boolean;
+}
+
+/** Where a connection's units to send come from: stdin's StdinReader, or the other side of a pipe (io/pipe). */
+export interface Source {
+  /** The connection starts taking units. */
+  addOutlet(outlet: Outlet): void;
+  /** The connection takes no more units (it closed, or its peer stopped reading). */
+  removeOutlet(outlet: Outlet): void;
+  /** The connection sent what it held: the source may produce again. */
+  kick(): void;
+  /** The connection is done with a unit (sent or dropped). */
+  release(unit: Buffer): void;
+  /** Stops producing for good. */
+  stop(): void;
+}
+
+export interface ConnectionOptions {
+  type: SocketType;
+  /** How a received message is framed for the sink; 'raw' passes it as it is. */
+  frame: FrameMode;
+  /** The largest message received; larger ones are dropped and reported. */
+  maxSize: number;
+  diagnostics: Diagnostics;
+  /** Where received data goes; null: the connection echoes it back to the peer. */
+  sink: Sink | null;
+  /** Where units to send come from (stdin, or a pipe's other side); null when nothing but echoes is sent. */
+  source: Source | null;
+  /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
+  noShutdown?: boolean;
+  /**
+   * Pass descriptors (stream and seqpacket): receive with recvmsg, so that descriptors arriving with
+   * data reach the sink's takeAncillary with their unit instead of being closed by the kernel; units
+   * accepted with descriptors are sent with them attached (SCM_RIGHTS on the unit's first byte), and the
+   * connection closes its copies once sent.
+   */
+  descriptors?: boolean;
+  /**
+   * Descriptors the connection closes without passing them on: their unit was dropped (the connection
+   * closed, the peer left), the kernel refused them (ETOOMANYREFS, EPERM: the unit's bytes are sent
+   * without them), the sink cannot take them, or their message was too large. outgoing: they came with a
+   * unit to send (else: received here). Called before they are closed.
+   */
+  onDescriptorsDropped?: (fds: readonly number[], reason: string, outgoing: boolean) => void;
+}
+
+/** How a connection ended: 'eof' (both directions over, or ended on purpose) or 'error' (err says why). */
+export type CloseReason = 'eof' | 'error';
