@@ -1,7 +1,10 @@
 // End-to-end tests of the access rules (--allow-uid, --allow-gid, --allow-user, --allow-group) on listen, echo-server
 // and peercred --listen: stream and seqpacket peers checked with SO_PEERCRED (and SO_PEERGROUPS) before any of their
 // data is read, dgram senders per message with SCM_CREDENTIALS; rejections reported; bad rules are usage errors.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

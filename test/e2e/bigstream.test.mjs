@@ -1,6 +1,9 @@
 // 64 MiB of random bytes through `usock connect` -> `usock listen` and back, compared byte for byte (sha256),
 // from files and through pipes, one way and both ways at once.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';

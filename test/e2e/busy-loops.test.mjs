@@ -1,7 +1,10 @@
 // Busy loops: usock must wait for the kernel (poll) instead of spinning when it cannot make progress: accept
 // failing with EMFILE, connect to a listener whose backlog is full (EAGAIN), a stdout pipe nobody reads.
 // "CPU near idle" is measured from /proc/PID/stat (utime + stime) over a ~1 s window.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,9 @@
 // Names that are not UTF-8: usock binds and connects to the exact bytes the user gave (Node would decode them as
 // U+FFFD), never to another path, and shows such names escaped (\xNN) in its output.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { startProcess, runPython, py, tmpDir, waitUntil, show, USOCK } from '../helpers.mjs';

@@ -1,6 +1,9 @@
 // End-to-end tests of `usock completion`: the bash and zsh scripts (valid, chosen from $SHELL), and what they
 // complete through the callback and through the scripts' own functions: commands, options, socket files, @names.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,10 @@
 // Defect: `connect -t dgram` hangs when the peer goes away. cli.md: "A send refused because the peer is gone
 // (ECONNREFUSED, ENOENT) ends usock with 69 and one line, after writing out the replies already received."
 // Real processes only: usock against a Python dgram server that disappears (closes and unlinks its socket).
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, python, py, tmpDir, assertCleanError, show, sleep } from '../helpers.mjs';

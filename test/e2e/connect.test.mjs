@@ -1,6 +1,9 @@
 // End-to-end tests of `usock connect`: stream (half-close, @abstract, long paths, -z/--probe, --type auto, --as,
 // -v/-q), dgram (autobind, --bind, --wait) and seqpacket (message boundaries, late replies).
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import {

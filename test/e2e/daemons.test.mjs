@@ -1,7 +1,10 @@
 // usock in front of real daemons from Debian's packages, started by the test on Unix sockets in its own temporary
 // folder and stopped by pid: redis-server (a 10,000-command pipeline, PING with -w) and nginx (a 16 MiB file,
 // and its close ending usock while stdin is still open). .ci/run installs both.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -1,7 +1,10 @@
 // Exit codes and data at the edges: a truncated or malformed len32 frame on stdin (65, frames before it sent),
 // messages dropped on the way (oversize, refused by the kernel, oversize input lines: 65 after the rest went
 // through), and a full disk on stdout (74). Real processes and sockets; Python peers.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import path from 'node:path';
 import {
   usock, runUsock, python, py, tmpDir, abstractName, waitListening, assertCleanError, show, len32,

@@ -1,6 +1,9 @@
 // End-to-end tests of `usock echo-server`: stream, seqpacket and dgram with 20 concurrent Python clients,
 // @abstract, --max-size, -v peer credentials, and SIGTERM/SIGINT ending it and removing the socket file.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, runPythonFile } from '../helpers.mjs';

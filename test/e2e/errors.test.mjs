@@ -1,6 +1,9 @@
 // Errors and exit codes per cli.md: one `usock: ` line (+ at most one hint), no stack trace, sysexits codes;
 // usage errors, path too long, permissions, a closed stdout, signals during a transfer, no colour off a TTY.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

@@ -1,6 +1,9 @@
 // End-to-end tests of --exec on `usock listen` (one command per connection, -k, access rules: the privileged-helper
 // pattern) and on `usock connect`: stdin/stdout on the connection, USOCK_PEER_* in the environment, exit statuses.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,10 @@
 // Defects in how usock ends: a signal under `connect --as` must end usock by that signal; a bad len32 frame on
 // stdin is a data error (65, one line), not an uncaught exception (1); a failing connection must not take a
 // server (echo-server, listen -k) down with it. Real processes and sockets only; Python peers.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';

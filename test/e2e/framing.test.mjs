@@ -1,6 +1,9 @@
 // End-to-end tests of message framing over dgram and seqpacket: --frame line|nul|raw|len32 on connect and listen,
 // --max-size (reported, never truncated), len32 through two usock processes.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import path from 'node:path';
 import {
   usock, runUsock, python, pythonFile, runPython, py, tmpDir, waitListening, assertNoStack, show, len32, sendDatagrams,

@@ -1,6 +1,9 @@
 // A real install: npm pack, then npm install -g of that tarball into a temporary prefix, gives a working usock
 // on PATH and its manual page linked where man finds it.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,9 @@
 // Interoperation with socat and OpenBSD nc as the peer, each way: paths, @abstract, dgram and seqpacket.
 // Skipped (with t.log) when socat or nc is not installed; CI installs them.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { usock, runUsock, startProcess, tmpDir, abstractName, waitListening, show, hasCommand } from '../helpers.mjs';

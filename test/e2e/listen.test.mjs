@@ -1,6 +1,9 @@
 // End-to-end tests of `usock listen`: stream (path, @abstract, long paths, half-close, -k, --mode), dgram (unnamed
 // senders, stdin to the most recent sender, big datagrams), seqpacket (one peer, -k), and -v/-q/--json diagnostics.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';

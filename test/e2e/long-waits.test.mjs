@@ -1,5 +1,8 @@
 // Waits longer than one Node timer holds (2^31 ms, about 24.8 days): `--wait 3000000` (35 days) must wait, not end after 1 ms.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { usock, abstractName, waitListening, endedBy, show, sleep } from '../helpers.mjs';
 
 test('connect -t dgram --wait 3000000 (35 days) keeps waiting for replies; a signal still ends it', async (t) => {

@@ -1,7 +1,10 @@
 // usock ls: the sockets a Python peer opens (a listener and a connection accepted from it, an abstract listener, a datagram
 // socket whose name holds a newline and a byte that is not UTF-8) are listed with their type, state, inode, peer and holder;
 // --listening, --pid, -t, PREFIX (relative and @) filter; TSV and --json; 5,000 sockets take well under a second.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,9 @@
 // --max-conns: at most N connections served at once; the others wait in the kernel's backlog (neither accepted
 // nor dropped) until one ends. Default 100 with --exec (each connection is a shell), 10,000 otherwise.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, python, py, tmpDir, waitListening, waitUntil, show, sleep } from '../helpers.mjs';

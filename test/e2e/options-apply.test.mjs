@@ -1,7 +1,10 @@
 // Options must apply or be refused: `connect --bind ADDR` binds the client socket for every type (the peer sees
 // ADDR, the file is removed at exit), and an option that does not apply to the chosen type or command is a
 // usage error (64, one clean line), checked before anything is bound or connected.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, py, tmpDir, assertCleanError, show, sleep } from '../helpers.mjs';

@@ -1,6 +1,9 @@
 // End-to-end tests of `usock pair`: one or two commands on a socketpair of each type, usock's stdio as the
 // other end (half-close both ways, message boundaries), the exit status rules and bad input.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { runUsock, usock, tmpDir, assertCleanError, show, sleep, SYSTEM_PYTHON } from '../helpers.mjs';

@@ -1,6 +1,9 @@
 // End-to-end tests of `usock peercred`: the listening process's credentials (stream, seqpacket, dgram through /proc),
 // --listen records per client (SO_PEERCRED) and per datagram (SCM_CREDENTIALS), text, JSON and TTY table output.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';

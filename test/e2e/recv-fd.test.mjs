@@ -1,5 +1,8 @@
 // End-to-end tests of `usock recv-fd` over stream, seqpacket and dgram, with Python's socket.send_fds and usock send-fd as senders: copying, --info, -- CMD, --max-fds, bad messages and descriptor leaks.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON, rootTest } from '../helpers.mjs';

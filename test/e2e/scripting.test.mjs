@@ -1,6 +1,9 @@
 // Ending a conversation from a script: -w/--timeout (idle; 75 when nothing came), -c/--count, connect --retry,
 // --no-shutdown, the peer's close after a half-close, and --exec's drain before the close. Python peers.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, py, tmpDir, abstractName, waitListening, assertCleanError, show, sleep } from '../helpers.mjs';

@@ -1,5 +1,8 @@
 // End-to-end tests of `usock send-fd` over stream, seqpacket and dgram, with Python's socket.recv_fds as the receiver: files, --write/--append, --fd, --message, --listen, bad input and descriptor leaks.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, rootTest } from '../helpers.mjs';

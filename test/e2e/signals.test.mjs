@@ -1,6 +1,9 @@
 // Signals while data is on its way out: SIGTERM while len32 frames are being written to stdout finishes the frame
 // in progress (a downstream reader never sees half a frame), then usock dies of the signal.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { usock, python, py, abstractName, endedBy, show } from '../helpers.mjs';
 
 // A seqpacket server at argv[1] that sends 64 KiB messages to its client as fast as it can, forever.

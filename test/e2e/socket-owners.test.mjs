@@ -1,7 +1,10 @@
 // Whose socket usock may replace, and abstract addresses that nobody can protect with file permissions:
 // another user's stale socket in a sticky directory is refused (73, named, untouched); a server on an
 // abstract address without --allow-* warns once; --mode with an abstract address is a usage error (64).
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import {

@@ -1,6 +1,9 @@
 // Socket file lifecycle: stale sockets replaced, live sockets and non-sockets refused (73) and left alone,
 // the file usock created removed at exit and on SIGINT/SIGTERM/SIGHUP, but not when the path was replaced.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

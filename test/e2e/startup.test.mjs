@@ -1,5 +1,8 @@
 // bin/usock's code caches: written when missing, foreign or rejected by V8, used when they belong to the build; dist/yargs.cjs loaded only where yargs parses.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

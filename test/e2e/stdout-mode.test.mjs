@@ -2,7 +2,10 @@
 // (end of work, or a signal: SIGTERM): the file description is shared with the shell and the other programs
 // of a pipeline, which expect a blocking descriptor. A Python wrapper gives usock a blocking pipe (or a pty's
 // slave) as stdout and checks that shared file description after usock has ended.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import path from 'node:path';
 import { USOCK, usock, python, tmpDir, waitListening, show } from '../helpers.mjs';
 

@@ -2,7 +2,10 @@
 // through tap to a Python server, which reads them, and the server passes one back (stream, seqpacket, dgram); records
 // show them (text, --hex, --json); descriptors tap cannot deliver are recorded as drop; MSG_CTRUNC is reported and recorded;
 // tap keeps none open.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,9 @@
 // End-to-end tests of `usock tap --inplace PATH`: a Python daemon keeps serving old and new clients while tap stands at its
 // path (same owner, group and mode) and after SIGTERM (an open connection gets its second) or -c; refusals that touch nothing (66, 73, 77, a leftover); usage errors.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runUsock, python, runPython, py, tmpDir, waitUntil, endedBy, show, assertCleanError, rootTest, NOBODY_UID, NOBODY_GID } from '../helpers.mjs';

@@ -3,7 +3,10 @@
 // `follow,tcp,raw`, checksums good, packets within 64 KiB, the file readable while tap runs; FIN both ways for a
 // half-close and --pcap-port; RST for a reset, an unreachable target and a rejected client; dgram and seqpacket as UDP;
 // usage errors.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

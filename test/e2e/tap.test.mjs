@@ -1,7 +1,10 @@
 // End-to-end tests of `usock tap`: Python clients through tap to a Python target (test/fixtures/tap_target.py): replies
 // byte-exact for concurrent clients, records as text, --hex, --json and --log, half-closes passed on, 8 MiB each way intact,
 // seqpacket message boundaries, a missing target, -c, -w, and usage errors.
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

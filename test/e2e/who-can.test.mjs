@@ -1,5 +1,8 @@
 // usock who-can: predictions on real sockets, directories, groups and ACLs, each checked against a real `usock connect -z --as USER`; abstract addresses, a missing component, --json, TSV, --try (and a real difference, under Landlock).
-import test from 'ava';
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
