@@ -24,6 +24,18 @@ export interface PipeOptions {
   holdback?: Holdback;
 }
 
+/** Calls cb once every wait given (each called with its own done callback) has called back; the missing ones count as done. */
+export function afterAll(waits: ReadonlyArray<((done: () => void) => void) | null | undefined>, cb: () => void): void {
+  let waiting = waits.length;
+  const done = () => {
+    if (--waiting === 0) cb();
+  };
+  for (const wait of waits) {
+    if (wait) wait(done);
+    else done();
+  }
+}
+
 /**
  * A one-way pipe. The connection that receives is created with `sink`, the one that sends with
  * `source`, then `attach(sender)`. Units are copied (the receive buffer is shared), so memory is
@@ -63,14 +75,9 @@ export class Pipe {
         return (!!t && !t.closed && t.queued >= PIPE_HIGH_WATER) || !!self.opts.holdback?.full;
       },
       whenDrained(cb) {
-        let waiting = 2;
-        const done = () => {
-          if (--waiting === 0) cb();
-        };
-        if (self.target) self.target.whenSent(done);
-        else done();
-        if (self.opts.holdback) self.opts.holdback.whenDrained(done);
-        else done();
+        const { target } = self;
+        const { holdback } = self.opts;
+        afterAll([target && ((done) => target.whenSent(done)), holdback && ((done) => holdback.whenDrained(done))], cb);
       },
       end: () => this.end(),
     };

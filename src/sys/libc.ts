@@ -13,6 +13,7 @@ export interface Libc {
   close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
+  malloc_trim: Fn; mallopt: Fn;
 }
 
 let libc: Libc | undefined;
@@ -54,6 +55,8 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   setgid: 'int setgid(uint32_t gid)',
   setgroups: 'int setgroups(size_t n, const uint32_t *list)',
   initgroups: 'int initgroups(const char *user, uint32_t gid)',
+  malloc_trim: 'int malloc_trim(size_t pad)',
+  mallopt: 'int mallopt(int param, int value)',
 };
 
 /**

@@ -2,9 +2,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { lib } from './libc';
+import { M_MMAP_THRESHOLD, M_TRIM_THRESHOLD } from './platform/linux';
 
 let gc: (() => void) | null | undefined;
-let mallocTrim: ((pad: number) => number) | undefined;
 
 /** Returns V8's gc(), exposed at run time (no command-line flag needed); null where V8 refuses. */
 function collector(): (() => void) | null {
@@ -26,16 +26,11 @@ function collector(): (() => void) | null {
 export function releaseMemory(): void {
   try {
     collector()?.();
-    mallocTrim ??= lib().koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-    mallocTrim(0);
+    lib().malloc_trim(0);
   } catch {
     // best effort
   }
 }
-
-/** mallopt(3) parameters (glibc). */
-const M_TRIM_THRESHOLD = -1;
-const M_MMAP_THRESHOLD = -3;
 
 /**
  * Asks the C library to keep freed buffers of a busy relay for reuse: 256 KiB buffers come from the heap
@@ -45,9 +40,8 @@ const M_MMAP_THRESHOLD = -3;
  */
 export function keepFreedMemory(): void {
   try {
-    const mallopt = lib().koffi.load('libc.so.6').func('int mallopt(int param, int value)') as (param: number, value: number) => number;
-    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    lib().mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    lib().mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
   } catch {
     // best effort
   }

@@ -1,5 +1,5 @@
 // tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
-import type { Holdback } from '../../io/pipe';
+import { afterAll, type Holdback } from '../../io/pipe';
 import { HIGH_WATER, type FdWriter } from '../../io/writer';
 import { describeDescriptor } from '../../proc/fdinfo';
 import { recordEscaper } from '../../report/cescape';
@@ -118,13 +118,7 @@ export class Recorder implements Holdback {
   whenDrained(cb: () => void): void {
     this.formatPending();
     const also = this.also;
-    if (!also) return this.out.whenDrained(cb);
-    let waiting = 2;
-    const done = () => {
-      if (--waiting === 0) cb();
-    };
-    this.out.whenDrained(done);
-    also.whenDrained(done);
+    afterAll([(done) => this.out.whenDrained(done), also && ((done) => also.whenDrained(done))], cb);
   }
 
   /** Records connection conn opening (with its client, where known). */

@@ -77,3 +77,7 @@ export const MSGHDR_SIZE = 56;
 export const IOVEC_SIZE = 16;
 export const CMSGHDR_SIZE = 16;
 export const CMSG_ALIGN = 8;
+
+// mallopt(3) parameters (glibc)
+export const M_TRIM_THRESHOLD = -1;
+export const M_MMAP_THRESHOLD = -3;
