@@ -8,12 +8,32 @@ export const HIGH_WATER = 1024 * 1024;
 /** Owned pieces at least this long are queued as they are (no copy); the blocks leave together in one writev(2). */
 const OWNED_AS_IS = 16 * 1024;
 
+/** What the record writers need of a writer: FdWriter (any descriptor) or FileWriter (a regular file, written by a worker thread). */
+export interface ByteWriter {
+  /** Queues bytes; `owned`: the caller will not reuse them (a writer may then keep them rather than copy). */
+  push(bytes: Buffer, owned?: boolean): void;
+  /** Writes bytes now, or queues (a copy of) what cannot go yet; the caller may reuse bytes afterwards. */
+  writeNow(bytes: Buffer): void;
+  /** Writes what is queued as far as the descriptor takes it now, the rest later. */
+  flush(): void;
+  /** Bytes queued, not written yet. */
+  readonly queued: number;
+  /** True while producers should wait for whenDrained. */
+  readonly full: boolean;
+  /** Calls cb once everything queued so far has been written (or the writer failed). */
+  whenDrained(cb: () => void): void;
+  /** Writes everything queued, blocking up to timeoutMs (the exit path); true when all was written. */
+  drainSync(timeoutMs: number): boolean;
+  /** Called once when a write fails; the writer then drops what it holds. */
+  onError: (err: Error) => void;
+}
+
 /**
  * Queues bytes for fd and writes them as the fd accepts them. Small pieces are copied into
  * 256 KiB blocks, large ones queued as they are, and up to GATHER_MAX blocks leave in one writev(2).
  * Never closes fd.
  */
-export class FdWriter {
+export class FdWriter implements ByteWriter {
   private blocks: Buffer[] = [];
   private tailUsed = 0; // bytes used in the last block when it is a copy block
   private tailIsCopy = false;

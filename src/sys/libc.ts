@@ -13,7 +13,7 @@ export interface Libc {
   close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
-  malloc_trim: Fn; mallopt: Fn;
+  malloc_trim: Fn; mallopt: Fn; memcpy: Fn;
 }
 
 let libc: Libc | undefined;
@@ -57,6 +57,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   initgroups: 'int initgroups(const char *user, uint32_t gid)',
   malloc_trim: 'int malloc_trim(size_t pad)',
   mallopt: 'int mallopt(int param, int value)',
+  memcpy: 'void *memcpy(void *dst, const void *src, size_t n)',
 };
 
 /**

@@ -1,5 +1,6 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
 import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber } from '../../cli/options';
+import { fstatSync } from 'node:fs';
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
@@ -9,7 +10,8 @@ import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../io/stats';
 import { stderrWriter } from '../../io/stdio';
 import { idleTimer } from '../../io/timer';
-import { FdWriter } from '../../io/writer';
+import { FileWriter } from '../../io/file-writer';
+import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
@@ -160,10 +162,12 @@ function peerInfo(cred: Ucred | null | undefined): PeerInfo | null {
 }
 
 /**
- * Returns a non-blocking writer to path (created 0666 minus umask) for option, which either appends to it (O_APPEND:
- * --log) or truncates it (O_TRUNC: --pcap, one capture a file). Throws UsockError: 77 for permission, 73 otherwise.
+ * Returns a writer to path (created 0666 minus umask) for option, which either appends to it (O_APPEND: --log) or
+ * truncates it (O_TRUNC: --pcap, one capture a file): a worker thread writes to a regular file (the file system's
+ * write path off the relay's thread), a non-blocking FdWriter to anything else (a FIFO, a terminal). Throws
+ * UsockError: 77 for permission, 73 otherwise.
  */
-function fileWriter(option: string, path: string, how: number): FdWriter {
+function fileWriter(option: string, path: string, how: number): ByteWriter {
   let fd: number;
   try {
     fd = open(path, O_WRONLY | O_CREAT | how | O_NONBLOCK);
@@ -172,7 +176,10 @@ function fileWriter(option: string, path: string, how: number): FdWriter {
     throw new UsockError(`${option}: ${err.message}`, err.code === 'EACCES' || err.code === 'EPERM' ? 'NOPERM' : 'CANTCREAT');
   }
   onCleanup(() => closeQuietly(fd));
-  return new FdWriter(new FdWatcher(fd));
+  if (!fstatSync(fd).isFile()) return new FdWriter(new FdWatcher(fd));
+  const writer = new FileWriter(fd);
+  onCleanup(() => writer.stop()); // after the caller's drainSync, before the close
+  return writer;
 }
 
 interface TapConnection {
