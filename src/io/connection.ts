@@ -102,6 +102,20 @@ export class Connection implements Outlet {
     this.flushQueue();
   }
 
+  /**
+   * Sends bytes, a view of a buffer its owner reuses after this call (a shared receive buffer), as a
+   * unit: at once as far as the socket takes it, and a copy of the rest is queued. Without descriptors.
+   */
+  acceptView(bytes: Buffer): void {
+    if (this.queue.length > 0 || this.writeShut || this.sendError || this.finished) return this.accept(Buffer.from(bytes));
+    this.enqueue(bytes);
+    this.flushQueue();
+    if (this.queue[0] !== bytes) return; // sent (or dropped by a failure)
+    this.queue[0] = Buffer.from(bytes.subarray(this.offset));
+    this.queuedBytes -= this.offset;
+    this.offset = 0;
+  }
+
   /** No more units: shut down the write side once the queue is sent. */
   end(): void {
     this.ending = true;

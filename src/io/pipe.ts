@@ -14,8 +14,9 @@ export interface Holdback {
 
 export interface PipeOptions {
   /**
-   * Sees every unit that passes (a stream chunk or one message) before it is queued, with its ancillary
+   * Sees every unit that passes (a stream chunk or one message) before it is sent, with its ancillary
    * data when it has some (its descriptors still open: describe them here; the sender owns them next).
+   * A unit without ancillary data is a view of the shared receive buffer, valid only during the call.
    */
   onData?: (unit: Buffer, anc?: Ancillary) => void;
   /** Called once, when this direction is over (the receiving socket's peer half-closed, or its connection ended). */
@@ -38,8 +39,8 @@ export function afterAll(waits: ReadonlyArray<((done: () => void) => void) | nul
 
 /**
  * A one-way pipe. The connection that receives is created with `sink`, the one that sends with
- * `source`, then `attach(sender)`. Units are copied (the receive buffer is shared), so memory is
- * bounded by PIPE_HIGH_WATER per direction plus one read.
+ * `source`, then `attach(sender)`. What the sender cannot send at once is copied (the receive buffer
+ * is shared), so memory is bounded by PIPE_HIGH_WATER per direction plus one read.
  */
 export class Pipe {
   private target: Connection | null = null;
@@ -50,10 +51,10 @@ export class Pipe {
 
   constructor(private readonly opts: PipeOptions = {}) {
     const self = this;
+    // Sent straight from the receive buffer where the socket takes it; only the rest is copied.
     const pass = (bytes: Buffer) => {
-      const unit = Buffer.from(bytes);
-      self.opts.onData?.(unit);
-      self.target?.accept(unit); // a closed or shut sender drops it
+      self.opts.onData?.(bytes);
+      self.target?.acceptView(bytes); // a closed or shut sender drops it
     };
     // The descriptors reach the sender even when onData throws: it closes them once sent or dropped.
     const passWithAncillary = (bytes: Buffer, anc: Ancillary) => {

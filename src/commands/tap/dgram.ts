@@ -128,7 +128,7 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
         drop(c, 's2c', fds, `the reply of ${n} bytes was too large`);
         continue;
       }
-      const reply = Buffer.from(replies.data.subarray(0, n)); // a copy: the record is formatted later, the buffer read again at once
+      const reply = replies.data.subarray(0, n); // sent and recorded before the buffer is read again
       record(c, 's2c', reply, fds, replies.controlTruncated);
       if (!c.from) { // an unnamed client cannot get it
         drop(c, 's2c', fds, 'the client is unnamed');

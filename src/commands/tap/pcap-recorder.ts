@@ -1,5 +1,5 @@
 // tap --pcap: each connection as a synthetic TCP flow (dgram and seqpacket: UDP) in a pcap file, written packet by packet on a non-blocking writer that the relay must not outrun.
-import type { FdWriter } from '../../io/writer';
+import type { ByteWriter } from '../../io/writer';
 import { clientPort, globalHeader, TcpFlow, UdpFlow } from '../../report/pcap';
 import type { SocketType } from '../../sys/socket';
 import type { Direction, TapEvent, TapSink } from './record';
@@ -15,10 +15,10 @@ export class PcapRecorder implements TapSink {
   private readonly flows = new Map<number, TcpFlow | UdpFlow>();
   private readonly emit = (head: Buffer, payload: Buffer | null) => {
     this.out.push(head); // copied: head is reused
-    if (payload) this.out.push(payload, true); // a slice of the relayed unit, a copy that nothing changes: queued as it is
+    if (payload) this.out.push(payload); // copied: a view of the relay's receive buffer
   };
 
-  constructor(private readonly out: FdWriter, private readonly type: SocketType, private readonly serverPort: number) {
+  constructor(private readonly out: ByteWriter, private readonly type: SocketType, private readonly serverPort: number) {
     out.push(globalHeader(), true);
     out.flush();
   }

@@ -1,6 +1,6 @@
 // tap's records: every transfer and event of every connection as text (C-escaped or a hex dump) or JSON lines, queued on a non-blocking writer that the relay must not outrun.
 import { afterAll, type Holdback } from '../../io/pipe';
-import { HIGH_WATER, type FdWriter } from '../../io/writer';
+import { HIGH_WATER, type ByteWriter } from '../../io/writer';
 import { describeDescriptor } from '../../proc/fdinfo';
 import { recordEscaper } from '../../report/cescape';
 import { cEscape, hexDump } from '../../report/text';
@@ -75,6 +75,7 @@ function peerText(p: PeerInfo): string {
 /** A second destination of every record (the pcap file), told each one with the records' time (microseconds since the epoch); a Holdback too. */
 export interface TapSink extends Holdback {
   open(conn: number, us: number): void;
+  /** Records data (only read during the call: copy what is kept). */
   data(conn: number, dir: Direction, data: Buffer, us: number): void;
   event(conn: number, event: TapEvent, fields: { dir?: Direction; error?: string }, us: number): void;
   /** dir's side ended the connection abruptly (a reset, or an error on its socket). */
@@ -109,7 +110,7 @@ export class Recorder implements Holdback {
   private pending: PendingData[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly out: FdWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {}
+  constructor(private readonly out: ByteWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {}
 
   get full(): boolean {
     return this.out.full || this.pendingBytes >= HIGH_WATER || !!this.also?.full;
@@ -156,6 +157,7 @@ export class Recorder implements Holdback {
   /**
    * Records a transfer of data on connection conn in direction dir, with the descriptors that came with
    * it (SCM_RIGHTS) and ctrunc when the kernel truncated its control data (MSG_CTRUNC: descriptors lost).
+   * data is only read during the call.
    */
   data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = [], ctrunc = false): void {
     const us = nowMicros();
@@ -163,9 +165,9 @@ export class Recorder implements Holdback {
     const peer = this.firstPeer.get(conn);
     if (peer !== undefined) this.firstPeer.delete(conn);
     // A small transfer (a request, a reply) is formatted a moment later, with the ones that follow it: its
-    // relay goes on at once. data must not change afterwards (the relay's units are copies).
+    // relay goes on at once. data is the relay's receive buffer, read again once this returns: a copy waits.
     if (data.length < WRITE_AT_ONCE) {
-      this.pending.push({ conn, dir, data, fds, ctrunc, us, peer });
+      this.pending.push({ conn, dir, data: Buffer.from(data), fds, ctrunc, us, peer });
       this.pendingBytes += data.length;
       return this.flushSoon();
     }
