@@ -32,6 +32,15 @@ export function receiveReader(size: number): MessageReader {
   return reader;
 }
 
+/**
+ * Makes buf the shared receive buffer of its size (tap: an area of its WebAssembly module's memory, so that
+ * what it reads is escaped and summed where it lands). Call before the first receive of that size.
+ */
+export function shareReceiveBuffer(buf: Buffer): void {
+  if (receiveReaders.has(buf.length)) throw new Error(`shareReceiveBuffer: receives of ${buf.length} bytes have begun`);
+  receiveBuffers.set(buf.length, buf);
+}
+
 /** Returns the ancillary data of the reader's last receive, or undefined when it brought none. */
 export function ancillaryOf(reader: MessageReader): Ancillary | undefined {
   return reader.fds.length || reader.controlTruncated ? { fds: reader.fds, truncated: reader.controlTruncated } : undefined;

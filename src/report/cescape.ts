@@ -22,11 +22,12 @@ export function wasmEscaper(m: Simd): RecordEscaper {
       } else {
         view.write(prefix, start, 'latin1');
       }
+      const inPlace = data.buffer === view.buffer; // data in the module's receive area: no copy
       let off = 0;
       do {
         const part = data.subarray(off, off + CHUNK);
-        view.set(part, IN);
-        let end = OUT + escape(IN, part.length, OUT);
+        if (!inPlace) view.set(part, IN);
+        let end = OUT + escape(inPlace ? part.byteOffset : IN, part.length, OUT);
         off += part.length;
         if (off >= data.length && suffix.length <= SUFFIX_ROOM) {
           end += view.write(suffix, end, 'latin1');

@@ -103,13 +103,17 @@ export function onesSum(bytes: Uint8Array, start: number, end: number, m: Simd |
 /** Ranges at least this long are summed by the WebAssembly module where there is one: a copy into its memory and 16 bytes a step. */
 const SIMD_SUM_FROM = 512;
 
-/** onesSum by the module m, CHUNK bytes a call (CHUNK is even, so each piece starts on a word). */
+/** onesSum by the module m, CHUNK bytes a call (CHUNK is even, so each piece starts on a word); bytes in the module's memory are summed where they are. */
 function simdSum(m: Simd, bytes: Uint8Array, start: number, end: number): number {
+  const inPlace = bytes.buffer === m.view.buffer;
   let sum = 0;
   for (let off = start; off < end; off += CHUNK) {
     const stop = Math.min(end, off + CHUNK);
-    m.view.set(bytes.subarray(off, stop), IN);
-    sum += m.sum(IN, stop - off);
+    if (inPlace) sum += m.sum(bytes.byteOffset + off, stop - off);
+    else {
+      m.view.set(bytes.subarray(off, stop), IN);
+      sum += m.sum(IN, stop - off);
+    }
   }
   return swap16(fold(sum)); // a sum of little-endian words is the big-endian sum byte-swapped (RFC 1071)
 }

@@ -16,14 +16,19 @@ export const CHUNK = 64 * 1024;
 export const PREFIX_ROOM = 1024;
 /** Room after the output for a record's suffix. */
 export const SUFFIX_ROOM = 1024;
-/** Memory layout: hex digits at 0, the input (CHUNK bytes), the prefix room, the output (4 x CHUNK, 16 bytes of overrun, the suffix room). */
+/** The size of the receive area: a relay's stream receive buffer, so that what it reads is escaped and summed where it lands. */
+export const RECEIVE_SIZE = 256 * 1024;
+/** Memory layout: hex digits at 0, the input (CHUNK bytes), the prefix room, the output (4 x CHUNK, 16 bytes of overrun, the suffix room), the receive area. */
 export const IN = 64;
 export const OUT = IN + CHUNK + PREFIX_ROOM;
-const MEMORY_END = OUT + 4 * CHUNK + 16 + SUFFIX_ROOM;
+const RECEIVE = (OUT + 4 * CHUNK + 16 + SUFFIX_ROOM + 4095) & ~4095;
+const MEMORY_END = RECEIVE + RECEIVE_SIZE;
 
 export interface Simd {
   /** The module's memory, as a Buffer (valid for good: the memory never grows after set-up). */
   view: Buffer;
+  /** The receive area (RECEIVE_SIZE bytes of view): data there is escaped and summed in place, without a copy. */
+  receiveArea: Buffer;
   /** Escapes length bytes at input into output; returns the length written (see simd.wat). */
   escape: (input: number, length: number, output: number) => number;
   /** Returns the one's-complement sum of length bytes at input as little-endian 16-bit words, folded to 16 bits. */
@@ -36,8 +41,10 @@ export function instantiateSimd(wasm: Uint8Array): Simd {
   const memory = instance.exports.memory as WasmMemory;
   const pages = Math.ceil(MEMORY_END / 65536) - memory.buffer.byteLength / 65536;
   if (pages > 0) memory.grow(pages);
+  const view = Buffer.from(memory.buffer); // after grow: growing detaches earlier views
   return {
-    view: Buffer.from(memory.buffer), // after grow: growing detaches earlier views
+    view,
+    receiveArea: view.subarray(RECEIVE, RECEIVE + RECEIVE_SIZE),
     escape: instance.exports.escape as Simd['escape'],
     sum: instance.exports.sum as Simd['sum'],
   };

@@ -11,6 +11,7 @@ import type { Diagnostics } from '../../io/stats';
 import { stderrWriter } from '../../io/stdio';
 import { idleTimer } from '../../io/timer';
 import { FileWriter } from '../../io/file-writer';
+import { shareReceiveBuffer, STREAM_CHUNK } from '../../io/receive';
 import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
@@ -19,6 +20,7 @@ import { takeOver, type Inplace } from '../../net/inplace';
 import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';
+import { simd } from '../../report/simd';
 import { hasCode, SysError } from '../../sys/errors';
 import { keepFreedMemory, releaseMemory } from '../../sys/memory';
 import { O_APPEND, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../../sys/platform/linux';
@@ -60,6 +62,8 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
   if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
   keepFreedMemory(); // the relay's buffers are reused rather than faulted in afresh
+  const area = simd()?.receiveArea;
+  if (area?.length === STREAM_CHUNK) shareReceiveBuffer(area); // stream data is escaped and summed where it lands
   const recorder = new Recorder(out, format, pcapOut && new PcapRecorder(pcapOut, type, pcapPort));
   onCleanup(() => recorder.formatPending()); // runs before the drains above (newest first)
   let inplace: Inplace | null = null;

@@ -6,7 +6,8 @@ import { jsEscaper, recordEscaper, wasmEscaper } from '../../../src/report/cesca
 import { instantiateSimd } from '../../../src/report/simd.ts';
 import { cEscape } from '../../../src/report/text.ts';
 
-const wasm = wasmEscaper(instantiateSimd(await assembleWat('src/report/simd.wat')));
+const module = instantiateSimd(await assembleWat('src/report/simd.wat'));
+const wasm = wasmEscaper(module);
 
 /** Returns the record an escaper emits, joined, and the number of pieces. */
 function recordOf(escaper, prefix, data, suffix) {
@@ -48,4 +49,14 @@ test('wasm: a record leaves in one piece up to 64 KiB of data, in one piece per 
 test('recordEscaper: the escaper of this process (from the sources: the JavaScript one) escapes as cEscape does', (t) => {
   const data = randomBytes(1000);
   t.is(recordOf(recordEscaper(), '', data, '').text, cEscape(data));
+});
+
+test('wasm: data in the module\'s receive area (where tap reads a stream) is escaped in place: the same records as a copy elsewhere', (t) => {
+  const text = Buffer.from('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n\\ \t\x00\xff'.repeat(8000)).subarray(0, module.receiveArea.length);
+  text.copy(module.receiveArea);
+  for (const [start, end] of [[0, module.receiveArea.length], [1, 17], [5, 65_541], [65_536, 200_003]]) {
+    const inPlace = module.receiveArea.subarray(start, end);
+    t.is(inPlace.buffer, module.view.buffer);
+    t.is(recordOf(wasm, '#1 > : ', inPlace, '\n').text, `#1 > : ${cEscape(text.subarray(start, end))}\n`);
+  }
 });

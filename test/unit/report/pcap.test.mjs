@@ -88,6 +88,19 @@ test('onesSum by the WebAssembly module (src/report/simd.wat): the same as a byt
   t.is(onesSum(Buffer.alloc(1000), 0, 1000, m), 0);
 });
 
+test('onesSum of bytes in the module\'s receive area: summed in place, the same as elsewhere, at every alignment and parity', async (t) => {
+  const m = instantiateSimd(await assembleWat('src/report/simd.wat'));
+  const data = randomBytes(m.receiveArea.length);
+  data.copy(m.receiveArea);
+  for (let start = 0; start < 5; start++) {
+    for (const len of [512, 513, 4099, 65_491, 65_537, m.receiveArea.length - 5]) {
+      t.is(onesSum(m.receiveArea, start, start + len, m), naiveSum(data, start, start + len), `start ${start} len ${len}`);
+    }
+  }
+  const view = m.receiveArea.subarray(3, 70_003); // a view that starts inside the area
+  t.is(onesSum(view, 1, view.length, m), naiveSum(data, 4, 70_003));
+});
+
 test('clientPort: 40000 for connection 1, distinct up, wrapping within 1024..65535', (t) => {
   t.is(clientPort(1), 40_000);
   t.is(clientPort(2), 40_001);
