@@ -18,6 +18,10 @@ const CONSUMED = 1; // bytes the worker has written (drainSync waits on it)
 const WANT = 2; // 1: the event loop wants a message after the worker's next write
 const STOP = 3; // 1: the worker returns once it has written everything produced
 const ERRNO = 4; // the errno of a failed write: the worker has stopped
+const SLEEPING = 5; // 1: the worker waits for PRODUCED to change (only then does the event loop wake it)
+const DRAINING = 6; // 1: the event loop waits for CONSUMED to change (only then does the worker wake it)
+/** Bytes handed over that wake a sleeping worker at once; less waits for the end of the event loop's turn (one wake-up, not one a record). */
+const WAKE_AT = 256 * 1024;
 
 /**
  * The worker (plain JavaScript, evaluated in the thread): writes the ring's bytes in order as the
@@ -36,7 +40,9 @@ for (;;) {
   const produced = Atomics.load(ctl, ${PRODUCED});
   if (produced === consumed) {
     if (Atomics.load(ctl, ${STOP})) break;
-    Atomics.wait(ctl, ${PRODUCED}, produced);
+    Atomics.store(ctl, ${SLEEPING}, 1); // then the event loop wakes it: seen here or there, never missed
+    if (Atomics.load(ctl, ${PRODUCED}) === produced) Atomics.wait(ctl, ${PRODUCED}, produced);
+    Atomics.store(ctl, ${SLEEPING}, 0);
     continue;
   }
   const start = consumed & (size - 1);
@@ -50,7 +56,7 @@ for (;;) {
     break;
   }
   Atomics.store(ctl, ${CONSUMED}, consumed);
-  Atomics.notify(ctl, ${CONSUMED});
+  if (Atomics.load(ctl, ${DRAINING})) Atomics.notify(ctl, ${CONSUMED}); // a notify takes V8's one lock: only when awaited
   if (Atomics.exchange(ctl, ${WANT}, 0) === 1) parentPort.postMessage(0);
 }
 `;
@@ -63,7 +69,7 @@ for (;;) {
  * caller closes it after drainSync or stop.
  */
 export class FileWriter implements ByteWriter {
-  private readonly control = new Int32Array(new SharedArrayBuffer(5 * 4));
+  private readonly control = new Int32Array(new SharedArrayBuffer(7 * 4));
   private readonly ring = Buffer.from(new SharedArrayBuffer(RING));
   private worker: Worker | null = null;
   private produced = 0; // as CONSUMED: modulo 2^32
@@ -72,6 +78,7 @@ export class FileWriter implements ByteWriter {
   private spillBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private failed: Error | null = null;
+  private wakeQueued = false;
   onError: (err: Error) => void = () => {};
 
   constructor(readonly fd: number) {}
@@ -113,7 +120,7 @@ export class FileWriter implements ByteWriter {
     if (this.produced !== this.published) {
       this.published = this.produced;
       Atomics.store(this.control, PRODUCED, this.produced);
-      Atomics.notify(this.control, PRODUCED);
+      this.wake();
     }
     if (this.spillBytes > 0) this.wantProgress();
   }
@@ -136,8 +143,10 @@ export class FileWriter implements ByteWriter {
       if (this.queued === 0) return true;
       const left = deadline - Date.now();
       if (left <= 0) return false;
+      Atomics.store(this.control, DRAINING, 1);
       const consumed = Atomics.load(this.control, CONSUMED);
       if (consumed !== this.produced) Atomics.wait(this.control, CONSUMED, consumed, left);
+      Atomics.store(this.control, DRAINING, 0);
     }
   }
 
@@ -173,6 +182,19 @@ export class FileWriter implements ByteWriter {
     worker.on('message', () => this.progress());
     worker.on('error', (err) => this.fail(err));
     this.worker = worker;
+  }
+
+  /** Wakes the worker if it sleeps: at once for WAKE_AT bytes or more, else at the end of this turn of the event loop. */
+  private wake(): void {
+    if (Atomics.load(this.control, SLEEPING) === 0) return; // awake: it reads PRODUCED after each write
+    if (this.inRing() >= WAKE_AT) Atomics.notify(this.control, PRODUCED);
+    else if (!this.wakeQueued) {
+      this.wakeQueued = true;
+      setImmediate(() => {
+        this.wakeQueued = false;
+        Atomics.notify(this.control, PRODUCED);
+      });
+    }
   }
 
   /** Bytes in the ring not written yet. */
