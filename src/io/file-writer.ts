@@ -5,10 +5,8 @@ import { copyInto } from '../sys/memory';
 import { write } from '../sys/socket';
 import type { ByteWriter } from './writer';
 
-/** The ring's size (a power of two): what the event loop may have copied ahead of the worker. */
+/** The ring's size when the caller gives none (a power of two): what the event loop may have copied ahead of the worker. */
 const RING = 4 * 1024 * 1024;
-/** Bytes waiting (in the ring and beyond it) from which the writer is full: its producers pause until it drains. */
-const FULL_AT = RING / 2;
 /** A flush of this much or more starts the worker; until then the event loop writes (small records need no thread). */
 const WORKER_FROM = 64 * 1024;
 
@@ -31,9 +29,9 @@ const WAKE_AT = 256 * 1024;
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
-const { fd, ring, control } = workerData;
+const { fd, ring, ringOffset, ringSize, control } = workerData;
 const ctl = new Int32Array(control);
-const bytes = new Uint8Array(ring);
+const bytes = new Uint8Array(ring, ringOffset, ringSize);
 const size = bytes.length;
 let consumed = Atomics.load(ctl, ${CONSUMED}); // the event loop wrote the bytes before it
 for (;;) {
@@ -63,14 +61,16 @@ for (;;) {
 
 /**
  * Writes to fd, a regular file: push and writeNow copy the bytes into a ring (or, when the ring is full,
- * queue a copy), so the caller may reuse them at once. Each flush writes the ring on the event loop
+ * queue a copy), so the caller may reuse them at once; or the caller writes into the ring itself
+ * (reserve, commit). Each flush writes the ring on the event loop
  * until one flush finds WORKER_FROM bytes or more: from then on a worker thread sharing the ring writes
  * it. Writes in order; a write that fails stops the writer and calls onError once. Never closes fd: the
  * caller closes it after drainSync or stop.
  */
 export class FileWriter implements ByteWriter {
   private readonly control = new Int32Array(new SharedArrayBuffer(7 * 4));
-  private readonly ring = Buffer.from(new SharedArrayBuffer(RING));
+  private readonly ring: Buffer;
+  private readonly size: number;
   private worker: Worker | null = null;
   private produced = 0; // as CONSUMED: modulo 2^32
   private published = 0; // produced as the worker last saw it
@@ -81,22 +81,27 @@ export class FileWriter implements ByteWriter {
   private wakeQueued = false;
   onError: (err: Error) => void = () => {};
 
-  constructor(readonly fd: number) {}
+  /** ring: a view of shared memory (a SharedArrayBuffer) whose length is a power of two, to use as the ring; by default a new one of 4 MiB. */
+  constructor(readonly fd: number, ring?: Buffer) {
+    this.ring = ring ?? Buffer.from(new SharedArrayBuffer(RING));
+    this.size = this.ring.length;
+    if (!(this.ring.buffer instanceof SharedArrayBuffer) || (this.size & (this.size - 1)) !== 0) throw new Error('FileWriter: the ring must be shared memory, a power of two long');
+  }
 
   /** Returns the bytes not written yet. */
   get queued(): number {
     return this.failed ? 0 : this.inRing() + this.spillBytes;
   }
 
-  /** True while more than FULL_AT bytes wait: producers should wait for drain. */
+  /** True while more than half the ring's worth waits: producers should wait for drain. */
   get full(): boolean {
-    return this.queued >= FULL_AT;
+    return this.queued >= this.size / 2;
   }
 
   /** Queues a copy of bytes; the worker sees it at the next flush. */
   push(bytes: Buffer): void {
     if (this.failed) return;
-    if (this.spillBytes === 0 && bytes.length <= RING - this.inRing()) this.copyIn(bytes);
+    if (this.spillBytes === 0 && bytes.length <= this.size - this.inRing()) this.copyIn(bytes);
     else {
       this.spill.push(Buffer.from(bytes));
       this.spillBytes += bytes.length;
@@ -157,13 +162,26 @@ export class FileWriter implements ByteWriter {
     Atomics.notify(this.control, PRODUCED);
   }
 
+  /** Returns a view of the ring where `length` bytes may be written now, contiguous, after everything queued; null when the ring has no such room (or the writer failed). */
+  reserve(length: number): Buffer | null {
+    if (this.failed || this.spillBytes > 0) return null;
+    const start = this.produced & (this.size - 1);
+    if (length > Math.min(this.size - this.inRing(), this.size - start)) return null;
+    return this.ring.subarray(start, start + length);
+  }
+
+  /** Queues the first `length` bytes written into the last reserve's view; the worker sees them at the next flush. */
+  commit(length: number): void {
+    this.produced = (this.produced + length) | 0;
+  }
+
   /** Writes the ring (and what spilled beyond it) on the event loop: before the worker starts. */
   private writeHere(): void {
     try {
       while (this.inRing() > 0) {
         const consumed = Atomics.load(this.control, CONSUMED);
-        const start = consumed & (RING - 1);
-        const n = write(this.fd, this.ring.subarray(start, start + Math.min(this.inRing(), RING - start)));
+        const start = consumed & (this.size - 1);
+        const n = write(this.fd, this.ring.subarray(start, start + Math.min(this.inRing(), this.size - start)));
         if (typeof n !== 'number') throw new Error('write: a regular file would block'); // O_NONBLOCK does not apply to files
         Atomics.store(this.control, CONSUMED, (consumed + n) | 0);
         this.refill();
@@ -177,7 +195,8 @@ export class FileWriter implements ByteWriter {
 
   /** Starts the worker, which takes over the ring where the event loop left it. */
   private startWorker(): void {
-    const worker = new Worker(WORKER, { eval: true, workerData: { fd: this.fd, ring: this.ring.buffer, control: this.control.buffer } });
+    const { buffer, byteOffset, length } = this.ring;
+    const worker = new Worker(WORKER, { eval: true, workerData: { fd: this.fd, ring: buffer, ringOffset: byteOffset, ringSize: length, control: this.control.buffer } });
     worker.unref(); // referenced only while someone waits for it (see wantProgress)
     worker.on('message', () => this.progress());
     worker.on('error', (err) => this.fail(err));
@@ -204,8 +223,8 @@ export class FileWriter implements ByteWriter {
 
   /** Copies bytes into the ring after what it holds (they fit), wrapping at its end. */
   private copyIn(bytes: Buffer): void {
-    const start = this.produced & (RING - 1);
-    const first = Math.min(bytes.length, RING - start);
+    const start = this.produced & (this.size - 1);
+    const first = Math.min(bytes.length, this.size - start);
     copyInto(this.ring, start, first < bytes.length ? bytes.subarray(0, first) : bytes);
     if (first < bytes.length) copyInto(this.ring, 0, bytes.subarray(first));
     this.produced = (this.produced + bytes.length) | 0;
@@ -214,7 +233,7 @@ export class FileWriter implements ByteWriter {
   /** Moves spilled copies into the ring as far as it has room. */
   private refill(): void {
     while (this.spill.length) {
-      const room = RING - this.inRing();
+      const room = this.size - this.inRing();
       if (room === 0) return;
       const head = this.spill[0]!;
       const part = head.length <= room ? head : head.subarray(0, room);

@@ -26,6 +26,10 @@ export interface ByteWriter {
   drainSync(timeoutMs: number): boolean;
   /** Called once when a write fails; the writer then drops what it holds. */
   onError: (err: Error) => void;
+  /** Where the writer lets its caller write in place (FileWriter's ring): a view of `length` free bytes, or null. */
+  reserve?(length: number): Buffer | null;
+  /** Queues the first `length` bytes written into the last reserve's view. */
+  commit?(length: number): void;
 }
 
 /**

@@ -1,20 +1,34 @@
 // C-escaped records of whole transfers (tap): WebAssembly SIMD (./simd) where the runtime runs it, else cEscape of ./text.
+import { copyInto } from '../sys/memory';
 import { CHUNK, IN, OUT, PREFIX_ROOM, simd, SUFFIX_ROOM, type Simd } from './simd';
 import { cEscape } from './text';
 
 /** Receives one piece of a record; the piece is only valid during the call (copy what is kept). */
 export type Emit = (piece: Buffer) => void;
 
+/**
+ * Room to escape into straight away (a FileWriter's ring in the module's memory): reserve returns a view of
+ * `length` free bytes there, or null; commit hands the first `length` bytes of the last reservation over.
+ */
+export interface Place {
+  reserve(length: number): Buffer | null;
+  commit(length: number): void;
+}
+
 export interface RecordEscaper {
-  /** Emits prefix (ASCII), the C escape of data (see cEscape), then suffix (ASCII), in pieces of at most about 256 KiB. */
-  record(prefix: string, data: Buffer, suffix: string, emit: Emit): void;
+  /**
+   * Emits prefix (ASCII), the C escape of data (see cEscape), then suffix (ASCII), in pieces of at most about
+   * 256 KiB; or, piece by piece, writes them straight into place where it has room in the module's memory.
+   */
+  record(prefix: string, data: Buffer, suffix: string, emit: Emit, place?: Place | null): void;
 }
 
 /** Returns an escaper running the module instance m. */
 export function wasmEscaper(m: Simd): RecordEscaper {
   const { view, escape } = m;
   return {
-    record(prefix, data, suffix, emit) {
+    record(prefix, data, suffix, emit, place) {
+      if (place && prefix.length <= PREFIX_ROOM && suffix.length <= SUFFIX_ROOM && intoPlace(m, prefix, data, suffix, emit, place)) return;
       let start = OUT - prefix.length;
       if (prefix.length > PREFIX_ROOM) {
         emit(Buffer.from(prefix, 'latin1'));
@@ -26,7 +40,7 @@ export function wasmEscaper(m: Simd): RecordEscaper {
       let off = 0;
       do {
         const part = data.subarray(off, off + CHUNK);
-        if (!inPlace) view.set(part, IN);
+        if (!inPlace) copyInto(view, IN, part); // V8 copies into shared memory slowly
         let end = OUT + escape(inPlace ? part.byteOffset : IN, part.length, OUT);
         off += part.length;
         if (off >= data.length && suffix.length <= SUFFIX_ROOM) {
@@ -39,6 +53,36 @@ export function wasmEscaper(m: Simd): RecordEscaper {
       if (suffix) emit(Buffer.from(suffix, 'latin1'));
     },
   };
+}
+
+/**
+ * Escapes the record piece by piece straight into place, while it has room in m's memory for each; when
+ * the first piece does not fit it returns false having written nothing, when a later one does not, the
+ * rest goes to emit through OUT. Returns true when the record was written.
+ */
+function intoPlace(m: Simd, prefix: string, data: Buffer, suffix: string, emit: Emit, place: Place): boolean {
+  const { view, escape } = m;
+  const inPlace = data.buffer === view.buffer;
+  let off = 0;
+  do {
+    const part = data.subarray(off, off + CHUNK);
+    const first = off === 0;
+    const last = off + part.length >= data.length;
+    const spot = place.reserve((first ? prefix.length : 0) + 4 * part.length + 16 + (last ? suffix.length : 0));
+    if (!spot || spot.buffer !== view.buffer) {
+      if (first) return false;
+      wasmEscaper(m).record('', data.subarray(off), suffix, emit); // out of room, or at the ring's end: the rest through OUT
+      return true;
+    }
+    let o = spot.byteOffset;
+    if (first) o += view.write(prefix, o, 'latin1');
+    if (!inPlace) copyInto(view, IN, part);
+    o += escape(inPlace ? part.byteOffset : IN, part.length, o);
+    if (last) o += view.write(suffix, o, 'latin1');
+    place.commit(o - spot.byteOffset);
+    off += part.length;
+  } while (off < data.length);
+  return true;
 }
 
 /** Returns an escaper in plain JavaScript (cEscape of each 64 KiB: V8 handles strings of that size fastest). */

@@ -1,4 +1,5 @@
 // pcap capture of synthetic flows (classic libpcap format, raw IPv4): a TCP flow per stream connection, UDP for messages; pure code, the caller writes the packets.
+import { copyInto } from '../sys/memory';
 import { CHUNK, IN, simd, type Simd } from './simd';
 
 /** LINKTYPE_RAW: each packet starts with its IPv4 header. */
@@ -111,7 +112,7 @@ function simdSum(m: Simd, bytes: Uint8Array, start: number, end: number): number
     const stop = Math.min(end, off + CHUNK);
     if (inPlace) sum += m.sum(bytes.byteOffset + off, stop - off);
     else {
-      m.view.set(bytes.subarray(off, stop), IN);
+      copyInto(m.view, IN, bytes.subarray(off, stop)); // V8 copies into shared memory slowly
       sum += m.sum(IN, stop - off);
     }
   }

@@ -18,15 +18,20 @@ export const PREFIX_ROOM = 1024;
 export const SUFFIX_ROOM = 1024;
 /** The size of the receive area: a relay's stream receive buffer, so that what it reads is escaped and summed where it lands. */
 export const RECEIVE_SIZE = 256 * 1024;
-/** Memory layout: hex digits at 0, the input (CHUNK bytes), the prefix room, the output (4 x CHUNK, 16 bytes of overrun, the suffix room), the receive area. */
+/** The size of the ring area (a power of two): a record file's ring (io/file-writer), so that records are escaped straight into it. */
+export const RING_SIZE = 4 * 1024 * 1024;
+/** Memory layout: hex digits at 0, the input (CHUNK bytes), the prefix room, the output (4 x CHUNK, 16 bytes of overrun, the suffix room), the receive area, the ring area. */
 export const IN = 64;
 export const OUT = IN + CHUNK + PREFIX_ROOM;
 const RECEIVE = (OUT + 4 * CHUNK + 16 + SUFFIX_ROOM + 4095) & ~4095;
-const MEMORY_END = RECEIVE + RECEIVE_SIZE;
+const RING = RECEIVE + RECEIVE_SIZE;
+const MEMORY_END = RING + RING_SIZE;
 
 export interface Simd {
-  /** The module's memory, as a Buffer (valid for good: the memory never grows after set-up). */
+  /** The module's memory (shared: a SharedArrayBuffer), as a Buffer (valid for good: the memory never grows after set-up). */
   view: Buffer;
+  /** The ring area (RING_SIZE bytes of view): for a FileWriter, whose worker thread writes it out. */
+  ringArea: Buffer;
   /** The receive area (RECEIVE_SIZE bytes of view): data there is escaped and summed in place, without a copy. */
   receiveArea: Buffer;
   /** Escapes length bytes at input into output; returns the length written (see simd.wat). */
@@ -45,6 +50,7 @@ export function instantiateSimd(wasm: Uint8Array): Simd {
   return {
     view,
     receiveArea: view.subarray(RECEIVE, RECEIVE + RECEIVE_SIZE),
+    ringArea: view.subarray(RING, RING + RING_SIZE),
     escape: instance.exports.escape as Simd['escape'],
     sum: instance.exports.sum as Simd['sum'],
   };

@@ -1,7 +1,7 @@
 ;; WebAssembly SIMD for tap (text format; scripts/build.mjs assembles it with wabt): C escapes of its records (cescape.ts), the Internet checksum of its pcap packets (pcap.ts).
-;; Memory: 0..15 the hex digits, then an input area and an output area that the callers (simd.ts) place.
+;; Memory: 0..15 the hex digits, then the areas that the callers (simd.ts) place.
 (module
-  (memory (export "memory") 1)
+  (memory (export "memory") 1 256 shared) ;; shared: its ring area is written by a worker thread (simd.ts)
   (data (i32.const 0) "0123456789abcdef")
 
   ;; Writes the C escape of byte $b at $o (`\\`, `\n`, `\r`, `\t` or `\xNN`; printable ASCII as it is); returns the next output offset.

@@ -2,7 +2,7 @@
 import { afterAll, type Holdback } from '../../io/pipe';
 import { HIGH_WATER, type ByteWriter } from '../../io/writer';
 import { describeDescriptor } from '../../proc/fdinfo';
-import { recordEscaper } from '../../report/cescape';
+import { recordEscaper, type Place } from '../../report/cescape';
 import { cEscape, hexDump } from '../../report/text';
 
 /** How records are written: one line of escaped text, a header and an xxd-like dump, or one JSON object a line. */
@@ -90,6 +90,8 @@ export class Recorder implements Holdback {
   /** Peers whose first data record is still to come (in JSON it carries the peer again). */
   private readonly firstPeer = new Map<number, PeerInfo | null>();
   private readonly escaper = recordEscaper();
+  /** Where text records are escaped straight into the writer's buffer, when it has one in the escaper's memory. */
+  private readonly place: Place | null;
   private flushQueued = false;
   /**
    * Takes a piece of an escaped record: a large one (a bulk transfer) is written at once where the writer
@@ -110,7 +112,9 @@ export class Recorder implements Holdback {
   private pending: PendingData[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly out: ByteWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {}
+  constructor(private readonly out: ByteWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {
+    this.place = out.reserve && out.commit ? { reserve: (n) => out.reserve!(n), commit: (n) => out.commit!(n) } : null;
+  }
 
   get full(): boolean {
     return this.out.full || this.pendingBytes >= HIGH_WATER || !!this.also?.full;
@@ -196,7 +200,10 @@ export class Recorder implements Holdback {
     let head = `${time} #${conn} ${ARROW[dir]} ${data.length}`;
     if (fds.length || ctrunc) head += ` fds: ${fds.length ? fdsText(fds) : 'none'}${ctrunc ? ' (MSG_CTRUNC: descriptors lost)' : ''}`;
     if (this.format === 'hex') this.write(`${head}\n${hexDump(data)}`);
-    else this.escaper.record(`${head}: `, data, '\n', this.emit);
+    else {
+      this.escaper.record(`${head}: `, data, '\n', this.emit, this.place);
+      if (data.length >= WRITE_AT_ONCE) this.out.flush(); // what went straight into the writer's buffer leaves now
+    }
   }
 
   /** Tells `also` that dir's side ended connection conn abruptly (the pcap file shows a reset); the records show the shutdown and close that follow. */

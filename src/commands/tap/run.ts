@@ -57,7 +57,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   const pcapPort = wholeNumber('pcap-port', argv['pcap-port'] ?? 80, 1, 65_535);
   const spec = serverSpecOf({ ...argv, address: argv.inplace ?? argv.listen! }, type, reporter, 'tap');
   const format: RecordFormat = argv.json ? 'json' : argv.hex ? 'hex' : 'text';
-  const out = argv.log === undefined ? stderrWriter() : fileWriter('--log', argv.log, O_APPEND);
+  const out = argv.log === undefined ? stderrWriter() : fileWriter('--log', argv.log, O_APPEND, simd()?.ringArea);
   onCleanup(() => out.drainSync(1000));
   const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
   if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
@@ -168,10 +168,11 @@ function peerInfo(cred: Ucred | null | undefined): PeerInfo | null {
 /**
  * Returns a writer to path (created 0666 minus umask) for option, which either appends to it (O_APPEND: --log) or
  * truncates it (O_TRUNC: --pcap, one capture a file): a worker thread writes to a regular file (the file system's
- * write path off the relay's thread), a non-blocking FdWriter to anything else (a FIFO, a terminal). Throws
+ * write path off the relay's thread; ring: its ring, the escaper's area for records escaped in place), a
+ * non-blocking FdWriter to anything else (a FIFO, a terminal). Throws
  * UsockError: 77 for permission, 73 otherwise.
  */
-function fileWriter(option: string, path: string, how: number): ByteWriter {
+function fileWriter(option: string, path: string, how: number, ring?: Buffer): ByteWriter {
   let fd: number;
   try {
     fd = open(path, O_WRONLY | O_CREAT | how | O_NONBLOCK);
@@ -181,7 +182,7 @@ function fileWriter(option: string, path: string, how: number): ByteWriter {
   }
   onCleanup(() => closeQuietly(fd));
   if (!fstatSync(fd).isFile()) return new FdWriter(new FdWatcher(fd));
-  const writer = new FileWriter(fd);
+  const writer = new FileWriter(fd, ring);
   onCleanup(() => writer.stop()); // after the caller's drainSync, before the close
   return writer;
 }

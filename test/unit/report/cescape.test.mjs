@@ -1,10 +1,14 @@
 // Unit tests of src/report/cescape.ts: tap's record escaper, the WebAssembly module (assembled from src/report/simd.wat) against the JavaScript one.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { assembleWat } from '../../../scripts/wat.mjs';
+import { FileWriter } from '../../../src/io/file-writer.ts';
 import { jsEscaper, recordEscaper, wasmEscaper } from '../../../src/report/cescape.ts';
 import { instantiateSimd } from '../../../src/report/simd.ts';
 import { cEscape } from '../../../src/report/text.ts';
+import { tmpDir } from '../../helpers.mjs';
 
 const module = instantiateSimd(await assembleWat('src/report/simd.wat'));
 const wasm = wasmEscaper(module);
@@ -59,4 +63,32 @@ test('wasm: data in the module\'s receive area (where tap reads a stream) is esc
     t.is(inPlace.buffer, module.view.buffer);
     t.is(recordOf(wasm, '#1 > : ', inPlace, '\n').text, `#1 > : ${cEscape(text.subarray(start, end))}\n`);
   }
+});
+
+test('wasm: records escaped straight into a FileWriter\'s ring in the module\'s memory reach the file as cEscape says, through the ring\'s wraps, a full ring and data in the receive area', async (t) => {
+  const file = path.join(tmpDir(t), 'records');
+  const fd = fs.openSync(file, 'w');
+  const writer = new FileWriter(fd, module.ringArea);
+  t.teardown(() => {
+    writer.stop();
+    fs.closeSync(fd);
+  });
+  const place = { reserve: (n) => writer.reserve(n), commit: (n) => writer.commit(n) };
+  const want = [];
+  for (let i = 0; i < 60; i++) {
+    let data = i % 3 === 0 ? Buffer.from('GET / HTTP/1.1\r\n\\'.repeat(9000 + i)) : randomBytes(150_000 + i * 997);
+    if (i % 2 === 1) { // read where tap reads a stream
+      data = data.subarray(0, module.receiveArea.length);
+      data.copy(module.receiveArea);
+      want.push(`#${i} > ${data.length}: ${cEscape(data)}\n`);
+      data = module.receiveArea.subarray(0, data.length);
+    } else want.push(`#${i} > ${data.length}: ${cEscape(data)}\n`);
+    wasm.record(`#${i} > ${data.length}: `, data, '\n', (piece) => writer.writeNow(piece), place);
+    writer.flush();
+    if (i % 20 === 19) await new Promise((resolve) => writer.whenDrained(resolve)); // else the ring fills: the rest goes through emit
+  }
+  await new Promise((resolve) => writer.whenDrained(resolve));
+  const got = fs.readFileSync(file, 'latin1');
+  t.true(got.length > 4 * module.ringArea.length, 'several times the ring');
+  t.is(got, want.join(''));
 });
