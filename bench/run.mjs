@@ -724,7 +724,11 @@ async function tapOnce(relay, file, bytes, count) {
   spawnSync('sync', [], { stdio: 'ignore', timeout: 120000 });
   const target = newSocketPath();
   const listenPath = newSocketPath();
-  const records = path.join(tmpDir, `records-${socketCount}`);
+  const records = tapRecordsPath(relay);
+  // The relay's records from its last run are emptied now, not deleted after it: on a VM that hands freed
+  // memory back to its host (Firecracker's free page reporting), pages freed seconds earlier fault in again
+  // slowly, and the page cache that holds the records would cost more in the first run after a deletion.
+  for (const f of [records, `${records}.pcap`]) if (fs.existsSync(f)) fs.truncateSync(f, 0);
   const listener = start(USOCK, ['listen', target], { stdout: count ? 'pipe' : devNull, keepStdout: false });
   let middle;
   let sender;
@@ -753,8 +757,12 @@ async function tapOnce(relay, file, bytes, count) {
     await stop(sender);
     await stop(middle);
     await stop(listener);
-    for (const f of [records, `${records}.pcap`]) fs.rmSync(f, { force: true });
   }
+}
+
+/** Returns where relay's records go, the same file in each of its runs (see tapOnce). */
+function tapRecordsPath(relay) {
+  return path.join(tmpDir, `records-${relay.name.replace(/[^a-z0-9]+/gi, '-')}`);
 }
 
 /** Returns the median round trip through relay to `usock echo-server` (python client), all three pinned as placement says. */
@@ -791,7 +799,7 @@ async function benchTap(tools) {
   const slowFile = path.join(tmpDir, 'text-small');
   writeText(file, config.tapBytes);
   writeText(slowFile, config.socatVBytes);
-  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file (sync before each run); median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
+  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file (emptied just before each run, sync before it); one untimed warm-up run each, then the median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
   const entries = [];
   for (const relay of relays) {
     try {
@@ -804,12 +812,15 @@ async function benchTap(tools) {
       say(`   ${relay.name.padEnd(22)} error: ${error.message}`);
     }
   }
-  for (let round = 0; round < config.tapRuns; round++) {
+  // Round -1 warms up, untimed: each relay moves the whole text once, so that its records file holds the
+  // pages its timed runs reuse (see tapOnce).
+  for (let round = -1; round < config.tapRuns; round++) {
     for (const entry of entries) {
-      if (entry.error || (entry.relay.slow && round > 0)) continue;
+      if (entry.error || (entry.relay.slow && round !== 0)) continue;
       const bytes = entry.relay.slow ? config.socatVBytes : config.tapBytes;
       try {
         const run = await tapOnce(entry.relay, entry.relay.slow ? slowFile : file, bytes, false);
+        if (round < 0) continue;
         entry.speeds.push(bytes / MiB / run.seconds);
         entry.recorded = run.recorded / bytes;
       } catch (error) {
@@ -818,6 +829,7 @@ async function benchTap(tools) {
     }
   }
   fs.rmSync(file, { force: true });
+  for (const relay of relays) for (const f of [tapRecordsPath(relay), `${tapRecordsPath(relay)}.pcap`]) fs.rmSync(f, { force: true });
   for (const { relay, speeds, recorded, error } of entries) {
     if (error) {
       results.throughput[relay.name] = { error };
