@@ -8,6 +8,7 @@ const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { usock, runUsock, python, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show, startTap, stopBySignal, countLines } from '../helpers.mjs';
 
 /** Starts the target fixture in mode at address and waits until it listens. */
@@ -142,7 +143,21 @@ print(how, len(b''.join(chunks)), b''.join(chunks)[:40])
   t.deepEqual(events, ['shutdown >', 'shutdown <', 'close']);
 });
 
-test('8 MiB each way arrive intact through tap (sha256), every byte recorded', async (t) => {
+/** Returns the bytes of a C-escaped record (tap's text records: \\n, \\r, \\t, \\\\ and \\xNN; printable ASCII as is). */
+function unescapeRecord(text) {
+  const out = Buffer.alloc(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x5c) { out[n++] = c; continue; }
+    const e = text[++i];
+    if (e === 'x') { out[n++] = parseInt(text.slice(i + 1, i + 3), 16); i += 2; }
+    else out[n++] = { n: 10, r: 13, t: 9, '\\': 0x5c }[e];
+  }
+  return out.subarray(0, n);
+}
+
+test('8 MiB each way arrive intact through tap (sha256), every byte recorded, and the records of a regular --log file give the bytes back (sha256)', async (t) => {
   const dir = tmpDir(t);
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
@@ -174,6 +189,16 @@ print(hashlib.sha256(data).hexdigest(), hashlib.sha256(got).hexdigest(), len(got
   }, 0);
   t.is(sum('>'), 8 << 20);
   t.is(sum('<'), 8 << 20);
+  const recorded = (arrow) => {
+    const hash = createHash('sha256');
+    for (const l of text.split('\n')) {
+      const m = new RegExp(`^\\S+ #1 ${arrow} \\d+: (.*)$`).exec(l);
+      if (m) hash.update(unescapeRecord(m[1]));
+    }
+    return hash.digest('hex');
+  };
+  t.is(recorded('>'), sent, 'the client\'s bytes, from the records');
+  t.is(recorded('<'), sent, 'the echo, from the records');
 });
 
 test('seqpacket: message boundaries kept both ways, one record per message', async (t) => {
