@@ -1,5 +1,5 @@
 // Server sockets: a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
-import { lstatSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsockError, UsageError } from '../errors';
 import { hasCode, SysError } from '../sys/errors';
@@ -94,17 +94,56 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
  * unregister (drops it from the exit clean-up).
  */
 export function guardSocketFile(path: string | Buffer, identity: { dev: number; ino: number }): { remove: () => void; unregister: () => void } {
-  const remove = () => {
-    if (isSameFile(path, identity)) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const remove = () => removeIfSame(path, identity);
   createdFiles.add(remove);
   return { remove, unregister: () => createdFiles.delete(remove) };
+}
+
+/**
+ * Unlinks path while it is the socket file identity names. A check then an unlink would delete a file put
+ * there between the two; so the file is first renamed aside (same directory), checked there, and unlinked
+ * only if it is the one: anything else goes back to path (never over a newer file). Never throws.
+ */
+function removeIfSame(path: string | Buffer, identity: { dev: number; ino: number }): void {
+  if (!isSameFile(path, identity)) return;
+  const aside = asideName(path);
+  try {
+    renameSync(path, aside);
+  } catch (err) {
+    if (!hasCode(err, 'ENAMETOOLONG')) return; // gone meanwhile
+    try {
+      unlinkSync(path); // no room for a longer name: the check above has to do
+    } catch {
+      // already gone
+    }
+    return;
+  }
+  try {
+    if (isSameFile(aside, identity)) return unlinkSync(aside);
+    linkSync(aside, path); // someone else's file, renamed between the check and the rename: back in place
+    unlinkSync(aside);
+  } catch (err) {
+    // a directory cannot be linked: renamed back unless something newer is at path (then it stays at aside)
+    if (hasCode(err, 'EPERM')) {
+      try {
+        lstatSync(path);
+      } catch {
+        try {
+          renameSync(aside, path);
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}
+
+/** Returns the name in path's directory under which removeIfSame holds a file a moment: `.NAME.usock-rm.PID`. */
+function asideName(path: string | Buffer): string | Buffer {
+  const p = typeof path === 'string' ? Buffer.from(path) : path;
+  const slash = p.lastIndexOf(0x2f);
+  const aside = Buffer.concat([p.subarray(0, slash + 1), Buffer.from('.'), p.subarray(slash + 1), Buffer.from(`.usock-rm.${process.pid}`)]);
+  return typeof path === 'string' ? aside.toString() : aside;
 }
 
 /** Returns true while path is a socket file with that dev and inode. */
