@@ -119,7 +119,7 @@ export class Recorder implements Holdback {
   private pendingBytes = 0;
 
   constructor(private readonly out: ByteWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {
-    this.place = out.reserve && out.commit ? { reserve: (n) => out.reserve!(n), commit: (n) => out.commit!(n) } : null;
+    this.place = out.reserve && out.commit ? (out as Place) : null;
   }
 
   get full(): boolean {
