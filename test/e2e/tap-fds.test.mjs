@@ -9,7 +9,7 @@ const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { usock, python, runPython, py, tmpDir, waitListening, endedBy, show, waitUntil, hasCommand, stopBySignal } from '../helpers.mjs';
+import { python, runPython, py, tmpDir, show, waitUntil, hasCommand, startTap, stopBySignal } from '../helpers.mjs';
 
 const TYPES = { stream: 'SOCK_STREAM', seqpacket: 'SOCK_SEQPACKET', dgram: 'SOCK_DGRAM' };
 
@@ -73,9 +73,7 @@ async function setUp(t, type, extra = []) {
   const listen = path.join(dir, 'tap.sock');
   const server = python(SERVER, [target, TYPES[type], serverFile], { t });
   await server.waitStdout('ready');
-  const tap = usock(['tap', '-t', type, ...extra, listen, target], { t });
-  tap.end();
-  await waitListening(listen, type);
+  const tap = await startTap(t, listen, target, extra, type);
   return { dir, clientFile, serverFile, target, listen, server, tap };
 }
 
@@ -167,9 +165,7 @@ msg, fds, flags, _ = socket.recv_fds(c, 1024, 4)
 print(json.dumps([len(msg), [os.read(fd, 100).decode() for fd in fds]]), flush=True)
 `), [target], { t });
   await server.waitStdout('ready');
-  const tap = usock(['tap', '-t', 'seqpacket', listen, target], { t });
-  tap.end();
-  await waitListening(listen, 'seqpacket');
+  const tap = await startTap(t, listen, target, [], 'seqpacket');
   const r = await runPython(py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 f = os.open(sys.argv[2], os.O_RDONLY)
@@ -198,9 +194,7 @@ c.close()
 time.sleep(30)
 `), [target], { t });
   await server.waitStdout('ready');
-  const tap = usock(['tap', '--json', listen, target], { t });
-  tap.end();
-  await waitListening(listen);
+  const tap = await startTap(t, listen, target, ['--json']);
   const before = openCount(tap.pid);
   const client = python(py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
