@@ -25,7 +25,7 @@ export interface RecordEscaper {
 
 /** Returns an escaper running the module instance m. */
 export function wasmEscaper(m: Simd): RecordEscaper {
-  const { view, escape } = m;
+  const { view } = m;
   return {
     record(prefix, data, suffix, emit, place) {
       if (place && prefix.length <= PREFIX_ROOM && suffix.length <= SUFFIX_ROOM && intoPlace(m, prefix, data, suffix, emit, place)) return;
@@ -36,12 +36,10 @@ export function wasmEscaper(m: Simd): RecordEscaper {
       } else {
         view.write(prefix, start, 'latin1');
       }
-      const inPlace = data.buffer === view.buffer; // data in the module's receive area: no copy
       let off = 0;
       do {
         const part = data.subarray(off, off + CHUNK);
-        if (!inPlace) copyInto(view, IN, part); // V8 copies into shared memory slowly
-        let end = OUT + escape(inPlace ? part.byteOffset : IN, part.length, OUT);
+        let end = OUT + escapePart(m, part, OUT);
         off += part.length;
         if (off >= data.length && suffix.length <= SUFFIX_ROOM) {
           end += view.write(suffix, end, 'latin1');
@@ -55,14 +53,20 @@ export function wasmEscaper(m: Simd): RecordEscaper {
   };
 }
 
+/** Escapes part (at most CHUNK bytes) to output in m's memory where it lies there (the receive area), else from a copy at IN; returns the length written. */
+function escapePart(m: Simd, part: Buffer, output: number): number {
+  if (part.buffer === m.view.buffer) return m.escape(part.byteOffset, part.length, output);
+  copyInto(m.view, IN, part); // V8 copies into shared memory slowly
+  return m.escape(IN, part.length, output);
+}
+
 /**
  * Escapes the record piece by piece straight into place, while it has room in m's memory for each; when
  * the first piece does not fit it returns false having written nothing, when a later one does not, the
  * rest goes to emit through OUT. Returns true when the record was written.
  */
 function intoPlace(m: Simd, prefix: string, data: Buffer, suffix: string, emit: Emit, place: Place): boolean {
-  const { view, escape } = m;
-  const inPlace = data.buffer === view.buffer;
+  const { view } = m;
   let off = 0;
   do {
     const part = data.subarray(off, off + CHUNK);
@@ -76,8 +80,7 @@ function intoPlace(m: Simd, prefix: string, data: Buffer, suffix: string, emit: 
     }
     let o = spot.byteOffset;
     if (first) o += view.write(prefix, o, 'latin1');
-    if (!inPlace) copyInto(view, IN, part);
-    o += escape(inPlace ? part.byteOffset : IN, part.length, o);
+    o += escapePart(m, part, o);
     if (last) o += view.write(suffix, o, 'latin1');
     place.commit(o - spot.byteOffset);
     off += part.length;
