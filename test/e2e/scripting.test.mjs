@@ -221,8 +221,11 @@ test('listen -t dgram -c 2: exactly two datagrams on stdout even when more arriv
   await waitListening(sock, 'dgram');
   const r0 = await python(py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-for m in (b'one', b'two', b'three', b'four'):
-    s.sendto(m, sys.argv[1])
+for i, m in enumerate((b'one', b'two', b'three', b'four')):
+    try:
+        s.sendto(m, sys.argv[1])
+    except (FileNotFoundError, ConnectionRefusedError):
+        if i < 2: raise  # after two, usock may have exited and removed its socket already
 `), [sock], { t }).exited;
   t.is(r0.code, 0, show(r0));
   const r = await l.exited;
