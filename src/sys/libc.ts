@@ -1,6 +1,7 @@
 // The koffi binding of libc: the one place that loads koffi and declares C prototypes.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type * as Koffi from 'koffi';
 
 type Fn = (...args: any[]) => any;
@@ -13,7 +14,7 @@ export interface Libc {
   close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
-  malloc_trim: Fn; mallopt: Fn; memcpy: Fn;
+  malloc_trim: Fn; mallopt: Fn; memcpy: Fn; malloc: Fn; free: Fn;
 }
 
 let libc: Libc | undefined;
@@ -58,6 +59,8 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   malloc_trim: 'int malloc_trim(size_t pad)',
   mallopt: 'int mallopt(int param, int value)',
   memcpy: 'void *memcpy(void *dst, const void *src, size_t n)',
+  malloc: 'uintptr_t malloc(size_t size)',
+  free: 'void free(uintptr_t ptr)',
 };
 
 /**
@@ -117,6 +120,59 @@ export function lib(): Libc {
   }
   libc = bound;
   return libc;
+}
+
+/** libuv's poll handle functions, as the running node exports them; handles are addresses (numbers). */
+export interface Uv {
+  /** uv_handle_size(UV_POLL): the bytes a uv_poll_t takes. */
+  pollSize: number;
+  /** The pointer types of the callbacks (for koffi.register): (handle, status, events) and (handle). */
+  pollCb: unknown;
+  closeCb: unknown;
+  pollInit: (handle: number, fd: number) => number;
+  pollStart: (handle: number, events: number, cb: unknown) => number;
+  pollStop: (handle: number) => number;
+  close: (handle: number, cb: unknown) => void;
+}
+
+/** uv_handle_type's UV_POLL (libuv 1.x: stable across its versions). */
+const UV_POLL = 8;
+let uvBound: Uv | null | undefined;
+
+/**
+ * Returns libuv's poll functions from the node binary itself (dlopen(NULL): node exports libuv for its
+ * addons), bound to the default loop: they call JavaScript back with two numbers where koffi.node.poll
+ * builds an object for every event. Returns null where they are missing or not what usock expects (a
+ * node without those symbols, a libuv whose UV_POLL is not "poll"), and in a worker thread, whose loop
+ * is not the default one. Never throws.
+ */
+export function uv(): Uv | null {
+  if (uvBound !== undefined) return uvBound;
+  uvBound = null;
+  if (!isMainThread) return null;
+  try {
+    const { koffi } = lib();
+    const self = koffi.load(null as unknown as string);
+    if (self.func('const char *uv_handle_type_name(int type)')(UV_POLL) !== 'poll') return null;
+    const pollSize = Number(self.func('size_t uv_handle_size(int type)')(UV_POLL));
+    if (!(pollSize >= 64 && pollSize <= 4096)) return null;
+    const loop = self.func('void *uv_default_loop(void)')();
+    const pollCb = koffi.pointer(koffi.proto('void usock_uv_poll_cb(uintptr_t handle, int status, int events)'));
+    const closeCb = koffi.pointer(koffi.proto('void usock_uv_close_cb(uintptr_t handle)'));
+    const init = self.func('int uv_poll_init(void *loop, uintptr_t handle, int fd)');
+    uvBound = {
+      pollSize,
+      pollCb,
+      closeCb,
+      pollInit: (handle, fd) => init(loop, handle, fd),
+      pollStart: self.func('int uv_poll_start(uintptr_t handle, int events, usock_uv_poll_cb *cb)'),
+      pollStop: self.func('int uv_poll_stop(uintptr_t handle)'),
+      close: self.func('void uv_close(uintptr_t handle, usock_uv_close_cb *cb)'),
+    };
+  } catch {
+    uvBound = null;
+  }
+  return uvBound;
 }
 
 /** Returns errno as the last libc call left it. */

@@ -1,7 +1,13 @@
-// Readiness of a descriptor on the event loop: one libuv poll handle per fd (koffi.node.poll).
-import { lib } from './libc';
+// Readiness of a descriptor on the event loop: one libuv poll handle per fd, driven through libuv's own functions (libc.ts uv()), or koffi.node.poll where those are missing.
+import { lib, uv, type Uv } from './libc';
 
 type Ready = () => void;
+/** A poll handle's event: status (negative: an error) and libuv's event bits. */
+type OnEvent = (status: number, events: number) => void;
+
+const UV_READABLE = 1;
+const UV_WRITABLE = 2;
+const UV_DISCONNECT = 4;
 
 let probeEpoll = -1;
 
@@ -16,7 +22,83 @@ export function isPollable(fd: number): boolean {
   c.epoll_ctl(probeEpoll, EPOLL_CTL_DEL, fd, event);
   return true;
 }
-interface PollHandle { start(opts: object, cb: (status: number, ev: unknown) => void): void; stop(): void; close(): void }
+
+/** A started poll handle: start again with other events (UV_READABLE | UV_WRITABLE), stop, close for good. */
+interface Poller { start(events: number): void; stop(): void; close(): void }
+
+/** Returned where libuv will not watch the descriptor (epoll refuses regular files and /dev/null). */
+const REFUSED = Symbol('refused');
+
+/** What watches descriptors in this thread: libuv's functions called straight, or koffi.node.poll. */
+export function pollBackend(): 'libuv' | 'koffi' {
+  return uv() ? 'libuv' : 'koffi';
+}
+
+/** The handlers of the handles started through uv(), by handle address: one registered callback serves them all. */
+const uvHandlers = new Map<number, OnEvent>();
+let uvCallbacks: { poll: unknown; close: unknown } | null = null;
+
+/**
+ * Returns fd's poll handle, started for events, with onEvent called at each event; REFUSED where
+ * libuv will not watch fd. Throws where libuv fails otherwise. The handle is the caller's to close,
+ * the fd is not.
+ */
+function openPoller(fd: number, events: number, onEvent: OnEvent): Poller | typeof REFUSED {
+  const u = uv();
+  return u ? uvPoller(u, fd, events, onEvent) : koffiPoller(fd, events, onEvent);
+}
+
+/** openPoller through libuv's own functions: a uv_poll_t of libc memory, freed by uv_close's callback. */
+function uvPoller(u: Uv, fd: number, events: number, onEvent: OnEvent): Poller | typeof REFUSED {
+  const c = lib();
+  uvCallbacks ??= {
+    poll: c.koffi.register((handle: number, status: number, bits: number) => uvHandlers.get(handle)?.(status, bits), u.pollCb as never),
+    close: c.koffi.register((handle: number) => c.free(handle), u.closeCb as never),
+  };
+  const { poll, close } = uvCallbacks;
+  const handle = c.malloc(u.pollSize) as number;
+  if (!handle) throw new Error('cannot watch a descriptor: out of memory');
+  if (u.pollInit(handle, fd) < 0) { // libuv asked epoll, which refused fd
+    c.free(handle);
+    return REFUSED;
+  }
+  const start = (bits: number) => {
+    const status = u.pollStart(handle, bits, poll);
+    if (status < 0) throw new Error(`cannot watch descriptor ${fd}: libuv error ${status}`);
+  };
+  uvHandlers.set(handle, onEvent);
+  try {
+    start(events);
+  } catch (err) {
+    uvHandlers.delete(handle);
+    u.close(handle, close);
+    throw err;
+  }
+  return {
+    start,
+    stop: () => void u.pollStop(handle),
+    close: () => {
+      uvHandlers.delete(handle);
+      u.close(handle, close);
+    },
+  };
+}
+
+interface KoffiPollHandle { start(opts: object, cb: (status: number, ev: unknown) => void): void; stop(): void; close(): void }
+
+/** openPoller through koffi.node.poll, which aborts the process when libuv refuses a descriptor: epoll is asked first. */
+function koffiPoller(fd: number, events: number, onEvent: OnEvent): Poller | typeof REFUSED {
+  if (!isPollable(fd)) return REFUSED;
+  const cb = (status: number, ev: any) =>
+    onEvent(status, (ev.readable ? UV_READABLE : 0) | (ev.writable ? UV_WRITABLE : 0) | (ev.disconnect ? UV_DISCONNECT : 0));
+  const opts = (bits: number) => ({ readable: (bits & UV_READABLE) !== 0, writable: (bits & UV_WRITABLE) !== 0 });
+  const handle = (lib().koffi.node.poll as Function)(fd, opts(events), cb) as KoffiPollHandle;
+  return {
+    start: (bits) => handle.start(opts(bits), cb),
+    stop: () => handle.stop(),
+    close: () => handle.close(),
+  };
+}
 
 /**
  * Calls back when fd is readable or writable. A descriptor epoll cannot watch (a regular file,
@@ -24,13 +106,15 @@ interface PollHandle { start(opts: object, cb: (status: number, ev: unknown) => 
  */
 export class FdWatcher {
   readonly fd: number;
-  private handle: PollHandle | null = null;
+  private poller: Poller | null = null;
   private pollable = true;
   private reader: Ready | null = null;
   private writer: Ready | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
-  private events = 0; // what the poll handle watches now: 1 readable, 2 writable
+  private events = 0; // what the poll handle watches now: UV_READABLE | UV_WRITABLE
+  private readonly onEvent: OnEvent = (status, events) =>
+    this.fire(status < 0 || (events & (UV_READABLE | UV_DISCONNECT)) !== 0, status < 0 || (events & UV_WRITABLE) !== 0);
 
   /** onFault gets an exception thrown by a callback (the owner closes what failed); without it the exception reaches the process's handler. */
   constructor(fd: number, private readonly onFault?: (err: unknown) => void) {
@@ -54,48 +138,40 @@ export class FdWatcher {
     this.closed = true;
     this.reader = this.writer = null;
     if (this.immediate) clearImmediate(this.immediate);
-    this.handle?.close();
-    this.handle = null;
+    this.poller?.close();
+    this.poller = null;
   }
 
   private update(): void {
     if (this.closed) return;
-    const readable = this.reader !== null;
-    const writable = this.writer !== null;
-    if (this.pollable && !this.handle && (readable || writable)) {
-      // koffi aborts the process when libuv refuses a descriptor, so ask epoll first.
-      this.pollable = isPollable(this.fd);
-    }
-    if (this.pollable && !this.handle && (readable || writable)) {
+    const events = (this.reader ? UV_READABLE : 0) | (this.writer ? UV_WRITABLE : 0);
+    if (this.pollable && !this.poller && events) {
+      let poller: Poller | typeof REFUSED;
       try {
-        this.handle = (lib().koffi.node.poll as Function)(this.fd, { readable, writable }, (status: number, ev: any) =>
-          this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable),
-        ) as unknown as PollHandle;
-        this.events = (readable ? 1 : 0) | (writable ? 2 : 0);
-        return;
+        poller = openPoller(this.fd, events, this.onEvent);
       } catch {
-        this.pollable = false;
+        poller = REFUSED;
       }
+      if (poller !== REFUSED) {
+        this.poller = poller;
+        this.events = events;
+        return;
+      }
+      this.pollable = false;
     }
     if (!this.pollable) {
-      if ((readable || writable) && !this.immediate) this.immediate = setImmediate(() => {
+      if (events && !this.immediate) this.immediate = setImmediate(() => {
         this.immediate = null;
         this.fire(true, true);
         this.update();
       });
       return;
     }
-    if (!this.handle) return;
     // Restarting a handle costs an epoll_ctl; the callbacks are looked up at each event anyway.
-    const events = (readable ? 1 : 0) | (writable ? 2 : 0);
-    if (events === this.events) return;
+    if (!this.poller || events === this.events) return;
     this.events = events;
-    if (readable || writable) {
-      this.handle.start({ readable, writable }, (status: number, ev: any) =>
-        this.fire(status < 0 || ev.readable || ev.disconnect, status < 0 || ev.writable));
-    } else {
-      this.handle.stop();
-    }
+    if (events) this.poller.start(events);
+    else this.poller.stop();
   }
 
   private fire(readable: boolean, writable: boolean): void {
