@@ -108,6 +108,21 @@ export class Connection implements Outlet {
    */
   acceptView(bytes: Buffer): void {
     if (this.queue.length > 0 || this.writeShut || this.sendError || this.finished) return this.accept(Buffer.from(bytes));
+    if (this.opts.type === 'stream') {
+      // The common case first: the socket takes it all. A failure is left to flushQueue, which meets it again.
+      let n: number | typeof WOULD_BLOCK = 0;
+      try {
+        n = write(this.fd, bytes);
+      } catch {
+        n = 0;
+      }
+      if (n !== WOULD_BLOCK && n > 0) {
+        this.stats.bytesOut += n;
+        this.lastActive = Date.now();
+        if (n === bytes.length) return;
+        bytes = bytes.subarray(n);
+      }
+    }
     this.enqueue(bytes);
     this.flushQueue();
     if (this.queue[0] !== bytes) return; // sent (or dropped by a failure)
@@ -279,9 +294,11 @@ export class Connection implements Outlet {
       return this.sendFailed(err as Error);
     }
     this.watcher.onWritable(null);
-    const waiters = this.sentWaiters;
-    this.sentWaiters = [];
-    for (const cb of waiters) cb();
+    if (this.sentWaiters.length) {
+      const waiters = this.sentWaiters;
+      this.sentWaiters = [];
+      for (const cb of waiters) cb();
+    }
     if (this.ending && !this.writeShut) {
       this.writeShut = true;
       if (this.opts.type !== 'dgram' && !this.opts.noShutdown) {
