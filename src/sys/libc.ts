@@ -1,7 +1,6 @@
 // The koffi binding of libc: the one place that loads koffi and declares C prototypes.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import type * as Koffi from 'koffi';
 
 type Fn = (...args: any[]) => any;
@@ -14,7 +13,7 @@ export interface Libc {
   close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
   epoll_create1: Fn; epoll_ctl: Fn;
   setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
-  malloc_trim: Fn; mallopt: Fn; memcpy: Fn; malloc: Fn; free: Fn;
+  malloc_trim: Fn; mallopt: Fn; memcpy: Fn; malloc: Fn; free: Fn; gettid: Fn;
 }
 
 let libc: Libc | undefined;
@@ -61,6 +60,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   memcpy: 'void *memcpy(void *dst, const void *src, size_t n)',
   malloc: 'uintptr_t malloc(size_t size)',
   free: 'void free(uintptr_t ptr)',
+  gettid: 'int gettid(void)',
 };
 
 /**
@@ -149,8 +149,9 @@ let uvBound: Uv | null | undefined;
 export function uv(): Uv | null {
   if (uvBound !== undefined) return uvBound;
   uvBound = null;
-  if (!isMainThread) return null;
   try {
+    // The main thread's id is the process id (worker_threads would tell too, but costs 2 ms to load).
+    if (lib().gettid() !== process.pid) return null;
     const { koffi } = lib();
     const self = koffi.load(null as unknown as string);
     if (self.func('const char *uv_handle_type_name(int type)')(UV_POLL) !== 'poll') return null;

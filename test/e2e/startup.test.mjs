@@ -6,7 +6,7 @@ const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, tmpDir } from '../helpers.mjs';
+import { runUsock, startProcess, tmpDir, usock, waitForSocketFile } from '../helpers.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -80,4 +80,25 @@ test('a damaged code cache is rejected: usock still runs and writes a good one',
   const rewritten = fs.readFileSync(cache);
   t.true(rewritten.length > 10000, `cache of ${rewritten.length} bytes`);
   t.false(rewritten.subarray(header.length, header.length + 64).equals(Buffer.alloc(64, 0xa5)));
+});
+
+test('connect -z, and a connect that relays data, load no node:worker_threads (2 ms at each start)', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'echo.sock');
+  usock(['echo-server', sock], { t });
+  await waitForSocketFile(sock);
+  // A preload writes at exit whether the run loaded worker_threads (and with it internal/worker).
+  const preload = path.join(dir, 'modules.cjs');
+  fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (worker_threads|internal\\/worker)$/.test(m)))));`);
+  for (const args of [['connect', '-z', sock], ['connect', sock]]) {
+    const out = path.join(dir, 'loaded.json');
+    const fd = fs.openSync(out, 'w');
+    const p = startProcess(process.execPath, ['--require', preload, path.join(ROOT, 'bin/usock'), ...args], { t, stdio: ['pipe', 'pipe', 'pipe', fd] });
+    p.end('hello\n');
+    const r = await p.exited;
+    fs.closeSync(fd);
+    t.is(r.code, 0, r.stderr.toString());
+    if (args.length === 2) t.is(r.stdout.toString(), 'hello\n');
+    t.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), [], args.join(' '));
+  }
 });
