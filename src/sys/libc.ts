@@ -1,4 +1,4 @@
-// The koffi binding of libc: the one place that loads koffi and declares C prototypes.
+// The koffi binding of libc, and of the libuv poll functions the node binary exports: the one place that loads koffi and declares C prototypes.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Koffi from 'koffi';
