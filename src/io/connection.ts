@@ -108,21 +108,6 @@ export class Connection implements Outlet {
    */
   acceptView(bytes: Buffer): void {
     if (this.queue.length > 0 || this.writeShut || this.sendError || this.finished) return this.accept(Buffer.from(bytes));
-    if (this.opts.type === 'stream') {
-      // The common case first: the socket takes it all. A failure is left to flushQueue, which meets it again.
-      let n: number | typeof WOULD_BLOCK = 0;
-      try {
-        n = write(this.fd, bytes);
-      } catch {
-        n = 0;
-      }
-      if (n !== WOULD_BLOCK && n > 0) {
-        this.stats.bytesOut += n;
-        this.lastActive = Date.now();
-        if (n === bytes.length) return;
-        bytes = bytes.subarray(n);
-      }
-    }
     this.enqueue(bytes);
     this.flushQueue();
     if (this.queue[0] !== bytes) return; // sent (or dropped by a failure)
