@@ -129,7 +129,6 @@ export class FdWatcher {
 
   /** Calls cb once fd is writable; null stops. */
   onWritable(cb: Ready | null): void {
-    if (cb === null && this.writer === null) return; // nothing to stop (after every send that went through at once)
     this.writer = cb;
     this.update();
   }
