@@ -629,35 +629,50 @@ function median(values) {
 
 // ---------------------------------------------------------------- 5. startup
 
+/** Rounds the startup runs are split into, the commands taken in turn (every other round in reverse order), so that the machine's drift over seconds falls on every command alike. */
+const STARTUP_ROUNDS = 6;
+
+/** Returns mean, median and standard deviation (ms) of times (ms), and their count. */
+function timeFigures(times) {
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  const stddev = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, times.length - 1));
+  return { mean_ms: mean, median_ms: median(times), stddev_ms: stddev, runs: times.length };
+}
+
 function startupWithHyperfine(commands) {
   const jsonPath = path.join(tmpDir, 'hyperfine.json');
-  const run = spawnSync(
-    'hyperfine',
-    ['-N', '--warmup', '3', '--runs', String(config.startupRuns), '--style', 'none', '--export-json', jsonPath, ...commands.map((c) => c.join(' '))],
-    { encoding: 'utf8', timeout: 180000 },
-  );
-  if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
-  const report = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-  return report.results.map((r) => ({ mean_ms: r.mean * 1000, median_ms: r.median * 1000, stddev_ms: (r.stddev ?? 0) * 1000, runs: r.times.length }));
+  const perRound = Math.max(1, Math.ceil(config.startupRuns / STARTUP_ROUNDS));
+  const times = commands.map(() => []);
+  for (let round = 0; round < STARTUP_ROUNDS; round++) {
+    const order = commands.map((_, i) => i);
+    if (round % 2) order.reverse();
+    const run = spawnSync(
+      'hyperfine',
+      ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(perRound), '--style', 'none', '--export-json', jsonPath, ...order.map((i) => commands[i].join(' '))],
+      { encoding: 'utf8', timeout: 180000 },
+    );
+    if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
+    const report = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+    report.results.forEach((r, k) => times[order[k]].push(...r.times.map((t) => t * 1000)));
+  }
+  return times.map(timeFigures);
 }
 
 function startupWithSpawn(commands) {
-  return commands.map(([command, ...args]) => {
-    const times = [];
-    for (let i = 0; i < config.startupRuns + 3; i++) {
+  const times = commands.map(() => []);
+  for (let i = 0; i < config.startupRuns + 3; i++) {
+    const order = commands.map((_, k) => k);
+    if (i % 2) order.reverse();
+    for (const k of order) {
+      const [command, ...args] = commands[k];
       const t0 = performance.now();
       const run = spawnSync(command, args, { stdio: 'ignore', timeout: 10000 });
       const elapsed = performance.now() - t0;
-      if (run.status !== 0) throw new Error(`${[command, ...args].join(' ')} exited with status ${run.status}`);
-      if (i >= 3) times.push(elapsed);
+      if (run.status !== 0) throw new Error(`${commands[k].join(' ')} exited with status ${run.status}`);
+      if (i >= 3) times[k].push(elapsed);
     }
-    const mean = times.reduce((a, b) => a + b, 0) / times.length;
-    const stddev = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, times.length - 1));
-    const sorted = [...times].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    return { mean_ms: mean, median_ms: median, stddev_ms: stddev, runs: times.length };
-  });
+  }
+  return times.map(timeFigures);
 }
 
 async function benchStartup(tools) {
@@ -669,7 +684,7 @@ async function benchStartup(tools) {
     ['node -e 0', ['node', '-e', '0']],
   ];
   const how = tools.hyperfine && !/\s/.test(USOCK) && !/\s/.test(socketPath) ? 'hyperfine' : 'spawnSync';
-  say(`5. startup: ${config.startupRuns} runs each (${how}); connect -z to a usock echo-server`);
+  say(`5. startup: ${config.startupRuns} runs each (${how}), the commands taken in turn${how === 'hyperfine' ? ` in ${STARTUP_ROUNDS} rounds` : ''}; connect -z to a usock echo-server`);
   const server = start(USOCK, ['echo-server', socketPath]);
   try {
     await waitForSocket(socketPath, server, 'usock echo-server');
