@@ -641,14 +641,15 @@ function timeFigures(times) {
 
 function startupWithHyperfine(commands) {
   const jsonPath = path.join(tmpDir, 'hyperfine.json');
-  const perRound = Math.max(1, Math.ceil(config.startupRuns / STARTUP_ROUNDS));
+  const rounds = Math.min(STARTUP_ROUNDS, config.startupRuns);
   const times = commands.map(() => []);
-  for (let round = 0; round < STARTUP_ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
+    const runs = Math.floor((config.startupRuns * (round + 1)) / rounds) - Math.floor((config.startupRuns * round) / rounds);
     const order = commands.map((_, i) => i);
     if (round % 2) order.reverse();
     const run = spawnSync(
       'hyperfine',
-      ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(perRound), '--style', 'none', '--export-json', jsonPath, ...order.map((i) => commands[i].join(' '))],
+      ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(runs), '--style', 'none', '--export-json', jsonPath, ...order.map((i) => commands[i].join(' '))],
       { encoding: 'utf8', timeout: 180000 },
     );
     if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
