@@ -169,7 +169,7 @@ export class Recorder implements Holdback {
    * it (SCM_RIGHTS) and ctrunc when the kernel truncated its control data (MSG_CTRUNC: descriptors lost).
    * data is only read during the call.
    */
-  data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = [], ctrunc = false): void {
+  data(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[] = NO_FDS, ctrunc = false): void {
     const us = nowMicros();
     this.also?.data(conn, dir, data, us);
     const peer = this.firstPeer.get(conn);
