@@ -12,7 +12,8 @@
  *              non-blocking recvfrom(2)s on its signal socket pair around each call; like socat's fork
  *              option, a child process per connection
  * BUSY: after each answer, make that many non-blocking recvfrom(2) calls on an idle socket pair before
- *       sleeping again (each about 0.2 us here): work that answers nothing but keeps the CPU awake.
+ *       sleeping again (each about 0.2 us here): work that answers nothing but keeps the CPU awake
+ *       (not in the socat mode).
  * One client at a time (socat: any number); it runs until killed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+enum mode { READ, SELECT, EPOLL, SOCAT };
+
 static int idle[2];
 static char junk[520];
 
-/* socat's two peeks at its signal socket pair, made around each of its calls. */
-static void peek(void) {
-  recvfrom(idle[0], junk, 519, MSG_DONTWAIT, NULL, NULL);
-  recvfrom(idle[0], junk, 519, MSG_DONTWAIT, NULL, NULL);
+/* Makes n non-blocking receives on the idle socket pair: each fails with EAGAIN. */
+static void peek(int n) {
+  for (int i = 0; i < n; i++) recvfrom(idle[0], junk, 519, MSG_DONTWAIT, NULL, NULL);
 }
 
 /* Waits in pselect(2) for conn (or the pipe's read end) to be readable, with writefd watched too when >= 0. */
@@ -52,20 +54,20 @@ static void echo_like_socat(int conn, char *buf, size_t size) {
   if (pipe(p) < 0) return;
   for (;;) {
     wait_select(conn, p[0], -1);
-    peek();
+    peek(2); /* socat's two peeks at its signal socket pair around each call */
     ssize_t n = read(conn, buf, size);
     if (n <= 0) break;
-    peek();
+    peek(2);
     if (write(p[1], buf, n) != n) break;
-    peek();
+    peek(2);
     wait_select(conn, p[0], p[1]);
-    peek();
+    peek(2);
     n = read(p[0], buf, size);
-    peek();
+    peek(2);
     if (n <= 0 || write(conn, buf, n) != n) break;
-    peek();
+    peek(2);
     wait_select(conn, p[0], conn);
-    peek();
+    peek(2);
   }
   close(p[0]);
   close(p[1]);
@@ -76,7 +78,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s SOCKET read|select|epoll|socat [BUSY]\n", argv[0]);
     return 64;
   }
-  const char *mode = argv[2];
+  static const char *const names[] = {"read", "select", "epoll", "socat"};
+  enum mode mode = READ;
+  while (mode <= SOCAT && strcmp(argv[2], names[mode])) mode++;
+  if (mode > SOCAT) return fprintf(stderr, "unknown mode %s\n", argv[2]), 64;
   int busy = argc > 3 ? atoi(argv[3]) : 0;
   signal(SIGCHLD, SIG_IGN); /* children of the socat mode are reaped by the kernel */
   if (socketpair(AF_UNIX, SOCK_DGRAM, 0, idle) < 0) return perror("socketpair"), 71;
@@ -90,7 +95,7 @@ int main(int argc, char **argv) {
   for (;;) {
     int conn = accept(listener, NULL, NULL);
     if (conn < 0) return perror("accept"), 71;
-    if (!strcmp(mode, "socat")) {
+    if (mode == SOCAT) {
       if (fork() == 0) {
         close(listener);
         echo_like_socat(conn, buf, sizeof buf);
@@ -100,7 +105,7 @@ int main(int argc, char **argv) {
       continue;
     }
     int ep = -1;
-    if (!strcmp(mode, "epoll")) {
+    if (mode == EPOLL) {
       struct epoll_event ev = {.events = EPOLLIN, .data.fd = conn};
       ep = epoll_create1(0);
       epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev);
@@ -109,7 +114,7 @@ int main(int argc, char **argv) {
       if (ep >= 0) {
         struct epoll_event ev;
         epoll_wait(ep, &ev, 1, -1);
-      } else if (!strcmp(mode, "select")) {
+      } else if (mode == SELECT) {
         fd_set readable;
         FD_ZERO(&readable);
         FD_SET(conn, &readable);
@@ -117,7 +122,7 @@ int main(int argc, char **argv) {
       }
       ssize_t n = read(conn, buf, sizeof buf);
       if (n <= 0 || write(conn, buf, n) != n) break;
-      for (int i = 0; i < busy; i++) recvfrom(idle[0], buf, 1, MSG_DONTWAIT, NULL, NULL);
+      peek(busy);
     }
     if (ep >= 0) close(ep);
     close(conn);
