@@ -574,13 +574,29 @@ async function rttOnce(name, command, args, serverCpu, clientCpu) {
   }
 }
 
+/** The reference server of the round-trip section: bench/probes/echo.c in its select mode, no target. */
+const C_ECHO = 'C select echo';
+
+/**
+ * Returns [name, command, args] of bench/probes/echo.c built with cc into the bench's temporary directory (a
+ * minimal server that sleeps in select(2), as socat does, and does nothing else), or null without cc or
+ * when it does not build.
+ */
+function referenceEchoServer() {
+  if (!has('cc')) return null;
+  const binary = path.join(tmpDir, 'echo-probe');
+  const built = spawnSync('cc', ['-O2', '-o', binary, path.join(ROOT, 'bench', 'probes', 'echo.c')], { stdio: 'ignore', timeout: 60000 });
+  return built.status === 0 ? [C_ECHO, binary, (s) => [s, 'select']] : null;
+}
+
 async function benchRtt(tools) {
   const placements = rttPlacements(tools);
   const rounds = config.rttRounds;
-  say(`4. round trip: ${fmt(config.roundtrips, 0)} 16-byte round trips on one connection (python client), ${rounds} round(s) per server and placement${tools.taskset ? '' : ' (taskset missing: unpinned)'}`);
+  const reference = referenceEchoServer();
+  say(`4. round trip: ${fmt(config.roundtrips, 0)} 16-byte round trips on one connection (python client), ${rounds} round(s) per server and placement${tools.taskset ? '' : ' (taskset missing: unpinned)'}${reference ? `; ${C_ECHO} (bench/probes/echo.c, built with cc) for reference` : ''}`);
   const results = {};
   for (const [placement, serverCpu, clientCpu] of placements) {
-    const servers = echoServers(tools);
+    const servers = reference ? [...echoServers(tools), reference] : echoServers(tools);
     const runs = Object.fromEntries(servers.map(([name]) => [name, []]));
     const errors = {};
     for (let round = 0; round < rounds; round++) {
@@ -919,6 +935,7 @@ function comparisons(results) {
   add('echo conns', 'echo_conns', 'conn_s', 'socat fork PIPE', { ratio: 2, text: '>= 2x' }, 'conn/s');
   for (const placement of Object.keys(results.roundtrip ?? {})) {
     add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+    add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', C_ECHO, null, 'us', true);
   }
   const tap = results.tap;
   if (tap) {
