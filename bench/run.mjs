@@ -583,7 +583,6 @@ const C_ECHO = 'C select echo';
  * when it does not build.
  */
 function referenceEchoServer() {
-  if (!has('cc')) return null;
   const binary = path.join(tmpDir, 'echo-probe');
   const built = spawnSync('cc', ['-O2', '-o', binary, path.join(ROOT, 'bench', 'probes', 'echo.c')], { stdio: 'ignore', timeout: 60000 });
   return built.status === 0 ? [C_ECHO, binary, (s) => [s, 'select']] : null;
