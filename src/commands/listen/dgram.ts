@@ -17,8 +17,9 @@ const RETRY_MS = 2;
  * Relays stdio with the senders of the bound dgram socket fd until a signal: received datagrams go to
  * stdout (framed), stdin's messages to the most recent named sender; they wait while there is none.
  * A sender the rules reject is dropped and reported. fd stays the caller's. Runs until a signal, or
- * resolves 0 after -c N messages or once -w passes idle (rejects with TEMPFAIL when nothing came at all);
- * rejects with a malformed len32 frame on stdin.
+ * resolves after -c N messages or once -w passes idle: 0, or 65 when a message was dropped on the way
+ * (received larger than --max-size, skipped on stdin, not delivered); rejects with TEMPFAIL when nothing
+ * came at all, and with a malformed len32 frame on stdin.
  */
 export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null; timeout: number | null; count: number | null }): Promise<number> {
   return new Promise<number>((resolve, reject) => {
@@ -81,7 +82,7 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
         stats.bytesIn += d.length;
         lastActive = Date.now();
         for (const piece of encodeMessage(o.frame, d.data)) out.push(piece);
-        if (o.count && stats.messagesIn >= o.count) end(EXIT.OK); // -c N
+        if (o.count && stats.messagesIn >= o.count) end(finished()); // -c N
       },
       afterBatch: () => {
         out.flush();
@@ -93,6 +94,8 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
     });
     let lastActive = Date.now();
     let ended = false;
+    /** The status of a run that ended well: 65 when a message was dropped on the way (each was reported). */
+    const finished = () => (stats.oversize + stats.dropped + stdin.skipped > 0 ? EXIT.DATAERR : EXIT.OK);
     /** Ends the relay once stdout has what was received. */
     const end = (status: number | Error) => {
       if (ended) return;
@@ -102,8 +105,8 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
       stdin.stop();
       out.whenDrained(() => (typeof status === 'number' ? resolve(status) : reject(status)));
     };
-    // -w: no datagram for that long ends the relay: 0 when something came, 75 when nothing ever did.
-    const idle = o.timeout === null ? null : idleTimer(o.timeout, () => lastActive, () => end(stats.messagesIn > 0 ? EXIT.OK
+    // -w: no datagram for that long ends the relay: 0 (65) when something came, 75 when nothing ever did.
+    const idle = o.timeout === null ? null : idleTimer(o.timeout, () => lastActive, () => end(stats.messagesIn + stats.oversize > 0 ? finished()
       : new UsockError(`timed out after ${o.timeout} s waiting for a message`, 'TEMPFAIL')));
     receiver.start();
     stdin.addOutlet(outlet);

@@ -1,0 +1,73 @@
+// Exit codes and messages of issue 21 (items 6-13): each run of usock here ends with the status and the one
+// `usock:` line cli.md gives for it. Real processes only: usock against Python peers, files and directories.
+import ava from 'ava';
+
+/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
+const test = ava.serial;
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  usock, runUsock, python, py, tmpDir, assertCleanError, show, waitListening, sendDatagrams, rootTest, NOBODY_UID, NOBODY_GID,
+} from '../helpers.mjs';
+
+// ---- 6: listen -t dgram and a message larger than --max-size -------------------------------------------------
+
+/**
+ * Starts a Python dgram sender (ready before usock starts, so that a short -w of usock is not spent on
+ * Python's start) and returns send(...msgs): each message one datagram to target, resolved once sent.
+ */
+async function dgramSender(t, target) {
+  const p = python(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+print('ready', flush=True)
+for line in sys.stdin:
+    for m in line.split():
+        s.sendto(bytes.fromhex(m), addr(sys.argv[1]))
+    print('sent', flush=True)
+`), [target], { t });
+  await p.waitStdout('ready');
+  let sent = 0;
+  return async (...msgs) => {
+    p.write(msgs.map((m) => Buffer.from(m).toString('hex')).join(' ') + '\n');
+    sent++;
+    await p.waitStdout((s) => s.split('sent').length - 1 >= sent);
+  };
+}
+
+for (const [label, extra] of [['-c 1', ['-c', '1']], ['-w 2', ['-w', '2']]]) {
+  test(`listen -t dgram ${label}: a message larger than --max-size is dropped, reported, and the exit status is 65`, async (t) => {
+    const sock = path.join(tmpDir(t), 'd.sock');
+    const send = await dgramSender(t, sock);
+    const p = usock(['listen', '-t', 'dgram', '--max-size', '10', ...extra, sock], { t });
+    p.end();
+    await waitListening(sock, 'dgram');
+    await send('x'.repeat(100), 'small');
+    const r = await p.exited;
+    t.is(r.code, 65, show(r));
+    t.is(r.stdout.toString(), 'small\n');
+    t.regex(r.stderr.toString(), /received message of 100 bytes exceeds --max-size 10: dropped/);
+  });
+}
+
+test('listen -t dgram -w 2: only an oversized message came: 65 (something came and was dropped), not 75', async (t) => {
+  const sock = path.join(tmpDir(t), 'd.sock');
+  const send = await dgramSender(t, sock);
+  const p = usock(['listen', '-t', 'dgram', '--max-size', '10', '-w', '2', sock], { t });
+  p.end();
+  await waitListening(sock, 'dgram');
+  await send('x'.repeat(100));
+  const r = await p.exited;
+  t.is(r.code, 65, show(r));
+  t.is(r.stdout.length, 0);
+});
+
+test('listen -t dgram -c 1 without an oversized message still exits 0', async (t) => {
+  const sock = path.join(tmpDir(t), 'd.sock');
+  const p = usock(['listen', '-t', 'dgram', '--max-size', '10', '-c', '1', sock], { t });
+  p.end();
+  await waitListening(sock, 'dgram');
+  await sendDatagrams(t, sock, 'small');
+  const r = await p.exited;
+  t.is(r.code, 0, show(r));
+  t.is(r.stdout.toString(), 'small\n');
+});
