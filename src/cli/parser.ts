@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors';
 import { globalOptions } from './options';
+import { readBuilder } from './quickparse';
 import { commands, type UsockCommand } from './registry';
 
 declare const __USOCK_VERSION__: string;
@@ -38,10 +39,51 @@ function dashed(name: string): string {
   return name.length === 1 ? `-${name}` : `--${name}`;
 }
 
+/**
+ * Returns the options among args (the command's name first) that cmd does not know, as written (-x,
+ * --frob): yargs would take an unknown `-x ADDR` as an option with a value and complain of a missing
+ * ADDRESS instead. Reads the words before any `--`: a known option's value (the next word, when not
+ * given with `=`) is skipped, a short group (-zv) is read letter by letter up to one that takes a value.
+ */
+export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): string[] {
+  const takesValue = new Map<string, boolean>([['help', false], ['h', false], ['version', false]]);
+  for (const [name, def] of readBuilder(cmd, globalOptions).defs) {
+    const aliases = def.alias === undefined ? [] : [def.alias].flat();
+    for (const n of [name, ...aliases]) takesValue.set(n, def.type !== 'boolean' && def.type !== 'count');
+  }
+  const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`); // yargs also reads --maxSize
+  const unknown: string[] = [];
+  const words = optionArgs(args);
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i]!;
+    if (!word.startsWith('-') || word === '-' || /^-\.?\d/.test(word)) continue; // a value, stdin's name, a negative number
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      const name = word.slice(2, eq < 0 ? undefined : eq);
+      const value = takesValue.get(name) ?? takesValue.get(kebab(name));
+      if (value === undefined) unknown.push(`--${name}`);
+      else if (value && eq < 0) i++;
+      continue;
+    }
+    for (let j = 1; j < word.length; j++) {
+      const value = takesValue.get(word[j]!);
+      if (value === undefined) unknown.push(`-${word[j]}`);
+      else if (value) {
+        if (j === word.length - 1) i++; // -w 5: the next word is the value; -w5: the rest of this one
+        break;
+      }
+    }
+  }
+  return [...new Set(unknown)];
+}
+
 /** Returns yargs's failure message in usock's own words, naming the command (e.g. `connect: missing ADDRESS`). */
 export function usageMessage(msg: string, args: string[]): string {
   const cmd = commands.find((c) => c.command.split(' ')[0] === args[0]);
   const where = cmd ? `${args[0]}: ` : '';
+  // An unknown option first: whatever else yargs found may only follow from it (`-x ADDR` took ADDR as its value).
+  const unknown = cmd ? unknownOptions(args, cmd) : [];
+  if (unknown.length) return where + unknown.map((u) => `unknown option ${u}`).join('; ');
   let m: RegExpExecArray | null;
   if ((m = /^Unknown arguments?: (.*)$/s.exec(msg))) {
     const names = m[1]!.split(', ');

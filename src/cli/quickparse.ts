@@ -20,8 +20,46 @@ interface QuickSpec {
   positionals: Array<{ name: string; demanded: boolean }>;
 }
 
-/** The builder methods that only add options, positionals and help text; a builder that calls any other (defaults, checks, parser settings...) is left to yargs. */
-const PLAIN_METHODS = new Set(['options', 'option', 'positional', 'epilogue', 'example', 'usage']);
+/** The builder methods that only add options, positionals, choices of an option and help text; a builder that calls any other (defaults, checks, parser settings...) is left to yargs. */
+const PLAIN_METHODS = new Set(['options', 'option', 'positional', 'choices', 'describe', 'epilogue', 'example', 'usage']);
+
+/** What a command's builder declares, read without yargs. */
+export interface BuilderRecord {
+  /** Its options, the global ones first, each with the choices `.choices()` adds to it merged in. */
+  defs: Array<[string, Options]>;
+  positionalDefs: Map<string, Options>;
+  /** False when the builder calls anything but PLAIN_METHODS. */
+  plain: boolean;
+}
+
+/** Returns what cmd's builder declares (globalOptions first), read by running it on a recorder. */
+export function readBuilder(cmd: UsockCommand<unknown>, globalOptions: Record<string, Options>): BuilderRecord {
+  const defs: Array<[string, Options]> = Object.entries(globalOptions);
+  const positionalDefs = new Map<string, Options>();
+  const moreChoices: Array<[string, unknown[]]> = [];
+  let plain = true;
+  const recorder: Argv = new Proxy({} as Argv, {
+    get: (_target, method) => (...args: unknown[]) => {
+      if (typeof method !== 'string' || !PLAIN_METHODS.has(method)) plain = false;
+      else if (method === 'options') defs.push(...Object.entries(args[0] as Record<string, Options>));
+      else if (method === 'option') defs.push([args[0] as string, (args[1] ?? {}) as Options]);
+      else if (method === 'positional') positionalDefs.set(args[0] as string, (args[1] ?? {}) as Options);
+      else if (method === 'choices') {
+        if (typeof args[0] === 'string') moreChoices.push([args[0], [args[1]].flat()]);
+        else plain = false;
+      }
+      return recorder;
+    },
+  });
+  cmd.builder(recorder);
+  // yargs adds the values of .choices(key, values) to key's choices.
+  for (const [key, values] of moreChoices) {
+    const i = defs.findIndex(([name]) => name === key);
+    if (i < 0) plain = false;
+    else defs[i] = [key, { ...defs[i]![1], choices: [...((defs[i]![1].choices as unknown[] | undefined) ?? []), ...values] as string[] }];
+  }
+  return { defs, positionalDefs, plain };
+}
 
 /** The option keys yargs reads as flags and that the quick parse leaves to it: help, version. */
 const YARGS_OWN = new Set(['help', 'h', 'version']);
@@ -56,19 +94,7 @@ const specs = new Map<UsockCommand<unknown>, QuickSpec | null>();
 /** Returns cmd's QuickSpec (global options included), or null when its builder does anything but add options and positionals. */
 function specOf(cmd: UsockCommand<unknown>, globalOptions: Record<string, Options>): QuickSpec | null {
   if (specs.has(cmd)) return specs.get(cmd)!;
-  const defs: Array<[string, Options]> = Object.entries(globalOptions);
-  const positionalDefs = new Map<string, Options>();
-  let plain = true;
-  const recorder: Argv = new Proxy({} as Argv, {
-    get: (_target, method) => (...args: unknown[]) => {
-      if (typeof method !== 'string' || !PLAIN_METHODS.has(method)) plain = false;
-      else if (method === 'options') defs.push(...Object.entries(args[0] as Record<string, Options>));
-      else if (method === 'option') defs.push([args[0] as string, (args[1] ?? {}) as Options]);
-      else if (method === 'positional') positionalDefs.set(args[0] as string, (args[1] ?? {}) as Options);
-      return recorder;
-    },
-  });
-  cmd.builder(recorder);
+  const { defs, positionalDefs, plain } = readBuilder(cmd, globalOptions);
   let spec: QuickSpec | null = null;
   // <name> or [name], demanded ones first, each a plain string (not variadic, no default, choices...).
   const words = cmd.command.split(' ').slice(1);

@@ -71,3 +71,26 @@ test('listen -t dgram -c 1 without an oversized message still exits 0', async (t
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'small\n');
 });
+
+// ---- 7: an unknown option is named, not the ADDRESS it swallowed ---------------------------------------------
+
+for (const [name, rest] of [
+  ['connect', ['/tmp/a.sock']], ['listen', ['/tmp/a.sock']], ['echo-server', ['/tmp/a.sock']], ['pair', ['cat']],
+  ['send-fd', ['/tmp/a.sock', '/etc/hostname']], ['recv-fd', ['/tmp/a.sock']], ['peercred', ['/tmp/a.sock']],
+  ['tap', ['/tmp/a.sock', '/tmp/b.sock']], ['who-can', ['/tmp/a.sock']], ['ls', []], ['completion', ['bash']],
+]) {
+  test(`${[name, '-x', ...rest].join(' ')}: 'unknown option -x', 64`, async (t) => {
+    const r = await runUsock([name, '-x', ...rest], { t });
+    t.is(r.code, 64, show(r));
+    assertCleanError(t, r.stderr, new RegExp(`^usock: ${name}: unknown option -x$`));
+  });
+}
+
+test('connect --frob ADDRESS and connect -zx ADDRESS name the unknown option', async (t) => {
+  let r = await runUsock(['connect', '--frob', '/tmp/a.sock'], { t });
+  t.is(r.code, 64, show(r));
+  assertCleanError(t, r.stderr, /^usock: connect: unknown option --frob$/);
+  r = await runUsock(['connect', '-zx', '/tmp/a.sock'], { t });
+  t.is(r.code, 64, show(r));
+  assertCleanError(t, r.stderr, /^usock: connect: unknown option -x$/);
+});
