@@ -1,9 +1,11 @@
 // Client sockets: bound first where asked (--bind, or autobind for dgram replies), connected without blocking, a full backlog waited out on a timer, the socket type detected.
+import { statSync } from 'node:fs';
 import { UsockError } from '../errors';
 import { describeErrno, SysError } from '../sys/errors';
 import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
 import type { SocketAddress } from './address';
+import { kindOf } from './pathwalk';
 import { bindServer, type BoundSocket } from './socketfile';
 
 export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
@@ -74,6 +76,7 @@ async function connectWaiting(fd: number, address: SocketAddress, patience: Conn
       pause = backlogPause;
       backlogPause = Math.min(backlogPause * 2, LONGEST_PAUSE_MS);
     } catch (err) {
+      if (err instanceof SysError && err.code === 'ECONNREFUSED') notASocket(address);
       if (!(patience.retry && err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED'))) throw err;
       last = describeErrno(err.errno)[1];
       pause = retryPause;
@@ -83,6 +86,24 @@ async function connectWaiting(fd: number, address: SocketAddress, patience: Conn
     if (left <= 0) throw new UsockError(`connect ${address.text}: timed out after ${patience.seconds} s (last: ${last})`, 'TEMPFAIL');
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
+}
+
+/**
+ * Throws UsockError (UNAVAILABLE) when the file at address (symbolic links followed, as connect does)
+ * is not a socket: the kernel refuses a connect to a regular file or a directory as to a stale socket,
+ * and neither waiting nor another -t helps. Returns quietly otherwise (a socket, an abstract name, or a
+ * path it cannot look at).
+ */
+function notASocket(address: SocketAddress): void {
+  if (address.path === undefined) return;
+  let mode: number;
+  try {
+    mode = statSync(address.path).mode;
+  } catch {
+    return; // gone meanwhile, or not to be looked at: the kernel's word stands
+  }
+  const kind = kindOf(mode);
+  if (kind !== 'socket') throw new UsockError(`connect ${address.text}: not a socket (${kind})`, 'UNAVAILABLE');
 }
 
 /** Returns a socket of type connected to address (no --bind), and releases address. Throws as connectTo does. */

@@ -99,7 +99,7 @@ function lstatOf(p: string, label: string) {
   }
 }
 
-/** Returns a file type in words, for `is not a socket (…)`. */
-function kindOf(mode: number): string {
-  return ({ 0o100000: 'regular file', 0o040000: 'directory', 0o020000: 'character device', 0o060000: 'block device', 0o010000: 'FIFO' } as Record<number, string>)[mode & 0o170000] ?? 'another kind of file';
+/** Returns a file type in words, for `is not a socket (…)`: 'regular file', 'directory', 'socket'... */
+export function kindOf(mode: number): string {
+  return ({ 0o140000: 'socket', 0o100000: 'regular file', 0o040000: 'directory', 0o020000: 'character device', 0o060000: 'block device', 0o010000: 'FIFO' } as Record<number, string>)[mode & 0o170000] ?? 'another kind of file';
 }

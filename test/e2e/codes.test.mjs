@@ -4,6 +4,7 @@ import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -93,4 +94,27 @@ test('connect --frob ADDRESS and connect -zx ADDRESS name the unknown option', a
   r = await runUsock(['connect', '-zx', '/tmp/a.sock'], { t });
   t.is(r.code, 64, show(r));
   assertCleanError(t, r.stderr, /^usock: connect: unknown option -x$/);
+});
+
+// ---- 8: connect to something that is not a socket ----------------------------------------------------------
+
+test('connect to a regular file, a directory, a FIFO or a link to a file: `not a socket`, 69, no stale-socket hint', async (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, 'x');
+  const sub = path.join(dir, 'sub');
+  fs.mkdirSync(sub);
+  const link = path.join(dir, 'link');
+  fs.symlinkSync(file, link);
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  for (const [target, kind] of [[file, 'regular file'], [sub, 'directory'], [fifo, 'FIFO'], [link, 'regular file']]) {
+    for (const extra of [[], ['-t', 'dgram'], ['-z', '-t', 'auto']]) {
+      const r = await runUsock(['connect', ...extra, target], { t });
+      t.is(r.code, 69, `${target} ${extra}: ${show(r)}`);
+      assertCleanError(t, r.stderr, new RegExp(`^usock: connect ${target}: not a socket \\(${kind}\\)$`));
+      t.false(r.stderr.toString().includes('hint:'), r.stderr.toString());
+    }
+  }
+  t.is(fs.readFileSync(file, 'utf8'), 'x', 'left untouched');
 });
