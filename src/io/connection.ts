@@ -279,11 +279,7 @@ export class Connection implements Outlet {
       return this.sendFailed(err as Error);
     }
     this.watcher.onWritable(null);
-    if (this.sentWaiters.length) {
-      const waiters = this.sentWaiters;
-      this.sentWaiters = [];
-      for (const cb of waiters) cb();
-    }
+    this.callSentWaiters();
     if (this.ending && !this.writeShut) {
       this.writeShut = true;
       if (this.opts.type !== 'dgram' && !this.opts.noShutdown) {
@@ -309,12 +305,23 @@ export class Connection implements Outlet {
     this.releaseQueue(err.message);
     this.watcher.onWritable(null);
     this.opts.source?.removeOutlet(this);
+    // An echo has no one left to send to; its reading may be paused on its own queue, which no send will empty now.
+    if (this.opts.sink === null) return this.finish('eof');
+    this.callSentWaiters();
     if (this.opts.type === 'dgram') {
       this.opts.source?.stop();
       this.readSocket();
       return this.finish('eof');
     }
     if (this.inputDone) this.finish('eof');
+  }
+
+  /** Calls the whenSent callbacks: the queue is empty (sent, or dropped by a failure). */
+  private callSentWaiters(): void {
+    if (this.sentWaiters.length === 0) return;
+    const waiters = this.sentWaiters;
+    this.sentWaiters = [];
+    for (const cb of waiters) cb();
   }
 
   private waitWritable(): void {

@@ -113,8 +113,14 @@ export class FdWatcher {
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
   private events = 0; // what the poll handle watches now: UV_READABLE | UV_WRITABLE
-  private readonly onEvent: OnEvent = (status, events) =>
-    this.fire(status < 0 || (events & (UV_READABLE | UV_DISCONNECT)) !== 0, status < 0 || (events & UV_WRITABLE) !== 0);
+  private readonly onEvent: OnEvent = (status, events) => {
+    if (status >= 0) return this.fire((events & (UV_READABLE | UV_DISCONNECT)) !== 0, (events & UV_WRITABLE) !== 0);
+    // An error (POLLERR: the peer closed with our data unread) stops libuv's handle before this call:
+    // the callbacks run, then whatever they still wait for is watched again (else it would never fire).
+    this.events = 0;
+    this.fire(true, true);
+    this.update();
+  };
 
   /** onFault gets an exception thrown by a callback (the owner closes what failed); without it the exception reaches the process's handler. */
   constructor(fd: number, private readonly onFault?: (err: unknown) => void) {

@@ -59,6 +59,23 @@ const BACKEND_CHECKS = `
   write(a, Buffer.from('x'));
   await once((done) => w.onReadable(() => { calls++; w.close(); closeQuietly(b); setTimeout(done, 30); }));
   result.callsAfterClose = calls;
+  // an error event (the peer closed with our bytes unread: POLLERR, after which libuv stops the handle) calls back,
+  // and a callback still set is watched again: called once more, not never
+  const [c, d] = socketpair('stream', { nonblock: true });
+  write(d, Buffer.from('unread'));
+  const e = new FdWatcher(d);
+  result.afterError = await once((done) => {
+    let errorCalls = 0;
+    const stuck = setTimeout(() => { e.close(); done('stuck after ' + errorCalls + ' call(s)'); }, 10000);
+    e.onReadable(() => {
+      if (++errorCalls < 2) return; // the first call leaves the condition as it is: level-triggered, it must come again
+      clearTimeout(stuck);
+      e.close();
+      done('called again');
+    });
+    closeQuietly(c);
+  });
+  closeQuietly(d);
   // a regular file: no poll handle (epoll refuses it), ready at once
   const file = fs.openSync(process.argv[2], 'r');
   result.file = await once((done) => { const f = new FdWatcher(file); f.onReadable(() => { f.close(); done(true); }); });
@@ -89,7 +106,7 @@ test('both poll backends: libuv called straight in the main thread, koffi.node.p
   const r = spawnSync(process.execPath, [file, file], { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
   t.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
-  const expected = { read: 'ping', writable: true, callsAfterClose: 1, file: true, fired: 300 };
+  const expected = { read: 'ping', writable: true, callsAfterClose: 1, afterError: 'called again', file: true, fired: 300 };
   t.deepEqual(lines, [
     { thread: 'main', backend: 'libuv', ...expected },
     { thread: 'worker', backend: 'koffi', ...expected },
