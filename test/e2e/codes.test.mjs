@@ -118,3 +118,33 @@ test('connect to a regular file, a directory, a FIFO or a link to a file: `not a
   }
   t.is(fs.readFileSync(file, 'utf8'), 'x', 'left untouched');
 });
+
+// ---- 9: a socket of another type at the address ------------------------------------------------------------
+
+const PY_TYPES = { stream: 'SOCK_STREAM', seqpacket: 'SOCK_SEQPACKET', dgram: 'SOCK_DGRAM' };
+
+test('connect with the wrong -t (every pair of types, with and without -z): 69 with the -t hint', async (t) => {
+  const dir = tmpDir(t);
+  for (const server of ['stream', 'seqpacket', 'dgram']) {
+    const sock = path.join(dir, `${server}.sock`);
+    const srv = python(py(`
+s = socket.socket(socket.AF_UNIX, socket.${PY_TYPES[server]})
+s.bind(sys.argv[1])
+if s.type != socket.SOCK_DGRAM:
+    s.listen(8)
+print('ready', flush=True)
+sys.stdin.read()
+`), [sock], { t });
+    await srv.waitStdout('ready');
+    for (const client of ['stream', 'seqpacket', 'dgram'].filter((c) => c !== server)) {
+      for (const extra of [[], ['-z']]) {
+        const r = await runUsock(['connect', '-t', client, ...extra, sock], { t, input: 'hi\n' });
+        t.is(r.code, 69, `${server} server, -t ${client} ${extra}: ${show(r)}`);
+        assertCleanError(t, r.stderr, /Protocol wrong type for socket \(EPROTOTYPE\)$/);
+        t.regex(r.stderr.toString(), /\nhint: the socket is of another type: try -t/);
+      }
+    }
+    srv.end();
+    await srv.exited;
+  }
+});

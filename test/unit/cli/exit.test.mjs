@@ -15,6 +15,7 @@ function sysErr(code, message = `x: ${code}`) {
 test('exitCodeFor maps errno codes to the cli.md table', (t) => {
   t.is(exitCodeFor(sysErr('ENOENT')), 69);
   t.is(exitCodeFor(sysErr('ECONNREFUSED')), 69);
+  t.is(exitCodeFor(sysErr('EPROTOTYPE')), 69);
   t.is(exitCodeFor(sysErr('EADDRINUSE')), 73);
   t.is(exitCodeFor(sysErr('EACCES')), 77);
   t.is(exitCodeFor(sysErr('EPERM')), 77);
