@@ -27,6 +27,8 @@ export interface RelayOptions extends Framing {
   count?: number | null;
   /** --no-shutdown: keep the write side open at stdin's end. */
   noShutdown?: boolean;
+  /** --shutdown-delay in ms: after stdin's end, shut the write side down once the peer has been quiet that long (absent: at once). */
+  shutdownDelayMs?: number;
 }
 
 /**

@@ -52,6 +52,10 @@ export class Connection implements Outlet {
   /** When data last moved either way (ms since the epoch): for idle timeouts. */
   lastActive = Date.now();
   private hangupCheck: NodeJS.Timeout | null = null;
+  /** When the peer's data last arrived, or reading last resumed after a pause, or the source's end was sent (ms since the epoch). */
+  private quietSince = 0;
+  /** Pending while the write side waits for the peer to be quiet (shutdownDelayMs). */
+  private shutdownTimer: NodeJS.Timeout | null = null;
   private sentWaiters: Array<() => void> = [];
 
   constructor(
@@ -138,6 +142,7 @@ export class Connection implements Outlet {
     if (this.finished) return;
     this.finished = true;
     if (this.hangupCheck) clearInterval(this.hangupCheck);
+    if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
     this.releaseQueue();
     this.opts.source?.removeOutlet(this);
     this.watcher.close();
@@ -280,18 +285,46 @@ export class Connection implements Outlet {
     }
     this.watcher.onWritable(null);
     this.callSentWaiters();
-    if (this.ending && !this.writeShut) {
-      this.writeShut = true;
-      if (this.opts.type !== 'dgram' && !this.opts.noShutdown) {
-        try {
-          shutdown(this.fd, SHUT_WR);
-        } catch {
-          // already disconnected
-        }
+    if (this.ending && !this.writeShut && !this.shutdownTimer) {
+      const delay = this.opts.shutdownDelayMs ?? 0;
+      if (delay > 0 && !this.inputDone && this.opts.type !== 'dgram' && !this.opts.noShutdown) {
+        this.quietSince = Date.now();
+        this.shutdownTimer = setTimeout(() => this.shutDownWhenQuiet(), delay);
+        return;
       }
-      if (this.inputDone) return this.finish('eof');
+      return this.shutDownWrite();
     }
     this.opts.source?.kick();
+  }
+
+  /** Everything is sent: shuts the write side down (dgram and noShutdown: only marks it), and finishes when the peer's side is over too. */
+  private shutDownWrite(): void {
+    if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
+    this.shutdownTimer = null;
+    this.writeShut = true;
+    if (this.opts.type !== 'dgram' && !this.opts.noShutdown) {
+      try {
+        shutdown(this.fd, SHUT_WR);
+      } catch {
+        // already disconnected
+      }
+    }
+    if (this.inputDone) this.finish('eof');
+  }
+
+  /** Shuts the write side down once the peer has been quiet for shutdownDelayMs while being read; looks again until then. */
+  private shutDownWhenQuiet(): void {
+    this.shutdownTimer = null;
+    if (this.finished || this.writeShut) return;
+    const delay = this.opts.shutdownDelayMs!;
+    const now = Date.now();
+    // Reading paused for a full sink (a slow stdout): the peer may be sending, so that is not quiet.
+    const left = this.readPaused ? delay : this.quietSince + delay - now;
+    if (left > 0) {
+      this.shutdownTimer = setTimeout(() => this.shutDownWhenQuiet(), left);
+      return;
+    }
+    this.shutDownWrite();
   }
 
   /**
@@ -343,7 +376,7 @@ export class Connection implements Outlet {
           if (n === WOULD_BLOCK) break;
           if (n === 0) return this.peerEnded();
           this.stats.bytesIn += n;
-          this.lastActive = Date.now();
+          this.lastActive = this.quietSince = Date.now();
           sink.writeNow(buf.subarray(0, n));
           if (n < buf.length) break; // drained: the level-triggered poll calls again
         } else {
@@ -384,7 +417,7 @@ export class Connection implements Outlet {
     }
     if (stream) {
       this.stats.bytesIn += n;
-      this.lastActive = Date.now();
+      this.lastActive = this.quietSince = Date.now();
       this.deliver(reader.data.subarray(0, n), anc);
       // A short read means drained (the level-triggered poll calls again), unless descriptors cut it short.
       return n === reader.data.length || anc !== undefined;
@@ -411,7 +444,7 @@ export class Connection implements Outlet {
     }
     this.stats.messagesIn++;
     this.stats.bytesIn += n;
-    this.lastActive = Date.now();
+    this.lastActive = this.quietSince = Date.now();
     const pieces = encodeMessage(this.opts.frame, buf.subarray(0, n));
     // The descriptors go with the first piece (the message itself when raw).
     for (let i = 0; i < pieces.length; i++) this.deliver(pieces[i]!, i === 0 ? anc : undefined, true);
@@ -424,6 +457,7 @@ export class Connection implements Outlet {
     this.watcher.onReadable(null);
     this.sink.whenDrained(() => {
       this.readPaused = false;
+      this.quietSince = Date.now();
       if (!this.finished && !this.inputDone) this.watcher.onReadable(() => this.readSocket());
     });
   }
@@ -438,6 +472,8 @@ export class Connection implements Outlet {
     this.watcher.onReadable(null);
     if (this.opts.sink === null) return this.end();
     this.sink.end?.();
+    // Waiting for the peer to be quiet before the shutdown: it has ended its side, so there is nothing left to wait for.
+    if (this.shutdownTimer) return this.shutDownWrite();
     if (this.hungUp() || this.writeShut || this.sendError) return this.finish('eof');
     // The socket stays readable (at EOF) and writable: no event says when the peer closes; look every 50 ms.
     this.hangupCheck = setInterval(() => {

@@ -60,6 +60,12 @@ export interface ConnectionOptions {
   /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
   noShutdown?: boolean;
   /**
+   * Milliseconds the peer must have been quiet (nothing received while reading; time spent with reading
+   * paused for the sink does not count) after the source's end was sent, before the write side is shut
+   * down: a daemon still answering does not see an EOF it takes for its client gone. 0 or absent: at once.
+   */
+  shutdownDelayMs?: number;
+  /**
    * Pass descriptors (stream and seqpacket): receive with recvmsg, so that descriptors arriving with
    * data reach the sink's takeAncillary with their unit instead of being closed by the kernel; units
    * accepted with descriptors are sent with them attached (SCM_RIGHTS on the unit's first byte), and the
