@@ -6,7 +6,7 @@ import { parseAccessRules, type AccessRules } from '../net/access';
 import { readFileSync } from 'node:fs';
 import { parseAddress, type SocketAddress } from '../net/address';
 import type { ServerSpec } from '../net/server';
-import { parseMode } from '../net/socketfile';
+import { cannotCreate, parseMode } from '../net/socketfile';
 import { Reporter } from '../report/reporter';
 import { escapeBytes } from '../report/text';
 import type { SocketType } from '../sys/socket';
@@ -199,7 +199,12 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
   const rules = accessRulesOf(argv);
   const mode = parseMode(argv.mode);
   const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
-  const address = addressOf(argv.address);
+  let address: SocketAddress;
+  try {
+    address = addressOf(argv.address);
+  } catch (err) {
+    throw cannotCreate(err, name, argv.address); // a long path's directory missing: 73, as bind would say
+  }
   if (address.kind === 'abstract' && mode !== undefined) {
     throw new UsageError(`--mode does not apply to the abstract address ${argv.address}: it has no file and no permissions`, 'use --allow-uid, --allow-user, --allow-gid or --allow-group to limit who may connect');
   }

@@ -2,7 +2,7 @@
 import { accessSync, chmodSync, constants, lchownSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, UsockError } from '../errors';
-import { hasCode, SysError } from '../sys/errors';
+import { asSysError, hasCode, SysError } from '../sys/errors';
 import { bind, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
 import { parseAddress, type SocketAddress } from './address';
 import { guardSocketFile, isSameFile } from './socketfile';
@@ -60,7 +60,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
   } catch (err) {
     if (hasCode(err, 'ENOENT', 'ENOTDIR')) throw new UsockError(`--inplace ${path}: no such file`, 'NOINPUT');
     if (hasCode(err, 'EACCES')) throw new UsockError(`--inplace ${path}: permission denied`, 'NOPERM');
-    throw err;
+    throw asSysError(err);
   }
   if (!daemon.isSocket()) throw new UsockError(`--inplace ${path}: not a socket (left untouched)`, 'CANTCREAT');
   probeLive(address, type);
@@ -70,7 +70,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
     if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) {
       throw new UsockError(`--inplace ${path}: the directory ${dir} is not writable: the socket cannot be moved aside`, 'NOPERM');
     }
-    throw err;
+    throw asSysError(err);
   }
   const daemonId: Identity = { dev: daemon.dev, ino: daemon.ino };
   const temp = join(dir, `.${name}.usock-tapnew.${process.pid}`);
@@ -110,7 +110,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
     try {
       renameSync(path, aside);
     } catch (err) {
-      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) throw new UsockError(`--inplace ${path}: cannot move it aside: ${(err as Error).message}`, 'NOPERM');
+      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) throw new UsockError(`--inplace ${path}: cannot move it aside: ${(asSysError(err) as Error).message}`, 'NOPERM');
       throw err;
     }
     try {
@@ -123,7 +123,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
     tempGuard?.remove();
     tempGuard?.unregister();
     closeQuietly(fd);
-    throw err;
+    throw asSysError(err); // node:fs's own message in usock's form
   }
   tempGuard.unregister();
   const ownGuard = guardSocketFile(path, ownId);
@@ -145,7 +145,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
         try {
           renameSync(aside, path); // also removes tap's socket file: one atomic step
         } catch (err) {
-          problem = `could not put the daemon's socket back: ${(err as Error).message} (put it back with: ${putBackCommand(aside, path)})`;
+          problem = `could not put the daemon's socket back: ${(asSysError(err) as Error).message} (put it back with: ${putBackCommand(aside, path)})`;
         }
       }
       ownGuard.remove(); // only while path is still tap's own socket

@@ -3,7 +3,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { UsockError } from '../errors';
 import { escapeBytes } from '../report/text';
-import { hasCode } from '../sys/errors';
+import { asSysError, hasCode } from '../sys/errors';
 import { lgetxattr } from '../sys/xattr';
 import { parseAcl, type PathStep } from './permissions';
 
@@ -66,7 +66,12 @@ export function walkToSocket(path: string | Buffer, label: string): PathStep[] {
     const st = lstatOf(next, label);
     if (st.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw fail(`too many levels of symbolic links at ${shown(next)}`);
-      const target = readlinkSync(bytesOf(next), { encoding: 'buffer' }).toString('latin1');
+      let target: string;
+      try {
+        target = readlinkSync(bytesOf(next), { encoding: 'buffer' }).toString('latin1');
+      } catch (err) {
+        throw asSysError(err, `${label}: readlink`, shown(next));
+      }
       steps.push({ ...record(next, 'symlink'), target: shown(target) });
       if (target.startsWith('/')) current = '/';
       pending = [...target.split('/').filter((c) => c !== '' && c !== '.'), ...pending];
@@ -95,7 +100,7 @@ function lstatOf(p: string, label: string) {
       throw new UsockError(`${label}: cannot look into ${shown(posix.dirname(p))}: Permission denied (${(err as { code: string }).code})`, 'NOPERM',
         'run who-can as root, or as a user who may search every directory of the path');
     }
-    throw err;
+    throw asSysError(err, `${label}: lstat`, shown(p)); // ELOOP, ENAMETOOLONG...: in usock's form
   }
 }
 

@@ -26,6 +26,7 @@ export function openServer(spec: ServerSpec): BoundSocket {
   const server = bindServer(spec.address, spec.type, {
     mode: spec.mode,
     backlog: spec.backlog,
+    label: spec.name,
     onStaleReplaced: (path) => spec.diagnostics.info('stale', `replaced stale socket ${path}`, { path }),
   });
   spec.diagnostics.info('listening', `${spec.name}: listening on ${spec.address.text} (${spec.type})`, { address: spec.address.text, type: spec.type });

@@ -2,7 +2,7 @@
 import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsockError, UsageError } from '../errors';
-import { hasCode, SysError } from '../sys/errors';
+import { asSysError, describeErrno, hasCode, SysError } from '../sys/errors';
 import { bind, close, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
 import type { SocketAddress } from './address';
 import { findOwners, readUnixSockets } from './procnet';
@@ -14,6 +14,8 @@ export interface ServerOptions {
   backlog?: number | null;
   /** Reports that a stale socket file was replaced. */
   onStaleReplaced?: (path: string) => void;
+  /** The word that starts a failure about the path: the command (`listen /x.sock: Permission denied (EACCES)`); default `bind`. */
+  label?: string;
 }
 
 export interface BoundSocket {
@@ -42,12 +44,38 @@ export function parseMode(text: string | undefined): number | undefined {
 }
 
 /**
+ * Returns the error of a socket file that cannot be created at text (label: the command, or `bind`), from
+ * err: a missing directory (ENOENT) or a component that is not one (ENOTDIR) is CANTCREAT (73, naming the
+ * directory); any other system error (a SysError, or Node's own from node:fs) becomes a SysError on text
+ * in usock's form (`listen /root/x.sock: Permission denied (EACCES)`); anything else is returned as it is.
+ */
+export function cannotCreate(err: unknown, label: string, text: string): unknown {
+  const sys = asSysError(err, label, text);
+  if (!(sys instanceof SysError)) return sys;
+  if (sys.code === 'ENOENT' || sys.code === 'ENOTDIR') {
+    const dir = dirname(text);
+    return new UsockError(`${label} ${text}: ${describeErrno(sys.errno)[1]} (${sys.code})`, 'CANTCREAT',
+      sys.code === 'ENOENT' ? `the directory ${dir} does not exist: create it first (mkdir -p ${dir})` : `a component of ${dir} is not a directory`);
+  }
+  return sys.syscall === label && sys.path === text ? sys : new SysError(label, sys.errno, text);
+}
+
+/**
  * Returns a socket of `type` bound to address (and listening, for stream and seqpacket). A stale socket
- * file is replaced; a live socket or a file that is not a socket is refused (CANTCREAT) and left alone.
- * Throws UsockError or SysError; closes the socket it made on failure. The caller owns the result.
+ * file is replaced; a live socket or a file that is not a socket is refused (CANTCREAT) and left alone; a
+ * missing directory is CANTCREAT too (see cannotCreate). Throws UsockError or SysError (each about the
+ * path labelled opts.label); closes the socket it made on failure. The caller owns the result.
  */
 export function bindServer(address: SocketAddress, type: SocketType, opts: ServerOptions = {}): BoundSocket {
-  if (address.path !== undefined) clearStaleSocket(address, type, opts);
+  const label = opts.label ?? 'bind';
+  if (address.path !== undefined) {
+    try {
+      clearStaleSocket(address, type, opts);
+    } catch (err) {
+      if (err instanceof UsockError) throw err;
+      throw cannotCreate(err, label, address.text);
+    }
+  }
   const fd = socket(type);
   let identity: { dev: number; ino: number } | null = null;
   try {
@@ -65,7 +93,8 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
   } catch (err) {
     closeQuietly(fd);
     if (hasCode(err, 'EADDRINUSE')) throw addressInUse(address);
-    throw err;
+    // bind and the lstat after it are about the path; listen(2) is not
+    throw err instanceof SysError && err.syscall === 'listen' ? err : cannotCreate(err, label, address.text);
   } finally {
     address.release();
   }
@@ -156,14 +185,19 @@ export function isSameFile(path: string | Buffer, id: { dev: number; ino: number
   }
 }
 
-/** Removes a socket file nobody listens on (another user's only as refuseOthersStaleSocket allows); throws UsockError CANTCREAT for a live socket or a non-socket. */
+/**
+ * Removes a socket file nobody listens on (another user's only as refuseOthersStaleSocket allows); throws
+ * UsockError CANTCREAT for a live socket or a non-socket, and SysError or Node's error of node:fs otherwise
+ * (bindServer puts those in usock's form). Returns quietly when nothing is there, or a directory on the
+ * way is missing (bind says so).
+ */
 function clearStaleSocket(address: SocketAddress, type: SocketType, opts: ServerOptions): void {
   const path = address.path!;
   let st;
   try {
     st = lstatSync(path);
   } catch (err) {
-    if (hasCode(err, 'ENOENT')) return;
+    if (hasCode(err, 'ENOENT', 'ENOTDIR')) return;
     throw err;
   }
   if (!st.isSocket()) {

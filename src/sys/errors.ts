@@ -33,3 +33,16 @@ export class SysError extends Error {
 export function hasCode(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as { code?: string }).code ?? '');
 }
+
+/**
+ * Returns err as a SysError when it is a Node system error (as node:fs throws: its own message,
+ * `EACCES: permission denied, lstat '/x'`, is not usock's form): of syscall on path, each taken from
+ * the Node error when not given; anything else is returned as it is.
+ */
+export function asSysError(err: unknown, syscall?: string, path?: string): unknown {
+  if (err instanceof SysError || typeof err !== 'object' || err === null) return err;
+  const node = err as { errno?: unknown; code?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof node.errno !== 'number' || typeof node.code !== 'string' || node.errno === 0) return err;
+  const nodePath = typeof node.path === 'string' ? node.path : undefined;
+  return new SysError(syscall ?? (typeof node.syscall === 'string' ? node.syscall : 'system call'), Math.abs(node.errno), path ?? nodePath);
+}

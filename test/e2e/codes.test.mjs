@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  usock, runUsock, python, py, tmpDir, assertCleanError, show, waitListening, sendDatagrams, rootTest, NOBODY_UID, NOBODY_GID,
+  usock, runUsock, runPython, python, py, tmpDir, assertCleanError, show, waitListening, sendDatagrams, rootTest, NOBODY_UID, NOBODY_GID,
 } from '../helpers.mjs';
 
 // ---- 6: listen -t dgram and a message larger than --max-size -------------------------------------------------
@@ -147,4 +147,64 @@ sys.stdin.read()
     srv.end();
     await srv.exited;
   }
+});
+
+// ---- 10: a listen ADDRESS whose directory is missing: cannot create, 73 ---------------------------------------
+
+for (const [name, args] of [
+  ['listen', (a) => ['listen', a]], ['listen -t dgram', (a) => ['listen', '-t', 'dgram', a]], ['echo-server', (a) => ['echo-server', a]],
+  ['tap', (a) => ['tap', a, '/tmp/target.sock']], ['send-fd --listen', (a) => ['send-fd', '--listen', a, '/etc/hostname']],
+  ['recv-fd --listen', (a) => ['recv-fd', '--listen', a]], ['peercred --listen', (a) => ['peercred', '--listen', a]],
+  ['connect --bind', (a) => ['connect', '--bind', a, '/tmp/target.sock']],
+]) {
+  test(`${name} in a directory that does not exist: 73, the directory named`, async (t) => {
+    const missing = path.join(tmpDir(t), 'no', 'such');
+    const r = await runUsock(args(path.join(missing, 'x.sock')), { t });
+    t.is(r.code, 73, show(r));
+    assertCleanError(t, r.stderr, /^usock: \S+ .*\/no\/such\/x\.sock: No such file or directory \(ENOENT\)$/);
+    t.true(r.stderr.toString().includes(`hint: the directory ${missing} does not exist`), r.stderr.toString());
+  });
+}
+
+test('listen under a regular file (ENOTDIR), and a long path (through /proc/self/fd) in a missing directory: 73', async (t) => {
+  const dir = tmpDir(t);
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  let r = await runUsock(['listen', path.join(dir, 'file', 'x.sock')], { t });
+  t.is(r.code, 73, show(r));
+  assertCleanError(t, r.stderr, /^usock: listen .*\/file\/x\.sock: Not a directory \(ENOTDIR\)$/);
+  const long = path.join(dir, 'd'.repeat(60), 'e'.repeat(60), 'x.sock');
+  r = await runUsock(['listen', long], { t });
+  t.is(r.code, 73, show(r));
+  assertCleanError(t, r.stderr, /^usock: listen .*\/x\.sock: No such file or directory \(ENOENT\)$/);
+});
+
+// ---- 12: permission failures in usock's words, never Node's ---------------------------------------------------
+
+const AS_NOBODY = { uid: NOBODY_UID, gid: NOBODY_GID };
+
+rootTest('listen as nobody where it may not look (/root/x.sock): `usock: listen /root/x.sock: Permission denied (EACCES)`, 77', async (t) => {
+  const r = await runUsock(['listen', '/root/x.sock'], { t, ...AS_NOBODY });
+  t.is(r.code, 77, show(r));
+  assertCleanError(t, r.stderr, /^usock: listen \/root\/x\.sock: Permission denied \(EACCES\)$/);
+});
+
+rootTest('as nobody: a directory it may not write (bind), and its own stale socket there (unlink): 77 in usock\'s words', async (t) => {
+  const dir = tmpDir(t);
+  fs.chmodSync(dir, 0o755); // root's: nobody may search it, not write it
+  let r = await runUsock(['echo-server', path.join(dir, 'x.sock')], { t, ...AS_NOBODY });
+  t.is(r.code, 77, show(r));
+  assertCleanError(t, r.stderr, /^usock: echo-server .*\/x\.sock: Permission denied \(EACCES\)$/);
+  const stale = path.join(dir, 'stale.sock');
+  const made = await runPython(py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.close()
+os.chmod(sys.argv[1], 0o777)
+os.chown(sys.argv[1], ${NOBODY_UID}, ${NOBODY_GID})
+`), [stale], { t });
+  t.is(made.code, 0, show(made));
+  r = await runUsock(['listen', stale], { t, ...AS_NOBODY });
+  t.is(r.code, 77, show(r));
+  assertCleanError(t, r.stderr, /^usock: listen .*\/stale\.sock: Permission denied \(EACCES\)$/);
+  t.true(fs.lstatSync(stale).isSocket(), 'left in place');
 });
