@@ -1,6 +1,7 @@
 // The usock CLI and its one way out: arguments parsed (the quick parse, else yargs), the command run, and whatever ends it (a status, an error, a closed stdout, a signal) turned into one exit.
+import { format } from 'node:util';
 import { EXIT, UsageError } from '../errors';
-import { finishStdout, onStdoutFailure, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
+import { finishStdout, onStdoutFailure, printOut, recordStdioFlags, restoreStdioFlags } from '../io/stdio';
 import { removeSocketFiles } from '../net/socketfile';
 import { colourErrorLines, flushSummaries, loadColours, writeStderr } from '../report/reporter';
 import { hasCode } from '../sys/errors';
@@ -18,6 +19,33 @@ const STDOUT_GRACE_MS = 1000;
 function expandHelp(args: string[]): string[] {
   if (args[0] === 'help') return args.length > 1 ? [args[1]!, '--help'] : ['--help'];
   return args;
+}
+
+/** Throws UsageError (64) when args ask for the help of a command that does not exist (`usock help frob`): yargs would show the general help and succeed. */
+function checkHelpTopic(args: string[]): void {
+  const topic = args[0];
+  if (topic === undefined || topic.startsWith('-') || !asksHelpOrVersion(args)) return;
+  if (!commands.some((c) => c.command.split(' ')[0] === topic)) {
+    throw new UsageError(`unknown command '${topic}': expected one of ${commandNames()}`, 'see `usock --help`');
+  }
+}
+
+/**
+ * Runs parse with console.log (where yargs prints help and the version) collecting its lines, and
+ * returns them: usock writes them itself, so that a failed write (ENOSPC, EIO) is its exit status (74),
+ * not lost inside console.log.
+ */
+async function collectingConsole<T>(parse: () => Promise<T>): Promise<{ result: T; text: string }> {
+  const log = console.log;
+  let text = '';
+  console.log = (...items: unknown[]) => {
+    text += format(...items) + '\n';
+  };
+  try {
+    return { result: await parse(), text };
+  } finally {
+    console.log = log;
+  }
 }
 
 /** Ends the process: dies of a signal, or cleans up and exits with the status. The only process.exit of usock (but lifecycle's fallback after a signal). */
@@ -45,6 +73,7 @@ async function helpWidth(args: string[]): Promise<number | null> {
 /** Parses the arguments and runs the command they name; resolves to its status (0 after --help or --version). */
 async function main(): Promise<Status> {
   const args = expandHelp(process.argv.slice(2));
+  checkHelpTopic(args);
   await loadColours();
   const quick = quickParse(args, commands, globalOptions);
   if (quick) return quick.command.run(quick.argv);
@@ -53,9 +82,12 @@ async function main(): Promise<Status> {
   const parser = makeParser(yargs, args, await helpWidth(args), (command, argv) => {
     running = command.run(argv);
   });
-  const parsed = await parser.parseAsync();
+  const { result: parsed, text } = await collectingConsole(() => parser.parseAsync());
   if (running) return running;
-  if (parsed.help || parsed.version) return EXIT.OK;
+  if (parsed.help || parsed.version) {
+    await printOut(text); // a failed write rejects `interrupted` (below): 74, or 0 for a reader gone (EPIPE)
+    return EXIT.OK;
+  }
   throw new UsageError(`no command given: expected one of ${commandNames()}`, 'see `usock --help`');
 }
 

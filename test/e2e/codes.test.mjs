@@ -208,3 +208,32 @@ os.chown(sys.argv[1], ${NOBODY_UID}, ${NOBODY_GID})
   assertCleanError(t, r.stderr, /^usock: listen .*\/stale\.sock: Permission denied \(EACCES\)$/);
   t.true(fs.lstatSync(stale).isSocket(), 'left in place');
 });
+
+// ---- 11: help of an unknown command, and help that cannot be written ----------------------------------------
+
+for (const args of [['help', 'frob'], ['frob', '--help']]) {
+  test(`usock ${args.join(' ')}: one line naming the unknown command, 64, no help text`, async (t) => {
+    const r = await runUsock(args, { t });
+    t.is(r.code, 64, show(r));
+    t.is(r.stdout.length, 0, show(r));
+    assertCleanError(t, r.stderr, /^usock: unknown command 'frob': expected one of listen, connect, /);
+  });
+}
+
+for (const args of [['--help'], ['help', 'listen'], ['connect', '--help'], ['--version'], ['--version', '-q']]) {
+  test(`usock ${args.join(' ')} > /dev/full: 74 with one line (ENOSPC)`, async (t) => {
+    const r = await runUsock(args, { t, stdoutFile: '/dev/full' });
+    t.is(r.code, 74, show(r));
+    assertCleanError(t, r.stderr, /^usock: stdout: write: No space left on device \(ENOSPC\)$/);
+  });
+}
+
+test('usock help listen and usock --version still print and exit 0', async (t) => {
+  let r = await runUsock(['help', 'listen'], { t });
+  t.is(r.code, 0, show(r));
+  t.regex(r.stdout.toString(), /^usock listen <address>\n/);
+  t.is(r.stderr.length, 0);
+  r = await runUsock(['--version'], { t });
+  t.is(r.code, 0, show(r));
+  t.regex(r.stdout.toString(), /^\d+\.\d+\.\d+\S*\n$/);
+});
