@@ -27,9 +27,10 @@ export const DEFAULTS = {
 export const globalOptions = {
   type: {
     alias: 't',
-    choices: ['stream', 'dgram', 'seqpacket', 'auto'],
+    // `auto` only where a command adds it (connect, for -z: cli/registry); typed as a string, so that a command may compare it with 'auto'.
+    choices: ['stream', 'dgram', 'seqpacket'] as string[],
     default: 'stream',
-    describe: 'socket type (auto: connect -z only)',
+    describe: 'socket type',
     global: true,
     requiresArg: true,
   },

@@ -97,7 +97,9 @@ export function usageMessage(msg: string, args: string[]): string {
   }
   if ((m = /^Not enough arguments following: (\S+)/.exec(msg))) return `${where}${dashed(m[1]!)} needs a value`;
   if ((m = /^Invalid values:\s*Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/s.exec(msg))) {
-    return `bad ${dashed(m[1]!)} '${m[2]}': expected one of ${m[3]!.replace(/"/g, '').trim()}`;
+    const choices = m[3]!.replace(/"/g, '').trim();
+    if (m[1] === 'type' && m[2] === 'auto' && cmd) return `${where}--type auto does not apply (it is for connect -z): expected one of ${choices}`;
+    return `bad ${dashed(m[1]!)} '${m[2]}': expected one of ${choices}`;
   }
   if (/^Too many non-option arguments/.test(msg)) return `${where}too many arguments`;
   return where + msg;

@@ -28,9 +28,14 @@ function entry<A>(cmd: UsockCommand<A>): UsockCommand<unknown> {
   return { ...cmd, run: (argv) => cmd.run(argv as A) };
 }
 
+/** Returns cmd with `auto` among the choices of -t (yargs adds .choices to the global option's), shown in its help and completion: connect -z detects the type. */
+function withAutoType(cmd: UsockCommand<unknown>): UsockCommand<unknown> {
+  return { ...cmd, builder: (y) => cmd.builder(y).choices('type', ['auto']).describe('type', 'socket type (auto: with -z, detect it)') };
+}
+
 export const commands: Array<UsockCommand<unknown>> = [
   entry(listenCommand),
-  entry(connectCommand),
+  withAutoType(entry(connectCommand)),
   entry(echoServerCommand),
   entry(pairCommand),
   entry(sendFdCommand),

@@ -237,3 +237,26 @@ test('usock help listen and usock --version still print and exit 0', async (t) =
   t.is(r.code, 0, show(r));
   t.regex(r.stdout.toString(), /^\d+\.\d+\.\d+\S*\n$/);
 });
+
+// ---- 13a: -t auto is connect's alone (with -z) -------------------------------------------------------------
+
+test('help and completion offer -t auto for connect only; elsewhere it is a usage error naming connect -z', async (t) => {
+  const names = ['listen', 'connect', 'echo-server', 'pair', 'send-fd', 'recv-fd', 'peercred', 'tap', 'who-can', 'ls'];
+  for (const name of names) {
+    const help = await runUsock(['help', name], { t });
+    t.is(help.code, 0, show(help));
+    const typeLines = help.stdout.toString().split('\n-').find((chunk) => chunk.includes('--type')) ?? '';
+    const words = await runUsock(['completion', '--complete', '--', name, '-t', ''], { t });
+    t.is(words.code, 0, show(words));
+    if (name === 'connect') {
+      t.regex(typeLines, /"auto"/, name);
+      t.deepEqual(words.stdout.toString().split('\n').filter(Boolean), ['stream', 'dgram', 'seqpacket', 'auto']);
+    } else {
+      t.notRegex(help.stdout.toString(), /auto/, `${name}: ${help.stdout}`);
+      t.deepEqual(words.stdout.toString().split('\n').filter(Boolean), ['stream', 'dgram', 'seqpacket'], name);
+    }
+  }
+  const r = await runUsock(['listen', '-t', 'auto', path.join(tmpDir(t), 'x.sock')], { t });
+  t.is(r.code, 64, show(r));
+  assertCleanError(t, r.stderr, /^usock: listen: --type auto does not apply \(it is for connect -z\): expected one of stream, dgram, seqpacket$/);
+});

@@ -62,6 +62,8 @@ function commandSpec(cmd: UsockCommand<unknown>): CommandSpec {
         for (const [name, def] of Object.entries(args[0] as Record<string, Options>)) options.push(optionInfo(name, def));
       } else if (method === 'option' && typeof args[0] === 'string') {
         options.push(optionInfo(args[0], (args[1] ?? {}) as Options));
+      } else if (method === 'choices' && typeof args[0] === 'string') {
+        options.find((o) => o.name === args[0])?.choices.push(...[args[1]].flat().map(String)); // added to the option's own, as yargs does
       }
       return recorder;
     },
