@@ -1,11 +1,12 @@
 // Client sockets: bound first where asked (--bind, or autobind for dgram replies), connected without blocking, a full backlog waited out on a timer, the socket type detected.
 import { statSync } from 'node:fs';
 import { UsockError } from '../errors';
-import { describeErrno, SysError } from '../sys/errors';
+import { describeErrno, hasCode, SysError } from '../sys/errors';
 import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
 import type { SocketAddress } from './address';
 import { kindOf } from './pathwalk';
+import { readUnixSockets } from './procnet';
 import { bindServer, type BoundSocket } from './socketfile';
 
 export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
@@ -95,15 +96,28 @@ async function connectWaiting(fd: number, address: SocketAddress, patience: Conn
  * path it cannot look at).
  */
 function notASocket(address: SocketAddress): void {
-  if (address.path === undefined) return;
+  const problem = unreachable(address);
+  if (problem?.startsWith('not a socket')) throw new UsockError(`connect ${address.text}: ${problem}`, 'UNAVAILABLE');
+}
+
+/**
+ * Returns why nothing can be reached at address, as far as a look tells without connecting: `does not
+ * exist` (a path, symbolic links followed; an abstract name no socket holds in /proc/net/unix) or `not
+ * a socket (KIND)`; null when something may be there, or when usock may not look.
+ */
+export function unreachable(address: SocketAddress): string | null {
+  if (address.path === undefined) {
+    const sockets = readUnixSockets();
+    return sockets.length > 0 && !sockets.some((s) => s.address === address.text) ? 'does not exist' : null;
+  }
   let mode: number;
   try {
     mode = statSync(address.path).mode;
-  } catch {
-    return; // gone meanwhile, or not to be looked at: the kernel's word stands
+  } catch (err) {
+    return hasCode(err, 'ENOENT', 'ENOTDIR') ? 'does not exist' : null; // not to be looked at: the kernel's word stands
   }
   const kind = kindOf(mode);
-  if (kind !== 'socket') throw new UsockError(`connect ${address.text}: not a socket (${kind})`, 'UNAVAILABLE');
+  return kind === 'socket' ? null : `not a socket (${kind})`;
 }
 
 /** Returns a socket of type connected to address (no --bind), and releases address. Throws as connectTo does. */

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  usock, runUsock, runPython, python, py, tmpDir, assertCleanError, show, waitListening, sendDatagrams, rootTest, NOBODY_UID, NOBODY_GID,
+  usock, runUsock, runPython, python, py, tmpDir, assertCleanError, show, waitListening, rootTest, startTap, stopBySignal, NOBODY_UID, NOBODY_GID,
 } from '../helpers.mjs';
 
 // ---- 6: listen -t dgram and a message larger than --max-size -------------------------------------------------
@@ -259,4 +259,59 @@ test('help and completion offer -t auto for connect only; elsewhere it is a usag
   const r = await runUsock(['listen', '-t', 'auto', path.join(tmpDir(t), 'x.sock')], { t });
   t.is(r.code, 64, show(r));
   assertCleanError(t, r.stderr, /^usock: listen: --type auto does not apply \(it is for connect -z\): expected one of stream, dgram, seqpacket$/);
+});
+
+// ---- 13b: tap warns once at start when its TARGET is not there -----------------------------------------------
+
+test('tap with a TARGET that does not exist: one warning at start (not with -q), and it keeps serving', async (t) => {
+  const dir = tmpDir(t);
+  const listen = path.join(dir, 'l.sock');
+  const target = path.join(dir, 'target.sock');
+  const tap = await startTap(t, listen, target);
+  await tap.waitStderr('does not exist');
+  t.is(tap.errText(), `usock: tap: target ${target} does not exist: clients cannot reach it until it listens\n`);
+  // Each client still fails as before, and tap serves on: a client after the target appears gets through.
+  await runUsock(['connect', listen], { t, input: 'one\n' });
+  await tap.waitStderr('#1 close');
+  const srv = python(py(`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(8)
+print('ready', flush=True)
+c, _ = srv.accept()
+c.sendall(b'hello\\n')
+c.close()
+`), [target], { t });
+  await srv.waitStdout('ready');
+  const c2 = await runUsock(['connect', listen], { t, input: '' });
+  t.is(c2.stdout.toString(), 'hello\n', show(c2));
+  t.is(tap.errText().split('does not exist').length - 1, 1, 'said once');
+  await stopBySignal(t, tap);
+
+  const quiet = await startTap(t, path.join(dir, 'q.sock'), path.join(dir, 'none.sock'), ['-q']);
+  await runUsock(['connect', path.join(dir, 'q.sock')], { t, input: '' });
+  const end = await stopBySignal(t, quiet);
+  t.regex(end.stderr.toString(), /close connect .*none\.sock: No such file or directory/, 'the client\'s record');
+  t.false(end.stderr.toString().includes('does not exist'), 'no warning with -q');
+});
+
+test('tap with a TARGET that is there: no warning; one that is a regular file: `is not a socket`', async (t) => {
+  const dir = tmpDir(t);
+  const target = path.join(dir, 'target.sock');
+  const srv = python(py(`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(8)
+print('ready', flush=True)
+sys.stdin.read()
+`), [target], { t });
+  await srv.waitStdout('ready');
+  const tap = await startTap(t, path.join(dir, 'l.sock'), target);
+  const r = await stopBySignal(t, tap);
+  t.is(r.stderr.toString(), '');
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  const onFile = await startTap(t, path.join(dir, 'f.sock'), path.join(dir, 'file'));
+  await onFile.waitStderr('\n');
+  t.is(onFile.errText(), `usock: tap: target ${path.join(dir, 'file')} is not a socket (regular file): clients cannot reach it until it listens\n`);
+  await stopBySignal(t, onFile);
 });

@@ -15,7 +15,7 @@ import { shareReceiveBuffer, STREAM_CHUNK } from '../../io/receive';
 import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
-import { connectTo } from '../../net/client';
+import { connectTo, unreachable } from '../../net/client';
 import { takeOver, type Inplace } from '../../net/inplace';
 import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
@@ -78,6 +78,9 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   } else {
     target = addressOf(argv.target!);
     server = openServer(spec);
+    // Said once: each client would otherwise fail to reach it in silence but for its own line.
+    const problem = unreachable(target);
+    if (problem) reporter.warn('no-target', `tap: target ${target.text} ${problem.startsWith('not') ? `is ${problem}` : problem}: clients cannot reach it until it listens`, { target: target.text });
   }
   /** Puts the daemon's socket back (once), saying so when it cannot. */
   const restore = () => {
