@@ -13,6 +13,11 @@ import { fileURLToPath } from 'node:url';
 export const USOCK = fileURLToPath(new URL('../bin/usock', import.meta.url));
 /** The system Python: readable by every user (the first python3 on PATH may not be, e.g. for `nobody`). */
 export const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+/**
+ * The interpreter `python3` on PATH runs, by its real path: a version manager's shim (pyenv's is a bash script) costs
+ * a second or more per peer on a loaded machine. Found once, when the helpers load.
+ */
+export const PYTHON = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout?.trim() || 'python3';
 export const NOBODY_UID = 65534;
 export const NOBODY_GID = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
 /** True when the tests run as root: only root can run peers as nobody, drop privileges with --as, and so on. */
@@ -213,7 +218,7 @@ export async function runUsock(args, opts = {}) {
 
 /** Starts `python3 -c SCRIPT ARGS...` (opts.python selects the interpreter). */
 export function python(script, args = [], opts = {}) {
-  return startProcess(opts.python ?? 'python3', ['-u', '-c', script, ...args.map(String)], opts);
+  return startProcess(opts.python ?? PYTHON, ['-u', '-c', script, ...args.map(String)], opts);
 }
 
 /** Runs a Python script to completion and returns its result. */
@@ -399,7 +404,7 @@ export function py(body) {
 /** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter; as another user, the copy). */
 export function pythonFile(name, args = [], opts = {}) {
   const dir = asOtherUser(opts) ? path.join(publicCopy(), 'test/fixtures') : FIXTURES;
-  return startProcess(opts.python ?? 'python3', ['-B', '-u', path.join(dir, name), ...args.map(String)], opts);
+  return startProcess(opts.python ?? PYTHON, ['-B', '-u', path.join(dir, name), ...args.map(String)], opts);
 }
 
 /** Runs a fixture script to completion and returns its result. */

@@ -6,7 +6,7 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { startProcess, runPython, py, tmpDir, waitUntil, show, USOCK } from '../helpers.mjs';
+import { startProcess, runPython, py, tmpDir, waitUntil, show, USOCK, PYTHON } from '../helpers.mjs';
 
 const NAME = Buffer.from('bin-\xff\xfe.sock', 'latin1');
 
@@ -19,7 +19,7 @@ function usockWithByteName(t, dir, args) {
 test('listen binds the exact bytes of a non-UTF-8 path, shows it escaped, and removes that file at exit', async (t) => {
   const dir = tmpDir(t);
   const l = usockWithByteName(t, dir, '-v listen');
-  await waitUntil(() => fs.readdirSync(dir, { encoding: 'buffer' }).length === 1, 5000, 'the socket file');
+  await waitUntil(() => fs.readdirSync(dir, { encoding: 'buffer' }).length === 1, undefined, 'the socket file');
   const names = fs.readdirSync(dir, { encoding: 'buffer' });
   t.deepEqual(names, [NAME], `bound ${names.map((n) => n.toString('hex'))}`);
   const c = await runPython(py(`
@@ -47,7 +47,7 @@ test('connect reaches the exact non-UTF-8 path, and its error names it escaped',
   })();
   t.is(missing.code, 69, show(missing));
   t.regex(missing.stderr.toString(), /bin-\\xff\\xfe\.sock: No such file or directory/);
-  const srv = startProcess('python3', ['-c', py(`
+  const srv = startProcess(PYTHON, ['-c', py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(os.fsencode(sys.argv[1]) + b'/bin-\\xff\\xfe.sock')
 s.listen(1)

@@ -44,14 +44,14 @@ test('connect -t dgram: the server replies once then goes away; usock exits 69 w
   const sock = path.join(dir, 'srv');
   const srv = python(ONE_SHOT_SERVER, [sock, 1], { t });
   await srv.waitStdout('ready');
-  const u = usock(['connect', '-t', 'dgram', sock], { t, timeout: 20_000 });
+  const u = usock(['connect', '-t', 'dgram', sock], { t });
   u.write('one\n');
-  await u.waitStdout('echo:one\n', 5000);
-  await srv.waitStdout('gone', 5000);
+  await u.waitStdout('echo:one\n');
+  await srv.waitStdout('gone');
   t.false(fs.existsSync(sock), 'the server unlinked its socket');
   // stdin stays open and keeps getting lines: the next send is refused (ENOENT / ECONNREFUSED).
-  const r = await feedUntilExit(u, 5000);
-  t.truthy(r, `usock still running 5 s after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
+  const r = await feedUntilExit(u, 60_000);
+  t.truthy(r, `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
   if (!r) return;
   t.is(r.code, 69, show(r));
   t.is(r.stdout.toString(), 'echo:one\n', 'the reply received before the peer went away is written out');
@@ -63,11 +63,11 @@ test('connect -t dgram: the server goes away without replying; usock exits 69 wi
   const sock = path.join(dir, 'srv');
   const srv = python(ONE_SHOT_SERVER, [sock, 0], { t });
   await srv.waitStdout('ready');
-  const u = usock(['connect', '-t', 'dgram', sock], { t, timeout: 20_000 });
+  const u = usock(['connect', '-t', 'dgram', sock], { t });
   u.write('one\n');
-  await srv.waitStdout('gone', 5000);
-  const r = await feedUntilExit(u, 5000);
-  t.truthy(r, `usock still running 5 s after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
+  await srv.waitStdout('gone');
+  const r = await feedUntilExit(u, 60_000);
+  t.truthy(r, `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
   if (!r) return;
   t.is(r.code, 69, show(r));
   t.is(r.stdout.toString(), '');

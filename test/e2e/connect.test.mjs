@@ -31,7 +31,7 @@ test('connect: stdin of several chunks arrives whole before the half-close', asy
   await srv.waitStdout('ready');
   const c = usock(['connect', sock], { t });
   c.write('part one\n');
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 200)); // two writes apart (together, the test is only weaker)
   c.write('part two\n');
   c.end();
   const r = await c.exited;

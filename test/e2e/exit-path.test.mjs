@@ -33,9 +33,9 @@ time.sleep(30)
   fs.chmodSync(dir, 0o755); // nobody must reach the socket
   const sock = path.join(dir, 'srv');
   const srv = python(SILENT_ACCEPTOR, [sock], { t, python: SYSTEM_PYTHON });
-  await srv.waitStdout('ready', 5000);
-  const u = usock(['connect', '--as', 'nobody', sock], { t, timeout: 15_000 }); // stdin left open
-  await srv.waitStdout(`accepted uid=${NOBODY_UID}`, 5000);
+  await srv.waitStdout('ready');
+  const u = usock(['connect', '--as', 'nobody', sock], { t }); // stdin left open
+  await srv.waitStdout(`accepted uid=${NOBODY_UID}`);
   u.kill('SIGTERM');
   const r = await u.exited;
   t.false(r.timedOut, show(r));
@@ -46,8 +46,8 @@ test('connect -t seqpacket --frame len32: a frame header above --max-size on std
   const dir = tmpDir(t);
   const sock = path.join(dir, 'echo');
   const srv = usock(['echo-server', '-t', 'seqpacket', sock], { t });
-  await waitListening(sock, 'seqpacket', 5000);
-  const u = usock(['connect', '-t', 'seqpacket', '--frame', 'len32', sock], { t, timeout: 15_000 });
+  await waitListening(sock, 'seqpacket');
+  const u = usock(['connect', '-t', 'seqpacket', '--frame', 'len32', sock], { t });
   // one good frame, then a header announcing 4 GiB - 1 bytes (far above the default --max-size 262144)
   u.end(Buffer.concat([len32('hello'), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from('junk')]));
   const r = await u.exited;
@@ -121,18 +121,18 @@ for (const type of ['stream', 'seqpacket']) {
     const dir = tmpDir(t);
     const sock = path.join(dir, 'echo');
     const srv = usock(['echo-server', '-t', type, sock], { t });
-    await waitListening(sock, type, 5000);
-    const good = python(ECHO_CHECK_CLIENT, [sock, type, 4 << 20], { t, timeout: 20_000 });
-    await good.waitStdout('half', 5000);
-    const bad = python(RESETTING_CLIENT, [sock, type, 8 << 20], { t, timeout: 20_000 });
-    await bad.waitStdout('reset', 5000);
+    await waitListening(sock, type);
+    const good = python(ECHO_CHECK_CLIENT, [sock, type, 4 << 20], { t });
+    await good.waitStdout('half');
+    const bad = python(RESETTING_CLIENT, [sock, type, 8 << 20], { t });
+    await bad.waitStdout('reset');
     good.end('go\n');
     const g = await good.exited;
     t.is(g.code, 0, show(g));
     t.regex(g.stdout.toString(), /"match": true/, show(g));
     t.false(srv.done, `echo-server must still run: stderr=${JSON.stringify(srv.errText())}`);
     // and it still serves a new client
-    const again = python(ECHO_CHECK_CLIENT, [sock, type, 65536], { t, timeout: 10_000 });
+    const again = python(ECHO_CHECK_CLIENT, [sock, type, 65536], { t });
     again.end('go\n');
     const a = await again.exited;
     t.regex(a.stdout.toString(), /"match": true/, show(a));
@@ -160,18 +160,18 @@ test('listen -k: a peer that resets mid-transfer does not stop the other peers; 
   const outFd = fs.openSync(out, 'w');
   t.teardown(() => fs.closeSync(outFd));
   const srv = usock(['listen', '-k', sock], { t, stdio: ['pipe', outFd, 'pipe'] }); // stdin stays open
-  await waitListening(sock, 'stream', 5000);
+  await waitListening(sock, 'stream');
   const size = 1 << 20;
-  const good = python(SENDER, [sock, size], { t, timeout: 20_000 });
-  await good.waitStdout('connected', 5000);
-  const bad = python(RESETTING_CLIENT, [sock, 'stream', 8 << 20], { t, timeout: 20_000 });
-  await bad.waitStdout('reset', 5000);
+  const good = python(SENDER, [sock, size], { t });
+  await good.waitStdout('connected');
+  const bad = python(RESETTING_CLIENT, [sock, 'stream', 8 << 20], { t });
+  await bad.waitStdout('reset');
   good.end('go\n');
   const g = await good.exited;
   t.is(g.code, 0, show(g));
   const sha = g.stdout.toString().trim().split('\n').pop();
   const goodBytes = () => Buffer.from(fs.readFileSync(out).toString('latin1').replaceAll('r', ''), 'latin1');
-  await waitUntil(() => goodBytes().length >= size || srv.done, 5000, 'the good peer\'s data on stdout').catch(() => {});
+  await waitUntil(() => goodBytes().length >= size || srv.done, undefined, 'the good peer\'s data on stdout').catch(() => {});
   t.is(createHash('sha256').update(goodBytes()).digest('hex'), sha, 'the good peer\'s data reached stdout intact');
   t.false(srv.done, `listen -k must still run: stderr=${JSON.stringify(srv.errText())}`);
 });

@@ -12,7 +12,7 @@ test('connect -t dgram --wait 3000000 (35 days) keeps waiting for replies; a sig
   const c = usock(['connect', '-t', 'dgram', '--wait', '3000000', name], { t });
   c.end('ping\n');
   await c.waitStdout('ping\n');
-  await sleep(1000);
+  await sleep(1000); // the overflowed timer fired after 1 ms: a second is plenty (a loaded machine can only hide it)
   t.false(c.done, `usock ended within a second of a 35-day wait: stderr=${JSON.stringify(c.errText())}`);
   c.kill('SIGTERM');
   const r = await c.exited;

@@ -45,9 +45,9 @@ for (const type of ['stream', 'seqpacket', 'dgram']) {
     const dir = tmpDir(t);
     const sock = path.join(dir, 'srv');
     const me = path.join(dir, 'me');
-    const srv = python(PEERNAME_SERVER, [sock, type], { t, timeout: 15_000 });
-    await srv.waitStdout('ready', 5000);
-    const r = await runUsock(['connect', '-t', type, '--bind', me, sock], { input: 'hi\n', t, timeout: 15_000 });
+    const srv = python(PEERNAME_SERVER, [sock, type], { t });
+    await srv.waitStdout('ready');
+    const r = await runUsock(['connect', '-t', type, '--bind', me, sock], { input: 'hi\n', t });
     t.is(r.code, 0, show(r));
     t.is(r.stdout.toString(), 'ok\n');
     const s = await srv.exited;
@@ -69,8 +69,8 @@ srv.listen(4)
 print('ready', flush=True)
 conn, peer = srv.accept()
 print(json.dumps({'peer': peer}), flush=True)
-`), [sock], { t, timeout: 15_000 });
-  await srv.waitStdout('ready', 5000);
+`), [sock], { t });
+  await srv.waitStdout('ready');
   const r = await runUsock(['connect', '-z', '--bind', me, sock], { input: '', t });
   t.is(r.code, 0, show(r));
   const s = await srv.exited;
@@ -99,13 +99,13 @@ async function assertUsage(t, args, { withServer = false } = {}) {
   const sock = path.join(dir, 'sock');
   let srv = null;
   if (withServer) {
-    srv = python(COUNTING_SERVER, [sock], { t, timeout: 15_000 });
-    await srv.waitStdout('ready', 5000);
+    srv = python(COUNTING_SERVER, [sock], { t });
+    await srv.waitStdout('ready');
   }
   const file = path.join(dir, 'file');
   fs.writeFileSync(file, 'data\n');
   const before = fs.readdirSync(dir).sort();
-  const r = await runUsock(args.map((a) => (a === 'SOCK' ? sock : a === 'FILE' ? file : a)), { t, timeout: 3000 }); // a usage error is immediate
+  const r = await runUsock(args.map((a) => (a === 'SOCK' ? sock : a === 'FILE' ? file : a)), { t });
   t.is(r.code, 64, `expected a usage error: ${show(r)}`);
   assertCleanError(t, r.stderr);
   t.deepEqual(fs.readdirSync(dir).sort(), before, 'nothing bound: no socket file left behind');

@@ -6,7 +6,7 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { runUsock, usock, tmpDir, assertCleanError, show, sleep, SYSTEM_PYTHON } from '../helpers.mjs';
+import { runUsock, usock, tmpDir, assertCleanError, show, waitUntil, SYSTEM_PYTHON } from '../helpers.mjs';
 
 const PY = SYSTEM_PYTHON;
 
@@ -196,16 +196,13 @@ test('pair: SIGTERM to usock is passed to the commands and usock dies of it', as
       return false;
     }
   };
-  let children = [];
-  for (let i = 0; i < 400 && children.length < 2; i++) {
-    await sleep(25);
-    children = pids.filter((f) => fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() !== '').map((f) => Number(fs.readFileSync(f, 'utf8')));
-  }
-  t.is(children.length, 2);
+  const pidsWritten = () => pids.filter((f) => fs.existsSync(f) && fs.readFileSync(f, 'utf8').endsWith('\n')).map((f) => Number(fs.readFileSync(f, 'utf8')));
+  await waitUntil(() => pidsWritten().length === 2, undefined, 'both commands started');
+  const children = pidsWritten();
   p.kill('SIGTERM');
   const r = await p.exited;
   t.true(r.signal === 'SIGTERM' || r.code === 143, show(r));
-  for (let i = 0; i < 200 && children.some(alive); i++) await sleep(25);
+  await waitUntil(() => !children.some(alive), undefined, 'the commands to end').catch(() => {});
   t.deepEqual(children.filter(alive), [], 'the commands got the signal too');
 });
 

@@ -21,8 +21,9 @@ except OSError:
     pass
 `);
 
-// Reads stdin to EOF, slowly (4 KiB at a time, 2 ms apart) for its first 4 MiB; prints how many bytes it read and
-// whether they split into whole len32 frames.
+// Reads stdin to EOF, slowly (4 KiB at a time, 2 ms apart) for its first 4 MiB; says 'reading' on stderr once it
+// has 256 KiB (frames are flowing; the pipe stays full behind it); prints how many bytes it read and whether they
+// split into whole len32 frames.
 const SLOW_READER = py(`
 import struct
 data = bytearray()
@@ -31,6 +32,8 @@ while True:
     d = os.read(fd, 4096)
     if not d:
         break
+    if len(data) < 256 << 10 <= len(data) + len(d):
+        print('reading', file=sys.stderr, flush=True)
     data += d
     if len(data) < 4 << 20:
         time.sleep(0.002)
@@ -51,8 +54,8 @@ test('SIGTERM while len32 frames are being written to stdout: the frame in progr
   await srv.waitStdout('ready');
   const reader = python(SLOW_READER, [], { t });
   const u = usock(['connect', '-q', '-t', 'seqpacket', '--frame', 'len32', '--max-size', '65536', name], { t, stdio: ['pipe', reader.child.stdin, 'pipe'] });
-  // let stdout fill up: usock holds part-written blocks now
-  await new Promise((r) => setTimeout(r, 500));
+  // frames are flowing and the slow reader keeps the pipe full: usock holds part-written blocks now
+  await reader.waitStderr('reading');
   u.kill('SIGTERM');
   const r = await u.exited;
   t.true(endedBy(r, 'SIGTERM'), show(r));

@@ -12,7 +12,8 @@ import { USOCK, usock, python, tmpDir, waitListening, show } from '../helpers.mj
 // argv[1]: 'pipe' or 'pty'; argv[2]: 'eof' (stdin gets 'one\ntwo\n' then EOF) or 'signal' (stdin gets
 // 'one\ntwo\n' and stays open; at a line on the wrapper's stdin, usock gets SIGTERM); argv[3:]: the command.
 // Prints 'pid N', 'output N' each time output arrives (N: bytes so far), and at the end one JSON line: rc,
-// out, and stdout's blocking flag, status flags (and termios for a pty) before and after.
+// out, and stdout's blocking flag, status flags (and termios for a pty) before and after. With WANT_OUT=N in its
+// environment it waits (bounded) for N bytes of output before it prints that line.
 const WRAPPER = `
 import os, sys, json, subprocess, threading, termios, pty, fcntl, signal, time
 kind, how, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -54,18 +55,21 @@ else:
     sys.stdin.readline()
     p.send_signal(signal.SIGTERM)
 try:
-    p.wait(timeout=10)
+    p.wait(timeout=60)
 except subprocess.TimeoutExpired:
     p.kill()
     p.wait()
 after = state()
-time.sleep(0.1)
+want = int(os.environ.get('WANT_OUT', '0'))
+deadline = time.time() + 60
+while sum(map(len, out)) < want and time.time() < deadline:
+    time.sleep(0.01)
 print(json.dumps({'rc': p.returncode, 'out': b''.join(out).decode('latin1'), 'before': before, 'after': after}, default=repr), flush=True)
 `;
 
-/** Starts the wrapper around `usock ARGS`; returns the handle and a function giving the final JSON result. */
-function wrapped(t, kind, how, args) {
-  const w = python(WRAPPER, [kind, how, process.execPath, USOCK, ...args], { t, timeout: 30_000 });
+/** Starts the wrapper around `usock ARGS` (want: bytes of output to wait for); returns the handle and a function giving the final JSON result. */
+function wrapped(t, kind, how, args, want = 0) {
+  const w = python(WRAPPER, [kind, how, process.execPath, USOCK, ...args], { t, env: { WANT_OUT: String(want) } });
   t.teardown(() => {
     const m = /pid (\d+)/.exec(w.text());
     if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
@@ -82,7 +86,7 @@ async function echoServer(t) {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'echo');
   usock(['echo-server', sock], { t });
-  await waitListening(sock, 'stream', 5000);
+  await waitListening(sock, 'stream');
   return sock;
 }
 
@@ -97,7 +101,7 @@ for (const kind of ['pipe', 'pty']) {
   test(`connect, ended by SIGTERM, with a blocking ${kind} as stdout: ${kind === 'pty' ? 'the terminal is as before' : 'blocking again'} after usock dies`, async (t) => {
     const sock = await echoServer(t);
     const { w, result } = wrapped(t, kind, 'signal', ['connect', sock]);
-    await w.waitStdout((s) => Math.max(0, ...[...s.matchAll(/output (\d+)/g)].map((m) => Number(m[1]))) >= 8, 5000); // the echo is out
+    await w.waitStdout((s) => Math.max(0, ...[...s.matchAll(/output (\d+)/g)].map((m) => Number(m[1]))) >= 8); // the echo is out
     w.end('kill\n');
     const res = await result();
     t.is(res.rc, -15, `usock dies of SIGTERM: ${JSON.stringify(res)}`);
@@ -110,7 +114,7 @@ test('echo-server, ended by SIGTERM, with a blocking pipe as stdout: blocking ag
   const dir = tmpDir(t);
   const sock = path.join(dir, 'echo');
   const { w, result } = wrapped(t, 'pipe', 'signal', ['echo-server', sock]);
-  await waitListening(sock, 'stream', 5000);
+  await waitListening(sock, 'stream');
   w.end('kill\n');
   const res = await result();
   t.is(res.rc, -15, JSON.stringify(res));
@@ -121,7 +125,7 @@ test('listen, ended by SIGTERM while waiting for a client, with a blocking pipe 
   const dir = tmpDir(t);
   const sock = path.join(dir, 'l');
   const { w, result } = wrapped(t, 'pipe', 'signal', ['listen', sock]);
-  await waitListening(sock, 'stream', 5000);
+  await waitListening(sock, 'stream');
   w.end('kill\n');
   const res = await result();
   t.is(res.rc, -15, JSON.stringify(res));
@@ -133,7 +137,7 @@ test('listen, ended by SIGTERM while waiting for a client, with a blocking pipe 
 for (const kind of ['pipe', 'pty']) {
   test(`connect to its end (stdin EOF) with a blocking ${kind} as stdout: stdout as before afterwards`, async (t) => {
     const sock = await echoServer(t);
-    const { result } = wrapped(t, kind, 'eof', ['connect', sock]);
+    const { result } = wrapped(t, kind, 'eof', ['connect', sock], 'one\ntwo\n'.length);
     const res = await result();
     t.is(res.rc, 0, JSON.stringify(res));
     t.is(res.out, 'one\ntwo\n');

@@ -108,11 +108,11 @@ test('on SIGTERM the daemon\'s socket is back at once; an open connection gets a
   await client.waitStdout('srv:open\n');
   const killed = Date.now();
   tap.kill('SIGTERM');
-  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, 5000, 'the daemon\'s socket back');
-  t.false(tap.done, 'tap still gives the open connection its time');
+  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, 'the daemon\'s socket back');
   t.is(await ask(t, sock, 'direct\n'), 'srv:direct\n');
   const r = await tap.exited;
   t.true(endedBy(r, 'SIGTERM'), show(r));
+  // A lower bound on tap's own 1 s timer (the open connection's time): a loaded machine only makes it longer.
   t.true(Date.now() - killed >= 900, `tap ended after ${Date.now() - killed} ms`);
   t.false(r.stderr.toString().includes('direct'), 'a client after the signal reaches the daemon directly');
   t.deepEqual(fs.readdirSync(dir), ['d.sock']);

@@ -20,16 +20,16 @@ test('an exception thrown in a readable callback reaches uncaughtException inste
     import { socketpair } from ${JSON.stringify(SOCKET)};
     import fs from 'node:fs';
     process.on('uncaughtException', (err) => { console.log('caught: ' + err.message); process.exit(0); });
-    setTimeout(() => { console.log('not caught'); process.exit(3); }, 3000).unref();
+    setTimeout(() => { console.log('not caught'); process.exit(3); }, 20000).unref();
     const [a, b] = socketpair('stream');
     fs.writeSync(a, 'x');
     new FdWatcher(b).onReadable(() => { throw new Error('boom'); });
-    setTimeout(() => {}, 5000);
+    setTimeout(() => {}, 30000);
   `;
   // A module file, not -e: tsx gives an eval'd ES module only the default export of a .ts module.
   const file = path.join(tmpDir(t), 'throw.mjs');
   fs.writeFileSync(file, script);
-  const r = spawnSync(process.execPath, ['--import=tsx', file], { cwd: ROOT, encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync(process.execPath, ['--import=tsx', file], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
   t.is(r.stdout.trim(), 'caught: boom', r.stderr);
   t.is(r.status, 0);
 });
@@ -103,7 +103,7 @@ test('both poll backends: libuv called straight in the main thread, koffi.node.p
   buildSync({ stdin: { contents: BACKEND_CHECKS, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'node', format: 'cjs', external: ['koffi'], outfile: file, logLevel: 'silent' });
   // The bundle finds koffi through NODE_PATH (it lives outside the project).
   const env = { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') };
-  const r = spawnSync(process.execPath, [file, file], { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
+  const r = spawnSync(process.execPath, [file, file], { cwd: ROOT, env, encoding: 'utf8', timeout: 60000 });
   t.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
   const expected = { read: 'ping', writable: true, callsAfterClose: 1, afterError: 'called again', file: true, fired: 300 };
