@@ -64,10 +64,11 @@ test('listen -t dgram -w 2: only an oversized message came: 65 (something came a
 
 test('listen -t dgram -c 1 without an oversized message still exits 0', async (t) => {
   const sock = path.join(tmpDir(t), 'd.sock');
+  const send = await dgramSender(t, sock);
   const p = usock(['listen', '-t', 'dgram', '--max-size', '10', '-c', '1', sock], { t });
   p.end();
   await waitListening(sock, 'dgram');
-  await sendDatagrams(t, sock, 'small');
+  await send('small');
   const r = await p.exited;
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'small\n');
