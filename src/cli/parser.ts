@@ -40,7 +40,7 @@ function dashed(name: string): string {
 }
 
 /**
- * Returns the options among args (the command's name first) that cmd does not know, as written (-x,
+ * Returns the options among args (the command's name and global options in any order) that cmd does not know, as written (-x,
  * --frob): yargs would take an unknown `-x ADDR` as an option with a value and complain of a missing
  * ADDRESS instead. Reads the words before any `--`: a known option's value (the next word, when not
  * given with `=`) is skipped, a short group (-zv) is read letter by letter up to one that takes a value.
@@ -54,7 +54,7 @@ export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): stri
   const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`); // yargs also reads --maxSize
   const unknown: string[] = [];
   const words = optionArgs(args);
-  for (let i = 1; i < words.length; i++) {
+  for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (!word.startsWith('-') || word === '-' || /^-\.?\d/.test(word)) continue; // a value, stdin's name, a negative number
     if (word.startsWith('--')) {
@@ -77,10 +77,16 @@ export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): stri
   return [...new Set(unknown)];
 }
 
+/** Returns the command args name: the first word, or the first command name after global options (`usock -t dgram connect ...`). */
+function commandOf(args: string[]): UsockCommand<unknown> | undefined {
+  const byName = (word: string | undefined) => commands.find((c) => c.command.split(' ')[0] === word);
+  return byName(args[0]) ?? (args[0]?.startsWith('-') ? optionArgs(args).map(byName).find(Boolean) : undefined);
+}
+
 /** Returns yargs's failure message in usock's own words, naming the command (e.g. `connect: missing ADDRESS`). */
 export function usageMessage(msg: string, args: string[]): string {
-  const cmd = commands.find((c) => c.command.split(' ')[0] === args[0]);
-  const where = cmd ? `${args[0]}: ` : '';
+  const cmd = commandOf(args);
+  const where = cmd ? `${cmd.command.split(' ')[0]}: ` : '';
   // An unknown option first: whatever else yargs found may only follow from it (`-x ADDR` took ADDR as its value).
   const unknown = cmd ? unknownOptions(args, cmd) : [];
   if (unknown.length) return where + unknown.map((u) => `unknown option ${u}`).join('; ');
@@ -126,7 +132,8 @@ export function makeParser(yargs: (args: string[]) => Argv, args: string[], widt
     .wrap(width)
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${commands.some((c) => c.command.split(' ')[0] === args[0]) ? `help ${args[0]}` : '--help'}\``);
+      const cmd = commandOf(args);
+      throw err ?? new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${cmd ? `help ${cmd.command.split(' ')[0]}` : '--help'}\``);
     });
   // bin/usock answers a lone --version itself; yargs sets the option up (and looks for a package.json) only where it shows.
   if (asksHelpOrVersion(args, true)) parser.version(__USOCK_VERSION__);

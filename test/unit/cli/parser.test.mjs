@@ -36,3 +36,8 @@ test('usageMessage: an unknown option comes before the missing ADDRESS it caused
   t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['connect']), 'connect: missing ADDRESS');
   t.is(usageMessage('Unknown argument: b', ['connect', 'a', 'b']), 'connect: unexpected argument \'b\'');
 });
+
+test('usageMessage finds the command after global options (usock -t dgram connect -x ADDR)', (t) => {
+  t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['-t', 'dgram', 'connect', '-x', '/tmp/a']), 'connect: unknown option -x');
+  t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['--json', 'listen']), 'listen: missing ADDRESS');
+});
