@@ -38,6 +38,10 @@ export interface AcceptLoop {
   stop(): void;
   /** Tells the loop that a connection it handed out ended: below --max-conns again, and descriptors may be free, so a paused loop tries at once. */
   released(): void;
+  /** Stops accepting until resume() (the handler cannot serve more yet, e.g. no command can start): clients wait in the kernel's backlog. */
+  hold(): void;
+  /** Accepts again after hold() (within --max-conns). */
+  resume(): void;
 }
 
 /**
@@ -72,13 +76,14 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   const watcher = new FdWatcher(listenFd);
   let stopped = false;
   let pause = 0; // ms of the current back-off; 0 while accepting normally
+  let held = false;
   let timer: NodeJS.Timeout | null = null;
   let active = 0;
   let served = 0;
   let idleTimer: NodeJS.Timeout | null = null;
   const max = opts.maxConns ?? Infinity;
 
-  const watch = () => watcher.onReadable(active < max ? acceptSome : null);
+  const watch = () => watcher.onReadable(active < max && !held ? acceptSome : null);
   const retry = () => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -86,7 +91,9 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   };
   const backOff = (err: Error) => {
     if (pause === 0) {
-      opts.diagnostics.warn('accept-failed', `accept: ${err.message}: pending clients wait until descriptors free up`, { code: (err as { code?: string }).code });
+      // A SysError's message names its call already ("accept: Too many open files (EMFILE)").
+      const text = err.message.startsWith('accept') ? err.message : `accept: ${err.message}`;
+      opts.diagnostics.warn('accept-failed', `${text}: pending clients wait until descriptors free up`, { code: (err as { code?: string }).code });
     }
     pause = Math.min(pause === 0 ? FIRST_PAUSE_MS : pause * 2, LONGEST_PAUSE_MS);
     watcher.onReadable(null);
@@ -95,7 +102,7 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
 
   function acceptSome(): void {
     for (let i = 0; i < ACCEPTS_PER_TURN && !stopped; i++) {
-      if (active >= max) return watch(); // the rest wait in the backlog until one ends
+      if (active >= max || held) return watch(); // the rest wait in the backlog until one ends
       let fd: number | typeof WOULD_BLOCK;
       try {
         fd = accept(listenFd);
@@ -154,6 +161,14 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
       if (stopped) return;
       if (timer) retry();
       else if (active === max - 1) watch();
+    },
+    hold() {
+      held = true;
+      watch();
+    },
+    resume() {
+      held = false;
+      if (!stopped && !timer) watch();
     },
   };
 }

@@ -1,5 +1,7 @@
-// Unit tests of src/net/accept.ts on real sockets: a fault in one peer's handler stays with that peer; rules are checked before the handler runs.
+// Unit tests of src/net/accept.ts on real sockets: a fault in one peer's handler stays with that peer; rules are checked before the handler runs; hold()/resume(); accept(2) out of descriptors.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { acceptLoop } from '../../../src/net/accept.ts';
 import { bind, connect, listen, socket, closeQuietly, write, read, WOULD_BLOCK } from '../../../src/sys/socket.ts';
 import { encodeAbstractAddress } from '../../../src/sys/sockaddr.ts';
@@ -68,4 +70,75 @@ test('with rules, a peer they do not admit is closed and reported before the han
   t.is(diag.warnings[0].event, 'rejected');
   t.deepEqual(seen, []);
   await waitUntil(() => read(c, Buffer.alloc(4)) === 0, 5000, 'EOF on the rejected client');
+});
+
+/** Resolves after n turns of the event loop: each turn polls the descriptors, so a watched readable socket would have been served. */
+async function turns(n) {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+test('hold() leaves new clients in the backlog, neither accepted nor dropped; resume() accepts them in order', async (t) => {
+  const { fd, addr } = listener(t);
+  const seen = [];
+  const loop = acceptLoop(fd, { rules: null, diagnostics: recorder(), onPeer: (p) => seen.push(p) });
+  t.teardown(() => loop.stop());
+  client(t, addr);
+  await waitUntil(() => seen.length === 1, 5000, 'the first peer');
+  loop.hold();
+  const second = client(t, addr);
+  write(second, Buffer.from('waiting'));
+  await turns(20);
+  t.is(seen.length, 1, 'not accepted while held');
+  loop.released(); // a connection ending does not undo the hold
+  await turns(20);
+  t.is(seen.length, 1, 'still held after released()');
+  loop.resume();
+  await waitUntil(() => seen.length === 2, 5000, 'the second peer, after resume()');
+  const buf = Buffer.alloc(16);
+  t.is(read(seen[1], buf), 7, 'what it sent while waiting is there');
+  t.is(buf.subarray(0, 7).toString(), 'waiting');
+  for (const p of seen) closeQuietly(p);
+});
+
+/** Returns this process's open-files limits, [soft, hard], as /proc/self/limits writes them. */
+function fileLimits() {
+  const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  return line.slice('Max open files'.length).trim().split(/\s+/).slice(0, 2);
+}
+
+// Serial: it lowers this process's open-files limit for a moment (ava runs serial tests before the others).
+test.serial('out of descriptors, accept(2) fails with EMFILE: one warning that names the call once, clients wait, and are accepted once descriptors are free', async (t) => {
+  const { fd, addr } = listener(t);
+  const c = client(t, addr);
+  const diag = recorder();
+  const infos = [];
+  diag.info = (event) => infos.push(event);
+  const seen = [];
+  const [soft, hard] = fileLimits();
+  const highest = Math.max(...fs.readdirSync('/proc/self/fd').map(Number));
+  // Every descriptor number below the limit taken: accept has none left.
+  t.is(spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${highest + 17}:${hard}`], { stdio: 'ignore' }).status, 0, 'prlimit');
+  const fillers = [];
+  let loop;
+  try {
+    for (;;) fillers.push(fs.openSync('/dev/null', 'r'));
+  } catch (err) {
+    if (err.code !== 'EMFILE') throw err;
+  }
+  try {
+    loop = acceptLoop(fd, { rules: null, diagnostics: diag, onPeer: (p) => seen.push(p) });
+    await waitUntil(() => diag.warnings.length > 0, 5000, 'the accept warning');
+    t.deepEqual(seen, []);
+  } finally {
+    for (const f of fillers) fs.closeSync(f);
+    spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${soft}:${hard}`], { stdio: 'ignore' });
+  }
+  t.teardown(() => loop.stop());
+  await waitUntil(() => seen.length === 1, 5000, 'the waiting client, accepted after the back-off');
+  t.deepEqual(diag.warnings.map((w) => w.event), ['accept-failed'], 'one warning for the episode');
+  t.is(diag.warnings[0].text, 'accept: Too many open files (EMFILE): pending clients wait until descriptors free up');
+  t.true(infos.includes('accepting'));
+  write(c, Buffer.from('x'));
+  t.is(read(seen[0], Buffer.alloc(4)), 1, 'the connection accepted is the waiting client\'s');
+  closeQuietly(seen[0]);
 });
