@@ -56,7 +56,7 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
       o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
       if (reason === 'error') return reject(err);
       if (inputFailure) return reject(inputFailure);
-      if (timedOut && c.stats.bytesIn === 0) {
+      if (timedOut && c.stats.bytesIn === 0 && c.stats.oversize === 0) {
         return reject(new UsockError(`${o.label}: timed out after ${o.timeout} s: the peer sent nothing`, 'TEMPFAIL'));
       }
       if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {

@@ -316,3 +316,16 @@ sys.stdin.read()
   t.is(onFile.errText(), `usock: tap: target ${path.join(dir, 'file')} is not a socket (regular file): clients cannot reach it until it listens\n`);
   await stopBySignal(t, onFile);
 });
+
+test('listen -t seqpacket -w 2: only an oversized message came: 65 (something came and was dropped), not 75', async (t) => {
+  const sock = path.join(tmpDir(t), 's.sock');
+  const p = usock(['listen', '-t', 'seqpacket', '--max-size', '10', '-w', '2', sock], { t });
+  await waitListening(sock, 'seqpacket');
+  // The client sends one message too large, then stays until usock closes (the idle timeout ends the conversation).
+  const client = python(py(`s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1]); s.send(b'x' * 100); s.recv(100)`), [sock], { t });
+  const r = await p.exited;
+  await client.exited;
+  t.is(r.code, 65, show(r));
+  t.is(r.stdout.length, 0);
+  t.regex(r.stderr.toString(), /received message of 100 bytes exceeds --max-size 10: dropped/);
+});

@@ -18,6 +18,6 @@ export const completionCommand: UsockCommand<CompletionArgv> = {
     y
       .positional('shell', { type: 'string', describe: 'bash or zsh (default: the shell named by $SHELL)' })
       .options(completionOptions)
-      .epilogue('bash: `usock completion bash > ~/.local/share/bash-completion/completions/usock`, or `source <(usock completion bash)` in ~/.bashrc; zsh: `usock completion zsh > DIR/_usock`, DIR being a directory on $fpath.'),
+      .epilogue('bash: `mkdir -p ~/.local/share/bash-completion/completions && usock completion bash > ~/.local/share/bash-completion/completions/usock`, or `source <(usock completion bash)` in ~/.bashrc; zsh: `mkdir -p ~/.zfunc && usock completion zsh > ~/.zfunc/_usock` with fpath=(~/.zfunc $fpath) before compinit in ~/.zshrc.'),
   run: async (argv) => (await import('./run')).runCompletion(argv),
 };
