@@ -32,22 +32,44 @@ export interface StartOptions {
   closeAfter?: number[];
 }
 
+/** A command that could not be started, with the errno name of why (ENOENT, EACCES, EMFILE...). */
+export class StartError extends UsockError {
+  constructor(message: string, readonly code: string) {
+    super(message, 'FAILURE');
+    this.name = 'StartError';
+  }
+}
+
+/** The errors of a start that say the process is short of something that frees up (descriptors, processes, memory): try again later. */
+const SHORTAGES = ['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM'];
+
+/** True when err says a command could not start for a shortage that passes (EMFILE, ENFILE, EAGAIN, ENOMEM), from start or from creating its descriptors. */
+export function isShortage(err: unknown): boolean {
+  return SHORTAGES.includes((err as { code?: string } | null)?.code ?? '');
+}
+
+/** Returns the StartError for a failed start of file: errno-style errors named in usock's words. */
+function startError(file: string, err: NodeJS.ErrnoException): StartError {
+  const [code, text] = err.errno ? describeErrno(Math.abs(err.errno)) : [err.code ?? '', err.message];
+  return new StartError(`cannot run ${file}: ${text}${code ? ` (${code})` : ''}`, code);
+}
+
 /**
- * Starts file with args; resolves once it runs. Rejects with UsockError (FAILURE) when it cannot be
- * started (ENOENT, EACCES...). Closes opts.closeAfter in this process once the child has its copies.
+ * Starts file with args; resolves once it runs. Rejects with StartError (FAILURE) when it cannot be
+ * started (ENOENT, EACCES, EMFILE...: see isShortage). Closes opts.closeAfter in this process once
+ * the child has its copies (or could not start).
  */
 export function start(file: string, args: string[], opts: StartOptions): Promise<Running> {
   let child: ChildProcess;
   try {
     child = spawn(file, args, { stdio: opts.stdio, env: opts.env ?? process.env });
+  } catch (err) {
+    return Promise.reject(startError(file, err as NodeJS.ErrnoException)); // ENOMEM and the like are thrown, not emitted
   } finally {
     for (const fd of opts.closeAfter ?? []) closeQuietly(fd);
   }
   const ended = new Promise<{ status: number; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      const [code, text] = err.errno ? describeErrno(-err.errno) : [err.code ?? '', err.message];
-      reject(new UsockError(`cannot run ${file}: ${text}${code ? ` (${code})` : ''}`, 'FAILURE'));
-    });
+    child.on('error', (err: NodeJS.ErrnoException) => reject(startError(file, err)));
     child.on('exit', (code, signal) => resolve({ status: statusOf(code, signal), signal }));
   });
   return new Promise((resolve, reject) => {
@@ -57,16 +79,12 @@ export function start(file: string, args: string[], opts: StartOptions): Promise
 }
 
 /**
- * Starts `sh -c cmd` with fd as its stdin and stdout (made blocking, as programs expect). fd stays open
- * here: the caller closes it once the command has ended (io/drain's drainAndClose, so that a client whose
- * request was not read still gets its reply). Closes fd when the command cannot start.
+ * Starts `sh -c cmd` with fd (a socket, made blocking, as programs expect) as its stdin and stdout. fd
+ * stays open here, the caller's: it closes fd once the command has ended (io/drain's drainAndClose, so
+ * that a client whose request was not read still gets its reply), or, when the command cannot start
+ * (StartError), closes it or tries again later (isShortage).
  */
 export async function startShellOn(cmd: string, fd: number, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
-  try {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    return await start('/bin/sh', ['-c', cmd], { stdio: [fd, fd, 'inherit'], env });
-  } catch (err) {
-    closeQuietly(fd);
-    throw err;
-  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return start('/bin/sh', ['-c', cmd], { stdio: [fd, fd, 'inherit'], env });
 }

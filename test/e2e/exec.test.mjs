@@ -99,7 +99,7 @@ test('listen -k --exec: each client gets its own command, concurrently; the serv
   t.false(fs.existsSync(sock));
 });
 
-test('listen -t seqpacket --exec: the command reads one message per read and its writes are messages', async (t) => {
+test('listen -t seqpacket --exec --exec-socket: the command reads one message per read and its writes are messages', async (t) => {
   const name = '@' + abstractName();
   const cmd = `${SYSTEM_PYTHON} -c '
 import socket
@@ -110,7 +110,7 @@ while True:
         break
     s.send(b"[" + m + b"]")
 '`;
-  const srv = usock(['listen', '-t', 'seqpacket', '--exec', cmd, name], { t });
+  const srv = usock(['listen', '-t', 'seqpacket', '--exec-socket', '--exec', cmd, name], { t });
   await waitListening(name, 'seqpacket');
   const r = await runPython(py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
@@ -134,7 +134,7 @@ rootTest('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-use
   const log = path.join(dir, 'log');
   fs.writeFileSync(log, '');
   fs.chmodSync(log, 0o666);
-  // The command records who it served and what it got, and answers with a greeting.
+  // The command records who it served and what it got, and answers with a greeting (one line: one message).
   const cmd = `echo "served uid=$USOCK_PEER_UID"; cat >> ${log}`;
   const srv = usock(['listen', '-k', '-t', 'seqpacket', '--mode', '0666', '--allow-user', 'nobody', '--exec', cmd, sock], { t });
   await waitListening(sock, 'seqpacket');
@@ -142,7 +142,7 @@ rootTest('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-use
 
   const nobody = await client(t, sock, 'seqpacket', 'NOBODY-DATA', true);
   t.is(nobody.uid, NOBODY_UID);
-  t.deepEqual(nobody.got, [`served uid=${NOBODY_UID}\n`]);
+  t.deepEqual(nobody.got, [`served uid=${NOBODY_UID}`]);
   t.is(nobody.end, 'eof');
 
   const root = await client(t, sock, 'seqpacket', 'ROOT-DATA');
@@ -152,7 +152,7 @@ rootTest('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-use
   await srv.waitStderr((s) => s.includes(`pid ${root.pid}`));
   // The server is still serving nobody after the rejection.
   const again = await client(t, sock, 'seqpacket', 'NOBODY-AGAIN', true);
-  t.deepEqual(again.got, [`served uid=${NOBODY_UID}\n`]);
+  t.deepEqual(again.got, [`served uid=${NOBODY_UID}`]);
   await sleep(200);
   srv.kill('SIGTERM');
   const r = await srv.exited;
@@ -227,7 +227,7 @@ test('connect --exec: exit status is the command\'s (exit 9 -> 9, killed -> 128+
   }
 });
 
-test('connect -t seqpacket --exec: message boundaries reach the command', async (t) => {
+test('connect -t seqpacket --exec --exec-socket: message boundaries reach the command', async (t) => {
   const name = '@' + abstractName();
   const srv = python(SERVER, [name, 'm1', 'seqpacket'], { t });
   await srv.waitStdout('\n');
@@ -238,7 +238,7 @@ m = s.recv(100)
 s.send(b"reply to " + m)
 s.send(b"second")
 '`;
-  const r = await runUsock(['connect', '-t', 'seqpacket', '--exec', cmd, name], { t });
+  const r = await runUsock(['connect', '-t', 'seqpacket', '--exec-socket', '--exec', cmd, name], { t });
   t.is(r.code, 0, show(r));
   const got = JSON.parse((await srv.exited).stdout.toString().split('\n')[1]).got;
   t.deepEqual(got, ['reply to m1', 'second']);

@@ -9,6 +9,7 @@ export const connectOptions = {
   wait: { type: 'string', defaultDescription: String(DEFAULTS.wait), describe: 'dgram: after stdin EOF, wait this many seconds for more replies', requiresArg: true },
   as: { type: 'string', describe: 'connect as this user and its groups (root only)', requiresArg: true },
   exec: { type: 'string', describe: 'run `sh -c CMD` with its stdin and stdout on the connection', requiresArg: true },
+  'exec-socket': { type: 'boolean', describe: 'seqpacket --exec: give CMD the socket itself (it reads whole messages), not lines relayed with --frame' },
   retry: { type: 'string', describe: 'while the address is missing, refuses or its backlog is full, try again for this many seconds (then 75)', requiresArg: true },
   'no-shutdown': { type: 'boolean', describe: 'at stdin EOF keep the write side open; read until the peer closes (or -w)' },
   ...timeoutOptions,

@@ -3,7 +3,6 @@ import { deferSignals, onSignal } from '../../cli/lifecycle';
 import { addressOf, concreteType, countOf, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds, timeoutOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
-import { drainAndClose } from '../../io/drain';
 import { printOut } from '../../io/stdio';
 import type { SocketAddress } from '../../net/address';
 import { connectTo, detectType, type ConnectPatience } from '../../net/client';
@@ -33,7 +32,8 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
     const patience: ConnectPatience = argv.retry !== undefined ? { seconds: seconds('retry', argv.retry, true), retry: true } : { seconds: timeout ?? undefined };
     if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo, patience);
     const concrete = type as SocketType;
-    const framing = argv.exec === undefined ? framingFor(argv, concrete) : null;
+    const framedExec = argv.exec !== undefined && concrete === 'seqpacket' && !argv['exec-socket'];
+    const framing = argv.exec === undefined || framedExec ? framingFor(argv, concrete) : null;
     const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
     const count = countOf(argv);
     const client = await connectTo(address, concrete, bindTo, patience);
@@ -42,11 +42,9 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
     reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
     try {
       if (argv.exec !== undefined) {
-        const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only where a command runs
-        const running = await startShellOn(argv.exec, client.fd, peerEnvironment(peer));
-        const { status } = await running.ended;
-        await drainAndClose(client.fd, EXEC_DRAIN_SECONDS); // what the command left unread must not turn into a reset
-        return status;
+        const { execOnce } = await import('../exec'); // child_process only where a command runs
+        // Closed once CMD has ended: what it left unread must not turn into a reset.
+        return await execOnce(client.fd, peer, { cmd: argv.exec, framing: framedExec ? framing : null, drainSeconds: EXEC_DRAIN_SECONDS, reporter });
       }
       return await relayConnection(client.fd, {
         ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait, timeout, count, noShutdown: !!argv['no-shutdown'],
@@ -65,7 +63,7 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   countOf(argv);
   if (argv.retry !== undefined) seconds('retry', argv.retry, true);
   if (argv.probe) {
-    rejectOptions(argv, ['exec', 'wait', 'frame', 'max-size', 'count', 'no-shutdown'], 'does not apply with -z (nothing is sent or received)');
+    rejectOptions(argv, ['exec', 'exec-socket', 'wait', 'frame', 'max-size', 'count', 'no-shutdown'], 'does not apply with -z (nothing is sent or received)');
     if (argv.type === 'auto') {
       rejectOptions(argv, ['bind'], 'does not apply with --type auto (each type tried would bind it again): give the type');
       return 'auto';
@@ -75,8 +73,15 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
   if (type === 'stream') rejectOptions(argv, ['count'], 'applies to dgram and seqpacket only (a stream has no messages to count)');
   if (type === 'dgram') rejectOptions(argv, ['no-shutdown'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
-  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size', 'wait', 'count', 'no-shutdown', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
-  if (!argv.probe && argv.exec === undefined) framingFor(argv, type);
+  if (argv.exec === undefined) rejectOptions(argv, ['exec-socket'], 'applies with --exec only (on seqpacket: CMD gets the socket instead of relayed lines)');
+  else {
+    if (type !== 'seqpacket') rejectOptions(argv, ['exec-socket'], 'applies to -t seqpacket only (elsewhere CMD gets the socket anyway)');
+    if (type !== 'seqpacket' || argv['exec-socket']) {
+      rejectOptions(argv, ['frame', 'max-size'], `does not apply with ${argv['exec-socket'] ? '--exec-socket' : `--exec on -t ${type}`} (the command reads and writes the socket)`);
+    }
+    rejectOptions(argv, ['wait', 'count', 'no-shutdown', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
+  }
+  if (!argv.probe && (argv.exec === undefined || (type === 'seqpacket' && !argv['exec-socket']))) framingFor(argv, type);
   return type;
 }
 

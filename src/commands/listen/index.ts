@@ -5,6 +5,7 @@ import type { UsockCommand } from '../../cli/registry';
 export const listenOptions = {
   'keep-open': { alias: 'k', type: 'boolean', describe: 'keep accepting; serve peers concurrently (stream, seqpacket)' },
   exec: { type: 'string', describe: 'run `sh -c CMD` for each connection, stdin and stdout on it', requiresArg: true },
+  'exec-socket': { type: 'boolean', describe: 'seqpacket --exec: give CMD the socket itself (it reads whole messages), not lines relayed with --frame' },
   ...maxConnsExecOptions,
   ...timeoutOptions,
   ...countOption('N messages received (dgram, seqpacket), or with -k N connections served'),

@@ -1,7 +1,6 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
 import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, type Framing } from '../../cli/options';
 import { EXIT, UsageError } from '../../errors';
-import { drainAndClose } from '../../io/drain';
 import { idleTimer } from '../../io/timer';
 import { Connection } from '../../io/connection';
 import type { CloseReason } from '../../io/flow';
@@ -12,6 +11,7 @@ import { openServer } from '../../net/server';
 import type { Reporter } from '../../report/reporter';
 import { describePeer } from '../../report/text';
 import type { SocketType, Ucred } from '../../sys/socket';
+import type { ExecOptions } from '../exec';
 import { releaseMemory } from '../../sys/memory';
 import { relayConnection } from '../relay';
 import { relayDatagrams } from './dgram';
@@ -31,39 +31,48 @@ export async function runListen(argv: ListenArgv): Promise<number> {
     if (argv.exec !== undefined) throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
     rejectOptions(argv, ['keep-open'], 'applies to stream and seqpacket only (a dgram listener receives from every sender anyway)');
   }
-  if (argv.exec !== undefined) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec (the command reads and writes the connection)');
+  checkExecOptions(argv, type);
   if (!argv['keep-open']) rejectOptions(argv, ['max-conns'], 'applies with -k only (without it listen serves one connection)');
   if (type === 'stream' && !argv['keep-open']) rejectOptions(argv, ['count'], 'applies to dgram and seqpacket, or with -k (connections served): a stream has no messages to count');
   const maxConns = maxConnsOf(argv, argv.exec !== undefined);
   const timeout = timeoutOf(argv);
   const count = countOf(argv);
-  const framing = argv.exec === undefined ? framingFor(argv, type) : null;
+  const framedExec = argv.exec !== undefined && type === 'seqpacket' && !argv['exec-socket'];
+  const framing = argv.exec === undefined || framedExec ? framingFor(argv, type) : null;
   const spec = serverSpecOf(argv, type, reporter, 'listen');
   const server = openServer(spec);
   try {
     if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules, timeout, count });
-    const drain = timeout ?? EXEC_DRAIN_SECONDS;
+    const exec: ExecOptions | null = argv.exec === undefined ? null
+      : { cmd: argv.exec, framing: framedExec ? framing : null, drainSeconds: timeout ?? EXEC_DRAIN_SECONDS, reporter };
+    const execModule = exec ? await import('../exec') : null; // child_process only with --exec
     if (argv['keep-open']) {
-      const exec = argv.exec;
       return await new Promise<number>((resolve) => {
         const loop = acceptLoop(server.fd, {
           rules: spec.rules,
-          maxConns,
+          maxConns: exec ? execModule!.capToDescriptors(maxConns, exec) : maxConns,
           count,
           onServed: () => resolve(EXIT.OK), // -c N: N connections served
           diagnostics: reporter,
           onIdle: releaseMemory,
           onPeer: (fd, cred) => {
-            const done = () => loop.released();
-            if (exec !== undefined) execOn(exec, fd, cred, reporter, drain).finally(done);
-            else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter, timeout }, done);
+            if (queue) queue.add(fd, cred);
+            else relayKeptOpen(fd, cred, { ...framing!, type, diagnostics: reporter, timeout }, () => loop.released());
           },
         });
+        const queue = exec ? new execModule!.ExecQueue(exec, loop) : null;
       }); // until a signal, or -c
     }
     const { fd, cred } = await acceptOne(server.fd, spec.rules, reporter, timeout);
     server.close();
-    if (argv.exec !== undefined) return await execOn(argv.exec, fd, cred, reporter, drain);
+    if (exec) {
+      try {
+        return await execModule!.execOnce(fd, cred, exec);
+      } catch (err) {
+        reporter.warn('exec-failed', `--exec for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+        return EXIT.FAILURE;
+      }
+    }
     return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count });
   } finally {
     server.close();
@@ -71,22 +80,17 @@ export async function runListen(argv: ListenArgv): Promise<number> {
 }
 
 /**
- * Runs `sh -c cmd` on a connection with the peer's credentials in its environment; resolves to its
- * status once the command has ended and the connection is closed: shut down, what the client still
- * sends read and discarded (at most drainSeconds), so that a client whose request CMD did not read gets
- * its reply, never a reset.
+ * Throws UsageError (64) for options that do not apply to --exec on type: --frame and --max-size apply
+ * only where usock relays CMD's lines (seqpacket without --exec-socket), --exec-socket only to seqpacket --exec.
  */
-async function execOn(cmd: string, fd: number, cred: Ucred | null, reporter: Reporter, drainSeconds: number): Promise<number> {
-  try {
-    const { peerEnvironment, startShellOn } = await import('../../proc/spawn'); // child_process only with --exec
-    const running = await startShellOn(cmd, fd, peerEnvironment(cred));
-    const { status } = await running.ended;
-    await drainAndClose(fd, drainSeconds);
-    return status;
-  } catch (err) {
-    reporter.warn('exec-failed', `--exec for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
-    return 1;
+function checkExecOptions(argv: ListenArgv, type: SocketType): void {
+  if (argv.exec === undefined) {
+    rejectOptions(argv, ['exec-socket'], 'applies with --exec only (on seqpacket: CMD gets the socket instead of relayed lines)');
+    return;
   }
+  if (type !== 'seqpacket') rejectOptions(argv, ['exec-socket'], 'applies to -t seqpacket only (elsewhere CMD gets the socket anyway)');
+  if (type === 'stream') rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec on -t stream (the command reads and writes the socket)');
+  if (argv['exec-socket']) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec-socket (the command reads and writes the socket)');
 }
 
 let sharedStdin: StdinReader | null = null;
