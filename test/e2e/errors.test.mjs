@@ -135,7 +135,7 @@ for (const [what, args] of USAGE_CASES) {
   // --as is refused to non-root users (77) before the user is looked up
   (what.startsWith('--as') ? rootTest : test)(`usage error: ${what} -> 64, one line`, async (t) => {
     const dir = tmpDir(t);
-    const r = await runUsock(args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)), { input: '', t, timeout: 15_000 });
+    const r = await runUsock(args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)), { input: '', t });
     t.is(r.code, 64, show(r));
     assertCleanError(t, r.stderr);
     t.is(r.stdout.toString(), '');

@@ -101,18 +101,23 @@ test('--listening, -t, PREFIX (absolute, relative to the cwd, @abstract) filter'
     return rows(r).map((l) => Number(l[3])).sort();
   };
   const sorted = (...a) => a.sort();
-  t.deepEqual(await inodes(['--listening', '--pid', String(h.pid)]), sorted(h.ino.listener, h.ino.abstract));
-  t.deepEqual(await inodes(['--listening', dir]), [h.ino.listener]);
-  t.deepEqual(await inodes([dir]), sorted(h.ino.listener, h.ino.accepted, h.ino.odd));
-  t.deepEqual(await inodes(['srv'], { cwd: dir }), sorted(h.ino.listener, h.ino.accepted));
-  t.deepEqual(await inodes(['./new'], { cwd: dir }), [h.ino.odd]);
-  // '.' is the directory: what is inside it, not its siblings that share the name's start (dir + 'x').
-  t.deepEqual(await inodes(['.'], { cwd: dir }), sorted(h.ino.listener, h.ino.accepted, h.ino.odd));
-  t.deepEqual(await inodes([path.basename(dir) + '/', '--listening'], { cwd: path.dirname(dir) }), [h.ino.listener]);
-  t.deepEqual(await inodes([`@${name}`]), [h.ino.abstract]);
-  t.deepEqual(await inodes([`@${name.slice(0, -3)}`, '-t', 'seqpacket']), [h.ino.abstract]);
-  t.deepEqual(await inodes(['-t', 'dgram', '--pid', String(h.pid)]), [h.ino.odd]);
-  t.deepEqual(await inodes([`${dir}/nothing`]), []);
+  // [ls arguments, options, the inodes it must list]; the runs are independent and go side by side
+  const cases = [
+    [['--listening', '--pid', String(h.pid)], {}, sorted(h.ino.listener, h.ino.abstract)],
+    [['--listening', dir], {}, [h.ino.listener]],
+    [[dir], {}, sorted(h.ino.listener, h.ino.accepted, h.ino.odd)],
+    [['srv'], { cwd: dir }, sorted(h.ino.listener, h.ino.accepted)],
+    [['./new'], { cwd: dir }, [h.ino.odd]],
+    // '.' is the directory: what is inside it, not its siblings that share the name's start (dir + 'x').
+    [['.'], { cwd: dir }, sorted(h.ino.listener, h.ino.accepted, h.ino.odd)],
+    [[path.basename(dir) + '/', '--listening'], { cwd: path.dirname(dir) }, [h.ino.listener]],
+    [[`@${name}`], {}, [h.ino.abstract]],
+    [[`@${name.slice(0, -3)}`, '-t', 'seqpacket'], {}, [h.ino.abstract]],
+    [['-t', 'dgram', '--pid', String(h.pid)], {}, [h.ino.odd]],
+    [[`${dir}/nothing`], {}, []],
+  ];
+  const got = await Promise.all(cases.map(([args, opts]) => inodes(args, opts)));
+  for (const [i, [args, , want]] of cases.entries()) t.deepEqual(got[i], want, `ls ${args.join(' ')}`);
 });
 
 test('usage errors: --pid abc, -t auto, an unknown option (64)', async (t) => {
