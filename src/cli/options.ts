@@ -16,6 +16,8 @@ export const DEFAULTS = {
   frame: 'line' as FrameMode,
   maxSize: 262144,
   wait: 0.5,
+  /** --shutdown-delay: seconds the peer must be quiet after stdin's end before the write side is shut down. */
+  shutdownDelay: 0.25,
   backlog: 4096,
   maxFds: 64,
   message: '\0',
@@ -96,6 +98,22 @@ export const timeoutOptions = {
     requiresArg: true,
   },
 } as const satisfies Record<string, Options>;
+
+/** --shutdown-delay and --no-shutdown: when a stream or seqpacket relay shuts its write side down after stdin's end. */
+export const shutdownOptions = {
+  'shutdown-delay': {
+    type: 'string',
+    defaultDescription: String(DEFAULTS.shutdownDelay),
+    describe: 'after stdin EOF, shut down the write side once the peer has been quiet this many seconds (0: at once)',
+    requiresArg: true,
+  },
+  'no-shutdown': { type: 'boolean', describe: 'at stdin EOF keep the write side open; read until the peer closes (or -w)' },
+} as const satisfies Record<string, Options>;
+
+/** Returns the --shutdown-delay in milliseconds (its default when not given). Throws UsageError. */
+export function shutdownDelayMsOf(argv: { 'shutdown-delay'?: string }): number {
+  return Math.round(seconds('shutdown-delay', argv['shutdown-delay'] ?? DEFAULTS.shutdownDelay) * 1000);
+}
 
 /** -c/--count, described as the command counts. */
 export function countOption(what: string) {

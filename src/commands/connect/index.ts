@@ -1,5 +1,5 @@
 // yargs module for `usock connect`: its options and help; the work is in ./run.
-import { countOption, framingOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
+import { countOption, framingOptions, shutdownOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import { DEFAULTS } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
@@ -11,7 +11,7 @@ export const connectOptions = {
   exec: { type: 'string', describe: 'run `sh -c CMD` with its stdin and stdout on the connection', requiresArg: true },
   'exec-socket': { type: 'boolean', describe: 'seqpacket --exec: give CMD the socket itself (it reads whole messages), not lines relayed with --frame' },
   retry: { type: 'string', describe: 'while the address is missing, refuses or its backlog is full, try again for this many seconds (then 75)', requiresArg: true },
-  'no-shutdown': { type: 'boolean', describe: 'at stdin EOF keep the write side open; read until the peer closes (or -w)' },
+  ...shutdownOptions,
   ...timeoutOptions,
   ...countOption('N messages received (dgram, seqpacket)'),
   ...framingOptions,

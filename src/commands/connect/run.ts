@@ -1,6 +1,6 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { addressOf, concreteType, countOf, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds, timeoutOf } from '../../cli/options';
+import { addressOf, concreteType, countOf, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds, shutdownDelayMsOf, timeoutOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
@@ -47,7 +47,7 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
         return await execOnce(client.fd, peer, { cmd: argv.exec, framing: framedExec ? framing : null, drainSeconds: EXEC_DRAIN_SECONDS, reporter });
       }
       return await relayConnection(client.fd, {
-        ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait, timeout, count, noShutdown: !!argv['no-shutdown'],
+        ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait, timeout, count, noShutdown: !!argv['no-shutdown'], shutdownDelayMs: shutdownDelayMsOf(argv),
       });
     } finally {
       client.bound?.close();
@@ -63,7 +63,7 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   countOf(argv);
   if (argv.retry !== undefined) seconds('retry', argv.retry, true);
   if (argv.probe) {
-    rejectOptions(argv, ['exec', 'exec-socket', 'wait', 'frame', 'max-size', 'count', 'no-shutdown'], 'does not apply with -z (nothing is sent or received)');
+    rejectOptions(argv, ['exec', 'exec-socket', 'wait', 'frame', 'max-size', 'count', 'no-shutdown', 'shutdown-delay'], 'does not apply with -z (nothing is sent or received)');
     if (argv.type === 'auto') {
       rejectOptions(argv, ['bind'], 'does not apply with --type auto (each type tried would bind it again): give the type');
       return 'auto';
@@ -72,14 +72,16 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
   const type = concreteType(argv.type, 'connect without -z');
   if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
   if (type === 'stream') rejectOptions(argv, ['count'], 'applies to dgram and seqpacket only (a stream has no messages to count)');
-  if (type === 'dgram') rejectOptions(argv, ['no-shutdown'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
+  if (type === 'dgram') rejectOptions(argv, ['no-shutdown', 'shutdown-delay'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
+  if (argv['no-shutdown']) rejectOptions(argv, ['shutdown-delay'], 'does not apply with --no-shutdown (the write side is never shut down)');
+  shutdownDelayMsOf(argv);
   if (argv.exec === undefined) rejectOptions(argv, ['exec-socket'], 'applies with --exec only (on seqpacket: CMD gets the socket instead of relayed lines)');
   else {
     if (type !== 'seqpacket') rejectOptions(argv, ['exec-socket'], 'applies to -t seqpacket only (elsewhere CMD gets the socket anyway)');
     if (type !== 'seqpacket' || argv['exec-socket']) {
       rejectOptions(argv, ['frame', 'max-size'], `does not apply with ${argv['exec-socket'] ? '--exec-socket' : `--exec on -t ${type}`} (the command reads and writes the socket)`);
     }
-    rejectOptions(argv, ['wait', 'count', 'no-shutdown', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
+    rejectOptions(argv, ['wait', 'count', 'no-shutdown', 'shutdown-delay', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
   }
   if (!argv.probe && (argv.exec === undefined || (type === 'seqpacket' && !argv['exec-socket']))) framingFor(argv, type);
   return type;

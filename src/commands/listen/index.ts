@@ -1,5 +1,5 @@
 // yargs module for `usock listen`: its options and help; the work is in ./run.
-import { accessOptions, countOption, framingOptions, maxConnsExecOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
+import { accessOptions, countOption, framingOptions, maxConnsExecOptions, serverOptions, shutdownOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
 import type { UsockCommand } from '../../cli/registry';
 
 export const listenOptions = {
@@ -7,6 +7,7 @@ export const listenOptions = {
   exec: { type: 'string', describe: 'run `sh -c CMD` for each connection, stdin and stdout on it', requiresArg: true },
   'exec-socket': { type: 'boolean', describe: 'seqpacket --exec: give CMD the socket itself (it reads whole messages), not lines relayed with --frame' },
   ...maxConnsExecOptions,
+  ...shutdownOptions,
   ...timeoutOptions,
   ...countOption('N messages received (dgram, seqpacket), or with -k N connections served'),
   ...serverOptions,

@@ -1,5 +1,5 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, type Framing } from '../../cli/options';
+import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, shutdownDelayMsOf, timeoutOf, type Framing } from '../../cli/options';
 import { EXIT, UsageError } from '../../errors';
 import { idleTimer } from '../../io/timer';
 import { Connection } from '../../io/connection';
@@ -33,6 +33,11 @@ export async function runListen(argv: ListenArgv): Promise<number> {
   }
   checkExecOptions(argv, type);
   if (!argv['keep-open']) rejectOptions(argv, ['max-conns'], 'applies with -k only (without it listen serves one connection)');
+  if (type === 'dgram' || argv['keep-open'] || argv.exec !== undefined) {
+    rejectOptions(argv, ['shutdown-delay', 'no-shutdown'], 'applies to the one peer of a stream or seqpacket listen without -k or --exec');
+  }
+  if (argv['no-shutdown']) rejectOptions(argv, ['shutdown-delay'], 'does not apply with --no-shutdown (the write side is never shut down)');
+  const shutdownDelayMs = shutdownDelayMsOf(argv);
   if (type === 'stream' && !argv['keep-open']) rejectOptions(argv, ['count'], 'applies to dgram and seqpacket, or with -k (connections served): a stream has no messages to count');
   const maxConns = maxConnsOf(argv, argv.exec !== undefined);
   const timeout = timeoutOf(argv);
@@ -73,7 +78,9 @@ export async function runListen(argv: ListenArgv): Promise<number> {
         return EXIT.FAILURE;
       }
     }
-    return await relayConnection(fd, { ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count });
+    return await relayConnection(fd, {
+      ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count, noShutdown: !!argv['no-shutdown'], shutdownDelayMs,
+    });
   } finally {
     server.close();
   }
