@@ -4,6 +4,8 @@ import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
+/** Usage errors: one short process each, nothing shared, so they run side by side (after the serial tests). */
+const usageTest = ava;
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -78,7 +80,7 @@ function tooLongPath(dir) {
 }
 
 for (const cmd of [['listen'], ['connect'], ['echo-server'], ['listen', '-t', 'dgram'], ['connect', '-t', 'dgram']]) {
-  test(`${cmd.join(' ')}: path too long even for its basename: 64 with the byte count`, async (t) => {
+  usageTest(`${cmd.join(' ')}: path too long even for its basename: 64 with the byte count`, async (t) => {
     const dir = tmpDir(t);
     const p = tooLongPath(dir);
     const r = await runUsock([...cmd, p], { input: '', t });
@@ -88,7 +90,7 @@ for (const cmd of [['listen'], ['connect'], ['echo-server'], ['listen', '-t', 'd
   });
 }
 
-test('connect --bind with a basename too long: 64', async (t) => {
+usageTest('connect --bind with a basename too long: 64', async (t) => {
   const dir = tmpDir(t);
   const r = await runUsock(['connect', '-t', 'dgram', '--bind', tooLongPath(dir), '@' + abstractName()], { input: '', t });
   t.is(r.code, 64, show(r));
@@ -96,7 +98,7 @@ test('connect --bind with a basename too long: 64', async (t) => {
 });
 
 for (const mode of ['999', 'abc', '8', '-1', '12345', '']) {
-  test(`listen --mode ${JSON.stringify(mode)}: 64, nothing created`, async (t) => {
+  usageTest(`listen --mode ${JSON.stringify(mode)}: 64, nothing created`, async (t) => {
     const dir = tmpDir(t);
     const sock = path.join(dir, 's');
     const r = await runUsock(['listen', '--mode', mode, sock], { input: '', t });
@@ -106,7 +108,7 @@ for (const mode of ['999', 'abc', '8', '-1', '12345', '']) {
   });
 }
 
-test('echo-server --mode abc: 64', async (t) => {
+usageTest('echo-server --mode abc: 64', async (t) => {
   const dir = tmpDir(t);
   const r = await runUsock(['echo-server', '--mode', 'abc', path.join(dir, 's')], { t });
   t.is(r.code, 64, show(r));
@@ -133,7 +135,7 @@ const USAGE_CASES = [
 
 for (const [what, args] of USAGE_CASES) {
   // --as is refused to non-root users (77) before the user is looked up
-  (what.startsWith('--as') ? rootTest : test)(`usage error: ${what} -> 64, one line`, async (t) => {
+  (what.startsWith('--as') ? rootTest : usageTest)(`usage error: ${what} -> 64, one line`, async (t) => {
     const dir = tmpDir(t);
     const r = await runUsock(args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)), { input: '', t });
     t.is(r.code, 64, show(r));
