@@ -1,14 +1,17 @@
-// The manual page documents every command and long option that `usock --help` lists, and renders without warnings.
+// The manual page documents every command and long option that `usock --help` lists, and renders without warnings; the README's Code map names every source file.
 import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const usockBin = fileURLToPath(new URL('../../bin/usock', import.meta.url));
 const manPage = fileURLToPath(new URL('../../man/usock.1', import.meta.url));
+const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
+const srcDir = fileURLToPath(new URL('../../src', import.meta.url));
 
 /** Returns the stdout of `usock ARGS --help`; throws when it does not exit 0. */
 function helpText(args) {
@@ -150,4 +153,26 @@ test('the man page renders with man and groff', (t) => {
     t.log('neither man nor groff is installed: rendering not checked');
     t.pass();
   }
+});
+
+/** Returns the paths of the files under dir, relative to dir, with '/' separators. */
+function filesUnder(dir, prefix = '') {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]);
+}
+
+test("the README's Code map names every source file under src/", (t) => {
+  const text = readFileSync(readme, 'utf8');
+  const start = text.indexOf('## Code map');
+  t.true(start >= 0, 'README.md has no "## Code map" section');
+  const end = text.indexOf('\n## ', start + 1);
+  const map = text.slice(start, end < 0 ? undefined : end);
+  // A file is named by its path (`src/io/connection.ts`) or, within its folder's entry, by the end of
+  // it in backquotes (`connection.ts`, `platform/linux.ts`).
+  const named = (file) => {
+    const parts = file.split('/');
+    return map.includes(`src/${file}`) || parts.some((_, i) => map.includes(`\`${parts.slice(i).join('/')}\``));
+  };
+  const unnamed = filesUnder(srcDir).filter((file) => !named(file));
+  t.deepEqual(unnamed, [], `source files the Code map does not name: ${unnamed.join(' ')}`);
 });
