@@ -39,15 +39,16 @@ test.serial('a command that cannot start (EMFILE) keeps its client and holds acc
       if (err.code !== 'EMFILE') throw err;
     }
     queue.add(conn, null);
-    await waitUntil(() => calls.includes('hold'), 5000, 'hold()');
-    t.deepEqual(calls, ['hold']);
+    await waitUntil(() => calls.includes('hold'), 30_000, 'hold()');
+    // hold comes first; a retry may already have found a descriptor freed by the failed start (then resume follows).
+    t.is(calls[0], 'hold');
     t.is(reporter.warnings.length, 1);
     t.regex(reporter.warnings[0].text, /^--exec: cannot run \/bin\/sh: Too many open files \(EMFILE\): the client waits/);
   } finally {
     for (const f of fillers) fs.closeSync(f);
     spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${soft}:${hard}`], { stdio: 'ignore' });
   }
-  await waitUntil(() => calls.includes('resume'), 5000, 'resume() once the command started');
+  await waitUntil(() => calls.includes('resume'), 30_000, 'resume() once the command started');
   write(peer, Buffer.from('hi\n'));
   const buf = Buffer.alloc(64);
   let got = '';
@@ -57,11 +58,11 @@ test.serial('a command that cannot start (EMFILE) keeps its client and holds acc
     if (n === 0) return true;
     got += buf.subarray(0, n).toString();
     return false;
-  }, 10_000, 'the reply and EOF');
+  }, 30_000, 'the reply and EOF');
   t.is(got, 'got hi\n', 'the client kept through the shortage is served');
   closeQuietly(peer);
   peerOpen = false;
-  await waitUntil(() => calls.includes('released'), 10_000, 'released() once the connection closed');
+  await waitUntil(() => calls.includes('released'), 30_000, 'released() once the connection closed');
   t.deepEqual(calls, ['hold', 'resume', 'released']);
   t.is(reporter.warnings.length, 1, 'one warning for the episode');
 });
