@@ -14,14 +14,15 @@ import {
   usock, runUsock, startProcess, pythonFile, tmpDir, waitForSocketFile, waitListening, hasCommand,
   show, assertCleanError,
 } from '../helpers.mjs';
+import { HAS_NGINX, HAS_REDIS, httpBody, startNginx, startRedis } from '../daemons.mjs';
 
 /** The arguments of a run with the default delay: none, or the one under trial. */
 const DEFAULT = process.env.USOCK_TEST_SHUTDOWN_DELAY ? ['--shutdown-delay', process.env.USOCK_TEST_SHUTDOWN_DELAY] : [];
 const AT_ONCE = ['--shutdown-delay', '0'];
 
-const NGINX = fs.existsSync('/usr/sbin/nginx') || hasCommand('nginx');
+const NGINX = HAS_NGINX;
 const AGENT = hasCommand('ssh-agent');
-const REDIS = hasCommand('redis-server');
+const REDIS = HAS_REDIS;
 const HAPROXY = fs.existsSync('/usr/sbin/haproxy') || hasCommand('haproxy');
 const skipped = (has, what) => (has ? '' : ` [skipped: ${what} is not installed]`);
 
@@ -45,48 +46,6 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 // ---- nginx ------------------------------------------------------------------------------------------------
 
-/** Starts nginx (its own config, pid file, logs and temp paths in a temp folder) on DIR/nginx.sock serving DIR/www. */
-async function startNginx(t) {
-  const dir = tmpDir(t);
-  fs.mkdirSync(path.join(dir, 'www'));
-  const sock = path.join(dir, 'nginx.sock');
-  const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, `
-${process.getuid() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen unix:${sock};
-    root ${dir}/www;
-  }
-}
-`);
-  // stdio not piped: a worker outliving its master would hold the test's pipes open
-  const srv = startProcess(fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
-  t.teardown(async () => {
-    srv.kill('SIGTERM'); // the master stops its worker, then exits
-    await srv.exited;
-  });
-  await waitForSocketFile(sock, 10_000);
-  return { sock, dir };
-}
-
-/** Returns the body of an HTTP response (after the blank line). */
-function body(buf) {
-  const at = buf.indexOf('\r\n\r\n');
-  return at < 0 ? Buffer.alloc(0) : buf.subarray(at + 4);
-}
-
 (NGINX ? test : test.skip)(`nginx: a 16 MiB body arrives whole through plain connect, and is cut short with --shutdown-delay 0${skipped(NGINX, 'nginx')}`, async (t) => {
   const { sock, dir } = await startNginx(t);
   const data = crypto.randomBytes(16 * 1024 * 1024);
@@ -96,13 +55,13 @@ function body(buf) {
   // nginx takes the EOF of a request for a client gone and aborts the body it is still sending
   const cut = await runUsock(['connect', ...AT_ONCE, sock], { t, input: request });
   t.is(cut.code, 0, show(cut));
-  t.true(body(cut.stdout).length < data.length, `with --shutdown-delay 0 the body has ${body(cut.stdout).length} bytes`);
+  t.true(httpBody(cut.stdout).length < data.length, `with --shutdown-delay 0 the body has ${httpBody(cut.stdout).length} bytes`);
 
   const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: request });
   t.is(r.code, 0, show(r));
   t.true(r.stdout.subarray(0, 15).toString().startsWith('HTTP/1.1 200'), r.stdout.subarray(0, 100).toString());
-  t.is(body(r.stdout).length, data.length);
-  t.is(sha256(body(r.stdout)), sha256(data));
+  t.is(httpBody(r.stdout).length, data.length);
+  t.is(sha256(httpBody(r.stdout)), sha256(data));
 });
 
 // ---- ssh-agent --------------------------------------------------------------------------------------------
@@ -154,19 +113,6 @@ async function startAgent(t) {
 });
 
 // ---- redis ------------------------------------------------------------------------------------------------
-
-/** Starts redis-server on DIR/redis.sock only (no TCP port, nothing saved); resolves with its socket. */
-async function startRedis(t) {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 'redis.sock');
-  const srv = startProcess('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], { stdio: 'ignore' });
-  t.teardown(async () => {
-    srv.kill('SIGTERM');
-    await srv.exited;
-  });
-  await waitForSocketFile(sock, 10_000);
-  return sock;
-}
 
 // redis answers and keeps the connection open until it reads the EOF: the shutdown after the pause is what ends usock.
 (REDIS ? test : test.skip)(`redis: echo PING | usock connect prints +PONG and ends by itself${skipped(REDIS, 'redis-server')}`, async (t) => {
