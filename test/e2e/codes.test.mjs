@@ -4,7 +4,7 @@ import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -328,4 +328,22 @@ test('listen -t seqpacket -w 2: only an oversized message came: 65 (something ca
   t.is(r.code, 65, show(r));
   t.is(r.stdout.length, 0);
   t.regex(r.stderr.toString(), /received message of 100 bytes exceeds --max-size 10: dropped/);
+});
+
+test("the README's completion install lines work as written on a fresh account (their folders do not exist yet)", async (t) => {
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const block = readme.match(/```sh\n(# bash: for every new shell[\s\S]*?)```/);
+  t.truthy(block, 'the install block in README.md');
+  // Every line but the ~/.bashrc one (that is for an interactive shell), run by sh in a HOME with nothing in it.
+  const lines = block[1].split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('source '));
+  const home = tmpDir(t);
+  const bin = path.join(tmpDir(t), 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(new URL('../../bin/usock', import.meta.url).pathname, path.join(bin, 'usock'));
+  const env = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}` };
+  delete env.XDG_DATA_HOME;
+  const r = spawnSync('bash', ['-e', '-c', lines.join('\n')], { env, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(fs.readFileSync(path.join(home, '.local/share/bash-completion/completions/usock'), 'utf8'), /complete .*usock/);
+  t.regex(fs.readFileSync(path.join(home, '.zfunc/_usock'), 'utf8'), /#compdef usock/);
 });
