@@ -1,5 +1,5 @@
 // `tap --inplace`: a daemon's live socket moved aside and a new socket put at its path (same owner, group and mode), and the daemon's socket put back.
-import { accessSync, chmodSync, constants, lchownSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { accessSync, chmodSync, constants, lchownSync, linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, UsockError } from '../errors';
 import { asSysError, hasCode, SysError } from '../sys/errors';
@@ -106,17 +106,12 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
     chmodSync(temp, daemon.mode & 0o7777);
     if (type !== 'dgram') listen(fd, backlog);
     if (!isSameFile(path, daemonId)) throw new UsockError(`--inplace ${path}: the socket changed meanwhile (left untouched)`, 'CANTCREAT');
-    // The window in which clients find no socket at path: two renames back to back.
+    moveAside(path, aside, daemonId);
     try {
-      renameSync(path, aside);
+      renameSync(temp, path); // replaces the daemon's name in one step: a client always finds a socket at path
     } catch (err) {
-      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) throw new UsockError(`--inplace ${path}: cannot move it aside: ${(asSysError(err) as Error).message}`, 'NOPERM');
-      throw err;
-    }
-    try {
-      renameSync(temp, path);
-    } catch (err) {
-      renameSync(aside, path);
+      if (isSameFile(aside, daemonId) && !isSameFile(path, daemonId)) renameSync(aside, path);
+      else unlinkQuietly(aside);
       throw err;
     }
   } catch (err) {
@@ -153,6 +148,38 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
       return problem;
     },
   };
+}
+
+/**
+ * Gives the daemon's socket at path a second name, aside, leaving path in place: a hard link, so that
+ * the one rename that follows leaves no moment without a socket at path. Where the kernel refuses the
+ * link (fs.protected_hardlinks for a socket usock's user does not own), moves it with a rename instead.
+ * Throws UsockError NOPERM when it can do neither, CANTCREAT when aside is not the daemon's socket after.
+ */
+function moveAside(path: string, aside: string, daemonId: Identity): void {
+  try {
+    linkSync(path, aside);
+  } catch {
+    try {
+      renameSync(path, aside);
+    } catch (err) {
+      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) throw new UsockError(`--inplace ${path}: cannot move it aside: ${(asSysError(err) as Error).message}`, 'NOPERM');
+      throw err;
+    }
+  }
+  if (!isSameFile(aside, daemonId)) {
+    unlinkQuietly(aside);
+    throw new UsockError(`--inplace ${path}: the socket changed meanwhile (left untouched)`, 'CANTCREAT');
+  }
+}
+
+/** Removes path if it can; never throws. */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
 }
 
 /** Returns true when something (anything) is at path. */

@@ -43,7 +43,8 @@ async function startInplace(t, sock, extra = []) {
   const before = fs.lstatSync(sock).ino;
   const tap = usock(['tap', ...extra, '--inplace', sock], { t });
   tap.end();
-  await waitUntil(() => fs.lstatSync(sock).ino !== before && asideNames(path.dirname(sock)).length === 1, undefined, 'tap in place');
+  const ino = () => { try { return fs.lstatSync(sock).ino; } catch { return before; } }; // the no-moment test checks the name itself
+  await waitUntil(() => ino() !== before && asideNames(path.dirname(sock)).length === 1, undefined, 'tap in place');
   return tap;
 }
 
@@ -95,6 +96,56 @@ test('the daemon serves old and new clients throughout; clients during tap are r
   old.end();
   const o = await old.exited;
   t.is(o.code, 0, show(o));
+});
+
+// Watches the directory argv[1] with inotify (libc through ctypes) until stdin closes; prints every event on the name
+// argv[2] that takes the name away (moved from, deleted), then 'done'.
+const NAME_WATCH = py(`
+import ctypes, struct, select
+libc = ctypes.CDLL(None, use_errno=True)
+IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
+fd = libc.inotify_init1(os.O_NONBLOCK)
+assert libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE) >= 0
+print('ready', flush=True)
+seen = []
+def drain():
+    try:
+        buf = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    i = 0
+    while i < len(buf):
+        wd, mask, cookie, n = struct.unpack_from('iIII', buf, i)
+        name = buf[i + 16:i + 16 + n].rstrip(b'\\0').decode()
+        i += 16 + n
+        if name == sys.argv[2] and mask & (IN_MOVED_FROM | IN_DELETE):
+            seen.append('moved-from' if mask & IN_MOVED_FROM else 'deleted')
+while True:
+    r, _, _ = select.select([fd, sys.stdin], [], [])
+    if fd in r:
+        drain()
+    if sys.stdin in r:
+        sys.stdin.read()
+        drain()
+        break
+print(' '.join(seen) or 'never', flush=True)
+`);
+
+test('no moment without a socket at the path: taking over and giving back never take the name away (inotify)', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'd.sock');
+  await startDaemon(t, sock);
+  const daemonIno = fs.lstatSync(sock).ino;
+  const watch = python(NAME_WATCH, [dir, 'd.sock'], { t });
+  await watch.waitStdout('ready');
+  const tap = await startInplace(t, sock);
+  t.is(await ask(t, sock, 'through\n'), 'srv:through\n');
+  tap.kill('SIGTERM');
+  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, 'the daemon\'s socket back');
+  watch.end();
+  const w = await watch.exited;
+  t.is(w.stdout.toString().trim().split('\n').pop(), 'never', show(w));
+  await tap.exited;
 });
 
 test('on SIGTERM the daemon\'s socket is back at once; an open connection gets about 1 s, then tap dies of the signal', async (t) => {
