@@ -1,4 +1,4 @@
-// The manual page documents every command and long option that `usock --help` lists, and renders without warnings; the README's Code map names every source file.
+// The manual page documents every command and long option that `usock --help` lists, and renders without warnings; CONTRIBUTING.md's Code map names every source file.
 import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const usockBin = fileURLToPath(new URL('../../bin/usock', import.meta.url));
 const manPage = fileURLToPath(new URL('../../man/usock.1', import.meta.url));
-const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
+const contributing = fileURLToPath(new URL('../../CONTRIBUTING.md', import.meta.url));
 const srcDir = fileURLToPath(new URL('../../src', import.meta.url));
 
 /** Returns the stdout of `usock ARGS --help`; throws when it does not exit 0. */
@@ -161,10 +161,10 @@ function filesUnder(dir, prefix = '') {
     entry.isDirectory() ? filesUnder(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]);
 }
 
-test("the README's Code map names every source file under src/", (t) => {
-  const text = readFileSync(readme, 'utf8');
+test("CONTRIBUTING.md's Code map names every source file under src/", (t) => {
+  const text = readFileSync(contributing, 'utf8');
   const start = text.indexOf('## Code map');
-  t.true(start >= 0, 'README.md has no "## Code map" section');
+  t.true(start >= 0, 'CONTRIBUTING.md has no "## Code map" section');
   const end = text.indexOf('\n## ', start + 1);
   const map = text.slice(start, end < 0 ? undefined : end);
   // A file is named by its path (`src/io/connection.ts`) or, within its folder's entry, by the end of
@@ -175,4 +175,12 @@ test("the README's Code map names every source file under src/", (t) => {
   };
   const unnamed = filesUnder(srcDir).filter((file) => !named(file));
   t.deepEqual(unnamed, [], `source files the Code map does not name: ${unnamed.join(' ')}`);
+  // A folder too (a command's index.ts is named by any `index.ts`): `src/commands/tap/`, `tap/`, `tap/dgram.ts`.
+  const folders = [...new Set(filesUnder(srcDir).flatMap((file) => file.split('/').slice(0, -1).map((_, i, dirs) => dirs.slice(0, i + 1).join('/'))))];
+  const namedFolder = (dir) => {
+    const parts = dir.split('/');
+    return map.includes(`src/${dir}/`) || parts.some((_, i) => map.includes(`\`${parts.slice(i).join('/')}/`));
+  };
+  const unnamedFolders = folders.filter((dir) => !namedFolder(dir));
+  t.deepEqual(unnamedFolders, [], `source folders the Code map does not name: ${unnamedFolders.join(' ')}`);
 });
