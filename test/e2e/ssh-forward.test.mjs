@@ -76,12 +76,16 @@ async function startSshd(t, dir) {
   }
 }
 
-/** Starts `ssh -N -L local:remote` and resolves once the forwarded socket listens at local. */
-async function forward(t, ssh, local, remote) {
+/**
+ * Starts `ssh -N -L local:remote` and resolves once the forwarded socket listens at local: seen in /proc/net/unix, or,
+ * with probe, as the README waits for it (`usock connect -z --retry`, which must exit 0).
+ */
+async function forward(t, ssh, local, remote, probe = false) {
   const p = startProcess('ssh', [...ssh.args, '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes',
     '-L', `${local}:${remote}`, ssh.host], { t });
   p.end();
-  await Promise.race([waitListening(local), p.exited.then((r) => { throw new Error(`ssh -L ended: ${show(r)}`); })]);
+  const listening = probe ? runUsock(['connect', '-z', '--retry', '60', local], { t }).then((r) => t.is(r.code, 0, show(r))) : waitListening(local);
+  await Promise.race([listening, p.exited.then((r) => { throw new Error(`ssh -L ended: ${show(r)}`); })]);
   return p;
 }
 
@@ -99,12 +103,10 @@ sshTest(`ssh -L LOCAL.sock:REMOTE.sock: usock connect on the forwarded socket re
   const remote = path.join(dir, 'remote.sock');
   const local = path.join(dir, 'local.sock');
   await echoServer(t, remote);
-  const fwd = await forward(t, ssh, local, remote);
+  const fwd = await forward(t, ssh, local, remote, true);
   const r = await runUsock(['connect', local], { input: 'hello over ssh\nsecond line\n', t });
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'hello over ssh\nsecond line\n');
-  const probe = await runUsock(['connect', '-z', local], { t });
-  t.is(probe.code, 0, show(probe));
   fwd.kill();
   await fwd.exited;
 });
