@@ -66,7 +66,7 @@ function failWith(err: unknown): void {
 /** Returns the width for help text: the terminal's (at most 100), only looked up when help is asked for. */
 async function helpWidth(args: string[]): Promise<number | null> {
   if (!asksHelpOrVersion(args)) return null;
-  const { columns } = await import('../sys/socket');
+  const { columns } = await import('../sys/tty');
   return Math.min(100, columns(1) || 80);
 }
 

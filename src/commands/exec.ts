@@ -8,7 +8,8 @@ import { isShortage, peerEnvironment, startShellOn, type Running } from '../proc
 import type { Reporter } from '../report/reporter';
 import { describePeer } from '../report/text';
 import { F_GETFL, F_SETFL, O_NONBLOCK } from '../sys/platform/linux';
-import { closeQuietly, fcntl, socketpair, type Ucred } from '../sys/socket';
+import { closeQuietly, fcntl } from '../sys/fd';
+import { socketpair, type Ucred } from '../sys/socket';
 
 /** Descriptors usock needs besides those of its connections: starting a command (libuv's error pipe, the child's socketpair end) and one accept. */
 const RESERVED_DESCRIPTORS = 6;

@@ -3,9 +3,8 @@ import { hasCode } from '../sys/errors';
 import { sendWithDescriptors } from '../sys/msg';
 import { FdWatcher } from '../sys/poll';
 import { MSG_TRUNC, POLLHUP, SHUT_WR } from '../sys/platform/linux';
-import {
-  WOULD_BLOCK, closeQuietly, pollNow, read, recv, send, seqpacketEnded, shutdown, write,
-} from '../sys/socket';
+import { WOULD_BLOCK, closeQuietly, pollNow, read, write } from '../sys/fd';
+import { recv, send, seqpacketEnded, shutdown } from '../sys/socket';
 import type { Ancillary, CloseReason, ConnectionOptions, Sink } from './flow';
 import { encodeMessage } from './framing';
 import { ancillaryOf, enlargeBuffers, receiveBuffer, receiveReader, STREAM_CHUNK } from './receive';

@@ -1,7 +1,8 @@
 // Closing a socket without a reset: shut down our side, read and discard what the peer still sends until it closes (bounded), then close.
 import { FdWatcher } from '../sys/poll';
 import { F_GETFL, F_SETFL, O_NONBLOCK, SHUT_WR } from '../sys/platform/linux';
-import { closeQuietly, fcntl, read, shutdown, WOULD_BLOCK } from '../sys/socket';
+import { closeQuietly, fcntl, read, WOULD_BLOCK } from '../sys/fd';
+import { shutdown } from '../sys/socket';
 import { setLongTimeout } from './timer';
 
 const DISCARD = Buffer.allocUnsafe(64 * 1024);

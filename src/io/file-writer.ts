@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import { SysError } from '../sys/errors';
 import { copyInto } from '../sys/memory';
-import { write } from '../sys/socket';
+import { write } from '../sys/fd';
 import type { ByteWriter } from './writer';
 
 /** The ring's size when the caller gives none (a power of two): what the event loop may have copied ahead of the worker. */

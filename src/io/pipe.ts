@@ -1,5 +1,5 @@
 // One direction between two connections: what one socket receives is queued for the other to send (with backpressure), descriptors with their unit, and its EOF becomes the other's shutdown(SHUT_WR).
-import { closeQuietly } from '../sys/socket';
+import { closeQuietly } from '../sys/fd';
 import type { Connection } from './connection';
 import type { Ancillary, Sink, Source } from './flow';
 

@@ -1,7 +1,7 @@
 // usock's own stdin and stdout: their file flags recorded before anything changes them and put back at exit, stdout as the one queued writer, stdin cut into units for outlets.
 import { FdWatcher } from '../sys/poll';
 import { F_GETFL, F_SETFL, F_SETPIPE_SZ, O_NONBLOCK } from '../sys/platform/linux';
-import { WOULD_BLOCK, fcntl, read } from '../sys/socket';
+import { WOULD_BLOCK, fcntl, read } from '../sys/fd';
 import { isPollable } from '../sys/poll';
 import { ChunkPool } from './chunk-pool';
 import { createDecoder, type Decoder, type FrameMode } from './framing';

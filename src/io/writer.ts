@@ -1,7 +1,7 @@
 // Buffered, non-blocking writes to one descriptor with backpressure (high-water mark and drain callbacks).
 import { FdWatcher } from '../sys/poll';
 import { POLLOUT } from '../sys/platform/linux';
-import { GATHER_MAX, pollWait, WOULD_BLOCK, write, writeGather } from '../sys/socket';
+import { GATHER_MAX, pollWait, WOULD_BLOCK, write, writeGather } from '../sys/fd';
 
 const BLOCK = 256 * 1024;
 export const HIGH_WATER = 1024 * 1024;

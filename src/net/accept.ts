@@ -4,7 +4,8 @@ import type { Diagnostics } from '../io/stats';
 import { setLongTimeout } from '../io/timer';
 import { describePeer } from '../report/text';
 import { FdWatcher } from '../sys/poll';
-import { accept, closeQuietly, WOULD_BLOCK, type Ucred } from '../sys/socket';
+import { closeQuietly, WOULD_BLOCK } from '../sys/fd';
+import { accept, type Ucred } from '../sys/socket';
 import { admits, type AccessRules } from './access';
 import { credentialsOf, peerGroups } from './credentials';
 

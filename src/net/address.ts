@@ -1,7 +1,7 @@
 // ADDRESS arguments: `@abstract` names and filesystem paths, long paths reached through /proc/self/fd/N/BASENAME.
 import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../errors';
-import { closeQuietly, open } from '../sys/socket';
+import { closeQuietly, open } from '../sys/fd';
 import { encodeAbstractAddress, encodePathAddress } from '../sys/sockaddr';
 import { O_DIRECTORY, O_PATH, SUN_PATH_MAX } from '../sys/platform/linux';
 import { escapeBytes } from '../report/text';

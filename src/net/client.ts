@@ -2,7 +2,8 @@
 import { statSync } from 'node:fs';
 import { UsockError } from '../errors';
 import { describeErrno, hasCode, SysError } from '../sys/errors';
-import { bind, closeQuietly, connect, socket, WOULD_BLOCK, type SocketType } from '../sys/socket';
+import { closeQuietly, WOULD_BLOCK } from '../sys/fd';
+import { bind, connect, socket, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
 import type { SocketAddress } from './address';
 import { kindOf } from './pathwalk';

@@ -5,7 +5,8 @@ import { receiveMessage, type ReceivedMessage } from '../sys/msg';
 import { FdWatcher } from '../sys/poll';
 import { MSG_TRUNC, SA_FAMILY_SIZE, SCM_MAX_FD, SOCKADDR_UN_SIZE } from '../sys/platform/linux';
 import { decodeAddress } from '../sys/sockaddr';
-import { closeQuietly, recvfrom, WOULD_BLOCK, type Ucred } from '../sys/socket';
+import { closeQuietly, WOULD_BLOCK } from '../sys/fd';
+import { recvfrom, type Ucred } from '../sys/socket';
 import { admits, type AccessRules } from './access';
 import { passCredentials } from './credentials';
 

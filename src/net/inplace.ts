@@ -3,7 +3,8 @@ import { accessSync, chmodSync, constants, lchownSync, linkSync, lstatSync, read
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, UsockError } from '../errors';
 import { asSysError, hasCode, SysError } from '../sys/errors';
-import { bind, closeQuietly, connect, listen, socket, type SocketType } from '../sys/socket';
+import { closeQuietly } from '../sys/fd';
+import { bind, connect, listen, socket, type SocketType } from '../sys/socket';
 import { parseAddress, type SocketAddress } from './address';
 import { guardSocketFile, isSameFile } from './socketfile';
 

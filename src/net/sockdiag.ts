@@ -1,7 +1,8 @@
 // netlink sock_diag for AF_UNIX (sock_diag(7)): the request and reply encoding (pure), and the dump of every Unix socket with its name and peer.
 import { SysError } from '../sys/errors';
 import { NETLINK_SOCK_DIAG, POLLIN, POLLOUT } from '../sys/platform/linux';
-import { closeQuietly, netlinkSocket, pollWait, recv, send, WOULD_BLOCK } from '../sys/socket';
+import { closeQuietly, pollWait, WOULD_BLOCK } from '../sys/fd';
+import { netlinkSocket, recv, send } from '../sys/socket';
 
 // linux/netlink.h, linux/sock_diag.h, linux/unix_diag.h. Host byte order is little-endian on every platform usock runs on (x86-64, arm64).
 const NLMSG_HDRLEN = 16;

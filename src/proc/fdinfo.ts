@@ -1,5 +1,5 @@
 // What a descriptor is: kind (from fstat and /proc/self/fd), target (/proc/self/fd readlink), open flags and offset (/proc/self/fdinfo).
-import { isTerminal } from '../sys/socket';
+import { isTerminal } from '../sys/tty';
 import { fstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 
 export interface DescriptorInfo {

@@ -4,7 +4,8 @@ import { constants } from 'node:os';
 import { UsockError } from '../errors';
 import { describeErrno } from '../sys/errors';
 import { F_GETFL, F_SETFL, O_NONBLOCK } from '../sys/platform/linux';
-import { closeQuietly, fcntl, type Ucred } from '../sys/socket';
+import { closeQuietly, fcntl } from '../sys/fd';
+import { type Ucred } from '../sys/socket';
 
 /** Returns the environment for a command serving a peer: USOCK_PEER_PID, USOCK_PEER_UID, USOCK_PEER_GID (none when the peer is unknown). */
 export function peerEnvironment(peer: Ucred | null): NodeJS.ProcessEnv {

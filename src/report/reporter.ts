@@ -1,7 +1,8 @@
 // Diagnostics on stderr: one line per event (-v, -q), or one JSON object per event (--json); error lines coloured where stderr takes colour.
 import { writeSync } from 'node:fs';
 import { POLLOUT } from '../sys/platform/linux';
-import { pollWait, isTerminal } from '../sys/socket';
+import { pollWait } from '../sys/fd';
+import { isTerminal } from '../sys/tty';
 
 /** The colours of stderr lines; plain until loadColours finds that stderr takes colour. */
 interface Paint { red(s: string): string; yellow(s: string): string; cyan(s: string): string; dim(s: string): string }

@@ -1,5 +1,5 @@
 // Tables for a TTY (cli-table3), loaded only when one is drawn; header cells coloured where stdout takes colour.
-import { columns, isTerminal } from '../sys/socket';
+import { columns, isTerminal } from '../sys/tty';
 
 /** True when stdout is a TTY and NO_COLOR is not set (chalk decides the rest, FORCE_COLOR included). */
 export function colourWanted(): boolean {

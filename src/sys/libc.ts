@@ -3,25 +3,70 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Koffi from 'koffi';
 
-type Fn = (...args: any[]) => any;
+/** Memory passed as a C pointer: the bytes of a Buffer or typed array, or null for NULL. */
+type Memory = ArrayBufferView | null;
+/** A `_Out_ void **` argument: koffi stores the pointer in element 0 (null for NULL). */
+type PointerOut = unknown[];
 
-export interface Libc {
-  koffi: typeof Koffi;
-  socket: Fn; socketpair: Fn; bind: Fn; listen: Fn; accept4: Fn; connect: Fn; shutdown: Fn;
-  send: Fn; recv: Fn; sendto: Fn; recvfrom: Fn; sendmsg: Fn; recvmsg: Fn;
-  getsockopt: Fn; setsockopt: Fn; getsockname: Fn; getpeername: Fn;
-  close: Fn; read: Fn; write: Fn; writev: Fn; open: Fn; fcntl: Fn; poll: Fn; ioctl: Fn; ioctlBuffer: Fn; isatty: Fn;
-  epoll_create1: Fn; epoll_ctl: Fn;
-  setuid: Fn; setgid: Fn; setgroups: Fn; initgroups: Fn;
-  malloc_trim: Fn; mallopt: Fn; memcpy: Fn; malloc: Fn; free: Fn; gettid: Fn;
+/** The libc functions usock calls, each with the TypeScript signature of its prototype in PROTOTYPES. */
+export interface LibcFunctions {
+  socket(domain: number, type: number, protocol: number): number;
+  socketpair(domain: number, type: number, protocol: number, sv: Int32Array): number;
+  bind(fd: number, addr: Memory, len: number): number;
+  listen(fd: number, backlog: number): number;
+  accept4(fd: number, addr: Memory, len: Uint32Array | null, flags: number): number;
+  connect(fd: number, addr: Memory, len: number): number;
+  shutdown(fd: number, how: number): number;
+  send(fd: number, buf: Memory, len: number, flags: number): number;
+  recv(fd: number, buf: Memory, len: number, flags: number): number;
+  sendto(fd: number, buf: Memory, len: number, flags: number, addr: Memory, alen: number): number;
+  recvfrom(fd: number, buf: Memory, len: number, flags: number, addr: Memory, alen: Uint32Array): number;
+  sendmsg(fd: number, msg: Memory, flags: number): number;
+  recvmsg(fd: number, msg: Memory, flags: number): number;
+  getsockopt(fd: number, level: number, name: number, val: Memory, len: Uint32Array): number;
+  setsockopt(fd: number, level: number, name: number, val: Memory, len: number): number;
+  getsockname(fd: number, addr: Memory, len: Uint32Array): number;
+  getpeername(fd: number, addr: Memory, len: Uint32Array): number;
+  close(fd: number): number;
+  read(fd: number, buf: Memory, len: number): number;
+  write(fd: number, buf: Memory, len: number): number;
+  writev(fd: number, iov: Memory, iovcnt: number): number;
+  open(path: string, flags: number, mode: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  poll(fds: Memory, n: number, timeout: number): number;
+  ioctl(fd: number, req: number, arg: Int32Array): number;
+  ioctlBuffer(fd: number, req: number, arg: Memory): number;
+  isatty(fd: number): number;
+  epoll_create1(flags: number): number;
+  epoll_ctl(epfd: number, op: number, fd: number, event: Memory): number;
+  setuid(uid: number): number;
+  setgid(gid: number): number;
+  initgroups(user: string, gid: number): number;
+  getpwnam_r(name: string, pwd: Memory, buf: Memory, len: number, result: PointerOut): number;
+  getpwuid_r(uid: number, pwd: Memory, buf: Memory, len: number, result: PointerOut): number;
+  getgrnam_r(name: string, grp: Memory, buf: Memory, len: number, result: PointerOut): number;
+  getgrgid_r(gid: number, grp: Memory, buf: Memory, len: number, result: PointerOut): number;
+  getgrouplist(user: string, gid: number, groups: Uint32Array, n: Int32Array): number;
+  setpwent(): void;
+  getpwent_r(pwd: Memory, buf: Memory, len: number, result: PointerOut): number;
+  endpwent(): void;
+  lgetxattr(path: Memory, name: string, value: Memory, size: number): number;
+  malloc_trim(pad: number): number;
+  mallopt(param: number, value: number): number;
+  memcpy(dst: Memory, src: Memory, n: number): unknown;
+  malloc(size: number): number;
+  free(ptr: number): void;
+  gettid(): number;
 }
+
+export type Libc = LibcFunctions & { koffi: typeof Koffi };
 
 let libc: Libc | undefined;
 
 declare const __KOFFI_VERSION__: string | undefined;
 
 /** The C prototype of each libc function usock calls, declared on its first use. */
-const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
+const PROTOTYPES: Record<keyof LibcFunctions, string> = {
   socket: 'int socket(int domain, int type, int protocol)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
   bind: 'int bind(int fd, const void *addr, uint32_t len)',
@@ -53,8 +98,16 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'koffi'>, string> = {
   epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
   setuid: 'int setuid(uint32_t uid)',
   setgid: 'int setgid(uint32_t gid)',
-  setgroups: 'int setgroups(size_t n, const uint32_t *list)',
   initgroups: 'int initgroups(const char *user, uint32_t gid)',
+  getpwnam_r: 'int getpwnam_r(const char *name, void *pwd, void *buf, size_t len, _Out_ void **result)',
+  getpwuid_r: 'int getpwuid_r(uint32_t uid, void *pwd, void *buf, size_t len, _Out_ void **result)',
+  getgrnam_r: 'int getgrnam_r(const char *name, void *grp, void *buf, size_t len, _Out_ void **result)',
+  getgrgid_r: 'int getgrgid_r(uint32_t gid, void *grp, void *buf, size_t len, _Out_ void **result)',
+  getgrouplist: 'int getgrouplist(const char *user, uint32_t gid, _Out_ uint32_t *groups, _Inout_ int *n)',
+  setpwent: 'void setpwent(void)',
+  getpwent_r: 'int getpwent_r(void *pwd, void *buf, size_t len, _Out_ void **result)',
+  endpwent: 'void endpwent(void)',
+  lgetxattr: 'intptr_t lgetxattr(const void *path, const char *name, void *value, size_t size)',
   malloc_trim: 'int malloc_trim(size_t pad)',
   mallopt: 'int mallopt(int param, int value)',
   memcpy: 'void *memcpy(void *dst, const void *src, size_t n)',
@@ -112,7 +165,7 @@ export function lib(): Libc {
       configurable: true,
       enumerable: true,
       get() {
-        const fn = so.func(PROTOTYPES[name]) as Fn;
+        const fn = so.func(PROTOTYPES[name]);
         Object.defineProperty(bound, name, { value: fn, enumerable: true });
         return fn;
       },

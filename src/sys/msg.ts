@@ -2,11 +2,10 @@
 import { SysError } from './errors';
 import { controlSpace, encodeRights, parseControl } from './cmsg';
 import { lib } from './libc';
-import { IOVEC_SIZE, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, MSGHDR_SIZE, SA_FAMILY_SIZE, SCM_MAX_FD, SOCKADDR_UN_SIZE } from './platform/linux';
+import { EINVAL, IOVEC_SIZE, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, MSGHDR_SIZE, SA_FAMILY_SIZE, SCM_MAX_FD, SOCKADDR_UN_SIZE } from './platform/linux';
 import { decodeAddress } from './sockaddr';
-import { closeQuietly, recvmsg, sendmsg, WOULD_BLOCK, type Ucred } from './socket';
-
-export { WOULD_BLOCK };
+import { closeQuietly, WOULD_BLOCK } from './fd';
+import { recvmsg, sendmsg, type Ucred } from './socket';
 
 /** One message recvmsg returned. The caller owns every descriptor in fds. */
 export interface ReceivedMessage {
@@ -138,7 +137,7 @@ export class MessageReader {
  * (EINVAL beyond SCM_MAX_FD, EBADF for a closed fd, ETOOMANYREFS past the kernel's in-flight limit).
  */
 export function sendWithDescriptors(fd: number, data: Buffer, fds: readonly number[], to?: Buffer): number | typeof WOULD_BLOCK {
-  if (fds.length > SCM_MAX_FD) throw new SysError('sendmsg', 22);
+  if (fds.length > SCM_MAX_FD) throw new SysError('sendmsg', EINVAL);
   const payload = data.length ? data : Buffer.alloc(1);
   const name = to ?? Buffer.alloc(0);
   const control = encodeRights(fds);

@@ -1,5 +1,6 @@
 // Readiness of a descriptor on the event loop: one libuv poll handle per fd, driven through libuv's own functions (libc.ts uv()), or koffi.node.poll where those are missing.
 import { lib, uv, type Uv } from './libc';
+import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN } from './platform/linux';
 
 type Ready = () => void;
 /** A poll handle's event: status (negative: an error) and libuv's event bits. */
@@ -14,10 +15,9 @@ let probeEpoll = -1;
 /** True when epoll can watch fd (sockets, pipes, ttys); false for regular files, /dev/null and closed fds. */
 export function isPollable(fd: number): boolean {
   const c = lib();
-  if (probeEpoll < 0) probeEpoll = c.epoll_create1(0o2000000);
-  const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
-  const event = Buffer.alloc(12);
-  event.writeUInt32LE(1, 0);
+  if (probeEpoll < 0) probeEpoll = c.epoll_create1(EPOLL_CLOEXEC);
+  const event = Buffer.alloc(12); // struct epoll_event: events, then 8 bytes of data
+  event.writeUInt32LE(EPOLLIN, 0);
   if (c.epoll_ctl(probeEpoll, EPOLL_CTL_ADD, fd, event) < 0) return false;
   c.epoll_ctl(probeEpoll, EPOLL_CTL_DEL, fd, event);
   return true;
@@ -84,15 +84,20 @@ function uvPoller(u: Uv, fd: number, events: number, onEvent: OnEvent): Poller |
   };
 }
 
-interface KoffiPollHandle { start(opts: object, cb: (status: number, ev: unknown) => void): void; stop(): void; close(): void }
+/** The events koffi.node.poll reports, and asks for when a handle starts. */
+interface KoffiPollEvents { readable?: boolean; writable?: boolean; disconnect?: boolean }
+type KoffiPollCallback = (status: number, ev: KoffiPollEvents) => void;
+interface KoffiPollHandle { start(opts: KoffiPollEvents, cb: KoffiPollCallback): void; stop(): void; close(): void }
+/** koffi.node.poll(fd, events, cb): koffi's own libuv poll handle; its callback gets (status, events), though koffi's declarations omit status. */
+type KoffiPoll = (fd: number, opts: KoffiPollEvents, cb: KoffiPollCallback) => KoffiPollHandle;
 
 /** openPoller through koffi.node.poll, which aborts the process when libuv refuses a descriptor: epoll is asked first. */
 function koffiPoller(fd: number, events: number, onEvent: OnEvent): Poller | typeof REFUSED {
   if (!isPollable(fd)) return REFUSED;
-  const cb = (status: number, ev: any) =>
+  const cb: KoffiPollCallback = (status, ev) =>
     onEvent(status, (ev.readable ? UV_READABLE : 0) | (ev.writable ? UV_WRITABLE : 0) | (ev.disconnect ? UV_DISCONNECT : 0));
   const opts = (bits: number) => ({ readable: (bits & UV_READABLE) !== 0, writable: (bits & UV_WRITABLE) !== 0 });
-  const handle = (lib().koffi.node.poll as Function)(fd, opts(events), cb) as KoffiPollHandle;
+  const handle = (lib().koffi.node.poll as unknown as KoffiPoll)(fd, opts(events), cb);
   return {
     start: (bits) => handle.start(opts(bits), cb),
     stop: () => handle.stop(),

@@ -1,37 +1,21 @@
-// The user and group databases through libc (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist, getpwent_r): NSS included.
+// The user and group databases through libc (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist, getpwent_r): NSS included; becoming a user (initgroups, setgid, setuid).
 import { errno, lib } from './libc';
 import { SysError } from './errors';
+import { fail } from './fd';
+import { ENOENT, ERANGE } from './platform/linux';
 
 export interface UserEntry { name: string; uid: number; gid: number }
 export interface GroupEntry { name: string; gid: number }
 
-type Fn = (...args: any[]) => any;
-let fns: { getpwnam_r: Fn; getpwuid_r: Fn; getgrnam_r: Fn; getgrgid_r: Fn; getgrouplist: Fn; setpwent: Fn; getpwent_r: Fn; endpwent: Fn } | undefined;
-
-function db() {
-  if (fns) return fns;
-  const so = lib().koffi.load('libc.so.6');
-  fns = {
-    getpwnam_r: so.func('int getpwnam_r(const char *name, void *pwd, void *buf, size_t len, _Out_ void **result)'),
-    getpwuid_r: so.func('int getpwuid_r(uint32_t uid, void *pwd, void *buf, size_t len, _Out_ void **result)'),
-    getgrnam_r: so.func('int getgrnam_r(const char *name, void *grp, void *buf, size_t len, _Out_ void **result)'),
-    getgrgid_r: so.func('int getgrgid_r(uint32_t gid, void *grp, void *buf, size_t len, _Out_ void **result)'),
-    getgrouplist: so.func('int getgrouplist(const char *user, uint32_t gid, _Out_ uint32_t *groups, _Inout_ int *n)'),
-    setpwent: so.func('void setpwent(void)'),
-    getpwent_r: so.func('int getpwent_r(void *pwd, void *buf, size_t len, _Out_ void **result)'),
-    endpwent: so.func('void endpwent(void)'),
-  };
-  return fns;
-}
-
-const ERANGE = 34;
+/** A get*_r function of the user or group database, looking up by name or id. */
+type Lookup<K> = (key: K, struct: Buffer, buf: Buffer, len: number, result: unknown[]) => number;
 
 /** Calls a get*_r function with a growing buffer; returns [struct, strings buffer] or null when there is no entry. Throws SysError. */
-function lookup(fn: Fn, key: string | number, structSize: number, name: string): [Buffer, Buffer] | null {
+function lookup<K>(fn: Lookup<K>, key: K, structSize: number, name: string): [Buffer, Buffer] | null {
   for (let size = 4096; size <= 1 << 22; size *= 4) {
     const struct = Buffer.alloc(structSize);
     const buf = Buffer.alloc(size);
-    const result = [null];
+    const result: unknown[] = [null];
     const rc = fn(key, struct, buf, size, result);
     if (rc === ERANGE) continue;
     if (rc !== 0) throw new SysError(name, rc);
@@ -65,22 +49,22 @@ function group(found: [Buffer, Buffer] | null): GroupEntry | null {
 
 /** Returns the user called name, or null. Throws SysError when the database fails. */
 export function userByName(name: string): UserEntry | null {
-  return user(lookup(db().getpwnam_r, name, 48, 'getpwnam_r'));
+  return user(lookup(lib().getpwnam_r, name, 48, 'getpwnam_r'));
 }
 
 /** Returns the user with uid, or null. Throws SysError. */
 export function userById(uid: number): UserEntry | null {
-  return user(lookup(db().getpwuid_r, uid, 48, 'getpwuid_r'));
+  return user(lookup(lib().getpwuid_r, uid, 48, 'getpwuid_r'));
 }
 
 /** Returns the group called name, or null. Throws SysError. */
 export function groupByName(name: string): GroupEntry | null {
-  return group(lookup(db().getgrnam_r, name, 32, 'getgrnam_r'));
+  return group(lookup(lib().getgrnam_r, name, 32, 'getgrnam_r'));
 }
 
 /** Returns the group with gid, or null. Throws SysError. */
 export function groupById(gid: number): GroupEntry | null {
-  return group(lookup(db().getgrgid_r, gid, 32, 'getgrgid_r'));
+  return group(lookup(lib().getgrgid_r, gid, 32, 'getgrgid_r'));
 }
 
 /** Returns every gid user belongs to, gid included (getgrouplist). */
@@ -88,21 +72,19 @@ export function groupsOf(userName: string, gid: number): number[] {
   for (let n = 64; ; n *= 4) {
     const list = new Uint32Array(n);
     const count = new Int32Array([n]);
-    if (db().getgrouplist(userName, gid, list, count) >= 0) return [...list.subarray(0, count[0])];
+    if (lib().getgrouplist(userName, gid, list, count) >= 0) return [...list.subarray(0, count[0])];
     if (count[0]! <= n) {
       if (n > 1 << 16) throw new SysError('getgrouplist', errno() || ERANGE);
     }
   }
 }
 
-const ENOENT = 2;
-
 /**
  * Returns every user of the user database (setpwent, getpwent_r, endpwent: every NSS source, as
  * `getent passwd` lists them), in its order, each name once. Throws SysError when the database fails.
  */
 export function allUsers(): UserEntry[] {
-  const f = db();
+  const f = lib();
   const seen = new Set<string>();
   const users: UserEntry[] = [];
   f.setpwent();
@@ -113,7 +95,7 @@ export function allUsers(): UserEntry[] {
         if (size > 1 << 22) throw new SysError('getpwent_r', ERANGE);
         const struct = Buffer.alloc(48);
         const buf = Buffer.alloc(size);
-        const result = [null];
+        const result: unknown[] = [null];
         const rc = f.getpwent_r(struct, buf, size, result);
         if (rc === ERANGE) continue; // glibc keeps its place: the same entry comes again
         if (rc === ENOENT || (rc === 0 && !result[0])) found = null;
@@ -128,4 +110,12 @@ export function allUsers(): UserEntry[] {
   } finally {
     f.endpwent();
   }
+}
+
+/** Drops this process to uid, gid and the user's groups for good (initgroups, setgid, setuid). Throws SysError. */
+export function becomeUser(user: string, uid: number, gid: number): void {
+  const c = lib();
+  if (c.initgroups(user, gid) < 0) fail('initgroups', user);
+  if (c.setgid(gid) < 0) fail('setgid');
+  if (c.setuid(uid) < 0) fail('setuid');
 }

@@ -1,12 +1,7 @@
 // Extended attributes through libc (lgetxattr): the POSIX ACL of a file is its `system.posix_acl_access` attribute.
 import { errno, lib } from './libc';
 import { SysError } from './errors';
-
-type Fn = (...args: any[]) => any;
-let lgetxattrFn: Fn | undefined;
-
-const ENODATA = 61;
-const ERANGE = 34;
+import { ENODATA, ERANGE } from './platform/linux';
 
 /** Returns bytes with one NUL appended: a C string for a path given as text (UTF-8) or as its exact bytes. */
 function cString(path: string | Buffer): Buffer {
@@ -19,11 +14,10 @@ function cString(path: string | Buffer): Buffer {
  * filesystem has no extended attributes, ENOENT, EACCES, ...).
  */
 export function lgetxattr(path: string | Buffer, name: string): Buffer | null {
-  lgetxattrFn ??= lib().koffi.load('libc.so.6').func('intptr_t lgetxattr(const void *path, const char *name, void *value, size_t size)');
   const p = cString(path);
   for (let size = 256; size <= 1 << 20; size *= 4) {
     const value = Buffer.alloc(size);
-    const n = Number(lgetxattrFn(p, name, value, size));
+    const n = Number(lib().lgetxattr(p, name, value, size));
     if (n >= 0) return value.subarray(0, n);
     const e = errno();
     if (e === ENODATA) return null;

@@ -10,7 +10,8 @@ import type { Reporter } from '../../report/reporter';
 import { describePeer } from '../../report/text';
 import { hasCode } from '../../sys/errors';
 import { releaseMemory } from '../../sys/memory';
-import { sendto, WOULD_BLOCK } from '../../sys/socket';
+import { WOULD_BLOCK } from '../../sys/fd';
+import { sendto } from '../../sys/socket';
 import type { EchoServerArgv } from './index';
 
 /**

@@ -6,7 +6,8 @@ import { newStats } from '../../io/stats';
 import type { AccessRules } from '../../net/access';
 import { DatagramReceiver, senderText } from '../../net/datagram';
 import type { Reporter } from '../../report/reporter';
-import { sendto, WOULD_BLOCK } from '../../sys/socket';
+import { WOULD_BLOCK } from '../../sys/fd';
+import { sendto } from '../../sys/socket';
 import { EXIT, UsockError } from '../../errors';
 import { idleTimer } from '../../io/timer';
 

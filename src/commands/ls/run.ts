@@ -7,7 +7,7 @@ import { processCommand, readProcNetUnix, socketHolders, type ProcUnixSocket } f
 import { dumpUnixDiag, type UnixDiagEntry } from '../../net/sockdiag';
 import { headCells, renderTable, terminalWidth } from '../../report/table';
 import { escapeBytes, escapeField } from '../../report/text';
-import { isTerminal } from '../../sys/socket';
+import { isTerminal } from '../../sys/tty';
 import type { LsArgv } from './index';
 
 /** One socket as ls shows it; null where it is unknown or does not apply. */

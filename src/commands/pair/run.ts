@@ -5,7 +5,8 @@ import type { Connection } from '../../io/connection';
 import { start, type Running } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
 import { F_GETFL, F_SETFL, O_NONBLOCK, POLLIN, POLLNVAL } from '../../sys/platform/linux';
-import { closeQuietly, fcntl, pollNow, socketpair, type SocketType } from '../../sys/socket';
+import { closeQuietly, fcntl, pollNow } from '../../sys/fd';
+import { socketpair, type SocketType } from '../../sys/socket';
 import { relayConnection } from '../relay';
 import type { PairArgv } from './index';
 

@@ -12,7 +12,9 @@ import { findOwners, processCommand, readUnixSockets } from '../../net/procnet';
 import { openServer } from '../../net/server';
 import { colourWanted, renderTable, terminalWidth } from '../../report/table';
 import { escapeField } from '../../report/text';
-import { closeQuietly, getpeername, peerCredentials, type SocketType, type Ucred, isTerminal } from '../../sys/socket';
+import { closeQuietly } from '../../sys/fd';
+import { getpeername, peerCredentials, type SocketType, type Ucred } from '../../sys/socket';
+import { isTerminal } from '../../sys/tty';
 import { groupById, userById } from '../../sys/users';
 import type { PeercredArgv } from './index';
 

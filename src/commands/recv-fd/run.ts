@@ -17,7 +17,9 @@ import { describePeer, escapeField, plural } from '../../report/text';
 import { receiveMessage, type ReceivedMessage } from '../../sys/msg';
 import { F_GETFL, O_NONBLOCK, SCM_MAX_FD } from '../../sys/platform/linux';
 import { FdWatcher, isPollable, whenWritable } from '../../sys/poll';
-import { closeQuietly, fcntl, peerCredentials, read, send, seqpacketEnded, WOULD_BLOCK, type SocketType, type Ucred, isTerminal } from '../../sys/socket';
+import { closeQuietly, fcntl, read, WOULD_BLOCK } from '../../sys/fd';
+import { peerCredentials, send, seqpacketEnded, type SocketType, type Ucred } from '../../sys/socket';
+import { isTerminal } from '../../sys/tty';
 import type { RecvFdArgv } from './index';
 
 /** The longest payload kept from the message (it is only reported with -v). */

@@ -13,7 +13,7 @@ import { SysError } from '../../sys/errors';
 import { sendWithDescriptors } from '../../sys/msg';
 import { F_GETFD, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SCM_MAX_FD } from '../../sys/platform/linux';
 import { whenWritable } from '../../sys/poll';
-import { closeQuietly, fcntl, open, WOULD_BLOCK } from '../../sys/socket';
+import { closeQuietly, fcntl, open, WOULD_BLOCK } from '../../sys/fd';
 import type { SendFdArgv } from './index';
 
 /** Returns the descriptor numbers of --fd, checked to be open in this process. Throws UsageError (64). */

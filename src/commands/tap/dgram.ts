@@ -11,7 +11,8 @@ import { hasCode } from '../../sys/errors';
 import { MessageReader, sendWithDescriptors } from '../../sys/msg';
 import { FdWatcher } from '../../sys/poll';
 import { MSG_TRUNC, SCM_MAX_FD } from '../../sys/platform/linux';
-import { closeQuietly, send, sendto, WOULD_BLOCK } from '../../sys/socket';
+import { closeQuietly, WOULD_BLOCK } from '../../sys/fd';
+import { send, sendto } from '../../sys/socket';
 import { describeFds, type Direction, type Recorder } from './record';
 
 export interface DgramTapOptions {

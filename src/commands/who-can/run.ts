@@ -10,7 +10,7 @@ import {
 import { colourWanted, headCells, renderTable, terminalWidth } from '../../report/table';
 import type { Reporter } from '../../report/reporter';
 import { escapeField } from '../../report/text';
-import { isTerminal } from '../../sys/socket';
+import { isTerminal } from '../../sys/tty';
 import { allUsers, groupById, groupByName, groupsOf, userById, userByName, type UserEntry } from '../../sys/users';
 import type { WhoCanArgv } from './index';
 

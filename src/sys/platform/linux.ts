@@ -1,4 +1,14 @@
-// Linux constants for the libc layer: socket families, types, flags, options and struct sizes.
+// Linux constants for the libc layer: errno values, socket families, types, flags, options, ioctl requests and struct sizes.
+
+// errno(3) values usock tells apart
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const EINVAL = 22;
+export const ERANGE = 34;
+export const ENODATA = 61;
+export const ETIMEDOUT = 110;
+export const EINPROGRESS = 115;
 
 export const AF_UNIX = 1;
 export const AF_NETLINK = 16;
@@ -54,11 +64,20 @@ export const F_DUPFD_CLOEXEC = 1030;
 export const F_SETPIPE_SZ = 1031;
 export const FD_CLOEXEC = 1;
 
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x1;
+
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
 export const POLLRDHUP = 0x2000;
+
+/** ioctl(2) requests: the terminal's window size (struct winsize), the bytes queued to read (SIOCINQ). */
+export const TIOCGWINSZ = 0x5413;
+export const FIONREAD = 0x541b;
 
 /** sizeof(struct sockaddr_un): sa_family_t (2) + sun_path[108]. */
 export const SOCKADDR_UN_SIZE = 110;

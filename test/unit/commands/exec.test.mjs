@@ -4,7 +4,8 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { ExecQueue } from '../../../src/commands/exec.ts';
-import { closeQuietly, read, socketpair, write, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, read, write, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 import { waitUntil } from '../../helpers.mjs';
 
 /** Returns a reporter that keeps every warning and info event. */

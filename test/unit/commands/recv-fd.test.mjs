@@ -1,7 +1,8 @@
 // Unit tests of recv-fd's verdict on a received message (assessMessage): no descriptors, extras beyond --max-fds.
 import test from 'ava';
 import { receiveMessage, sendWithDescriptors } from '../../../src/sys/msg.ts';
-import { socketpair, closeQuietly } from '../../../src/sys/socket.ts';
+import { closeQuietly } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 import { assessMessage } from '../../../src/commands/recv-fd/run.ts';
 import { EXIT, exitCodeFor } from '../../../src/cli/exit.ts';
 

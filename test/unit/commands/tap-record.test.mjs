@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describeFds, fdsText, isoMicros, Recorder } from '../../../src/commands/tap/record.ts';
 import { FdWriter } from '../../../src/io/writer.ts';
 import { FdWatcher } from '../../../src/sys/poll.ts';
-import { socketpair, closeQuietly, read, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, read, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 import { tmpDir } from '../../helpers.mjs';
 
 /** Returns a Recorder in format writing to a socketpair, and a function returning what it wrote so far. */

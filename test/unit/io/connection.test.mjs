@@ -1,7 +1,8 @@
 // Unit tests of src/io/connection.ts on real socketpairs: a fault in one connection's callback ends that connection only; echo and half-close.
 import test from 'ava';
 import { Connection } from '../../../src/io/connection.ts';
-import { socketpair, closeQuietly, write, read, shutdown, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, write, read, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { socketpair, shutdown } from '../../../src/sys/socket.ts';
 import { waitUntil } from '../../helpers.mjs';
 
 const quiet = { info() {}, warn() {} };

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Connection } from '../../../src/io/connection.ts';
 import { Pipe } from '../../../src/io/pipe.ts';
 import { receiveMessage, sendWithDescriptors } from '../../../src/sys/msg.ts';
-import { socketpair, closeQuietly, read, write, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, read, write, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 import { tmpDir, waitUntil, fdsPointingAt } from '../../helpers.mjs';
 
 const quiet = { info() {}, warn() {} };

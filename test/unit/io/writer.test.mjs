@@ -3,7 +3,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { FdWriter } from '../../../src/io/writer.ts';
 import { FdWatcher } from '../../../src/sys/poll.ts';
-import { closeQuietly, read, socketpair, writeGather, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, read, writeGather, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 
 /** Returns a writer on one end of a stream socketpair and a reader draining the other end. */
 function pair(t) {

@@ -3,7 +3,8 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { acceptLoop } from '../../../src/net/accept.ts';
-import { bind, connect, listen, socket, closeQuietly, write, read, WOULD_BLOCK } from '../../../src/sys/socket.ts';
+import { closeQuietly, write, read, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import { bind, connect, listen, socket } from '../../../src/sys/socket.ts';
 import { encodeAbstractAddress } from '../../../src/sys/sockaddr.ts';
 import { abstractName, waitUntil } from '../../helpers.mjs';
 

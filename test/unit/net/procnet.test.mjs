@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseProcNetUnix, readProcNetUnix, socketHolders } from '../../../src/net/procnet.ts';
-import { bind, closeQuietly, listen, socket, socketpair } from '../../../src/sys/socket.ts';
+import { closeQuietly } from '../../../src/sys/fd.ts';
+import { bind, listen, socket, socketpair } from '../../../src/sys/socket.ts';
 import { encodeAbstractAddress, encodePathAddress } from '../../../src/sys/sockaddr.ts';
 import { abstractName } from '../../helpers.mjs';
 

@@ -2,7 +2,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { decodeUnixDiagReplies, dumpUnixDiag, encodeUnixDiagRequest } from '../../../src/net/sockdiag.ts';
-import { bind, closeQuietly, listen, socket, socketpair } from '../../../src/sys/socket.ts';
+import { closeQuietly } from '../../../src/sys/fd.ts';
+import { bind, listen, socket, socketpair } from '../../../src/sys/socket.ts';
 import { encodeAbstractAddress } from '../../../src/sys/sockaddr.ts';
 import { abstractName } from '../../helpers.mjs';
 

@@ -2,7 +2,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { socketpair, closeQuietly } from '../../../src/sys/socket.ts';
+import { closeQuietly } from '../../../src/sys/fd.ts';
+import { socketpair } from '../../../src/sys/socket.ts';
 import { describeDescriptor, openFlagNames } from '../../../src/proc/fdinfo.ts';
 import { tmpDir, openFds } from '../../helpers.mjs';
 

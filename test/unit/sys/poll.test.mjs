@@ -10,6 +10,7 @@ import { tmpDir } from '../../helpers.mjs';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const POLL = fileURLToPath(new URL('../../../src/sys/poll.ts', import.meta.url));
 const SOCKET = fileURLToPath(new URL('../../../src/sys/socket.ts', import.meta.url));
+const FD = fileURLToPath(new URL('../../../src/sys/fd.ts', import.meta.url));
 
 
 test('an exception thrown in a readable callback reaches uncaughtException instead of leaving the handle firing', (t) => {
@@ -41,7 +42,8 @@ const BACKEND_CHECKS = `
   import { isMainThread, parentPort, Worker } from 'node:worker_threads';
   import fs from 'node:fs';
   import { FdWatcher, pollBackend } from ${JSON.stringify(POLL)};
-  import { socketpair, read, write, closeQuietly } from ${JSON.stringify(SOCKET)};
+  import { socketpair } from ${JSON.stringify(SOCKET)};
+  import { read, write, closeQuietly } from ${JSON.stringify(FD)};
   const report = (r) => (isMainThread ? console.log(JSON.stringify(r)) : parentPort.postMessage(r));
   (async () => {
   const result = { thread: isMainThread ? 'main' : 'worker', backend: pollBackend() };
