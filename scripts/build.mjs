@@ -135,14 +135,17 @@ const yargsApart = {
   },
 };
 
+// USOCK_SOURCEMAP=1 (npm run coverage): the CLI bundle unminified with a source map beside it, so that coverage counts lines of src/.
+const sourceMapped = process.env.USOCK_SOURCEMAP === '1' ? { sourcemap: 'external', minifyWhitespace: false, minifySyntax: false } : {};
+
 // The bundles are CommonJS so that bin/usock can compile them with vm.Script and a code cache (no ES-module loader).
 const bundles = [
-  { file: 'dist/usock.cjs', entryPoints: ['src/cli/main.ts'], plugins: [yargsApart], supported: { 'dynamic-import': false } },
+  { file: 'dist/usock.cjs', entryPoints: ['src/cli/main.ts'], plugins: [yargsApart], supported: { 'dynamic-import': false }, ...sourceMapped },
   { file: 'dist/yargs.cjs', stdin: { contents: "export { default } from 'yargs';", resolveDir: process.cwd(), sourcefile: 'yargs-bundle.js' } },
 ];
 mkdirSync('dist', { recursive: true });
 for (const { file, plugins = [], ...options } of bundles) {
-  const { outputFiles: [output] } = await build({
+  const { outputFiles } = await build({
     ...common,
     ...options,
     plugins: [...common.plugins, ...plugins],
@@ -155,9 +158,19 @@ for (const { file, plugins = [], ...options } of bundles) {
   // The first line names this build: bin/usock uses a code cache only if it was written for the same line.
   // The rest is the bundle as the module wrapper function that bin/usock compiles as it is (were it to add the
   // wrapper itself, V8 would copy the whole text once more into a flat string, for the young generation).
-  const bundle = output.text;
-  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(function (exports, require, module, __filename, __dirname) {${bundle}\n})`);
+  const bundle = outputFiles.find((f) => !f.path.endsWith('.map')).text;
+  const map = outputFiles.find((f) => f.path.endsWith('.map'));
+  const mapLine = map ? `\n//# sourceMappingURL=${path.basename(file)}.map` : '';
+  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(function (exports, require, module, __filename, __dirname) {${bundle}\n})${mapLine}`);
   rmSync(`${file}.cache`, { force: true });
+  rmSync(`${file}.map`, { force: true });
+  if (map) {
+    // The map's lines move down by one: the build line stands above the bundle (whose first line, the banner, maps
+    // nothing). Sources by full path, as coverage tools match them.
+    const { sources, mappings, ...rest } = JSON.parse(map.text);
+    const full = sources.map((source) => path.resolve(path.dirname(file), source));
+    writeFileSync(`${file}.map`, JSON.stringify({ ...rest, sources: full, mappings: `;${mappings}` }));
+  }
 }
 rmSync('dist/lib.mjs', { force: true }); // the unit tests' bundle of earlier builds: they run against src/ now
 rmSync('dist/usock.mjs', { force: true }); // the ES-module CLI of earlier builds
