@@ -5,10 +5,10 @@ import { WOULD_BLOCK, fcntl, read } from '../sys/fd';
 import { isPollable } from '../sys/poll';
 import { ChunkPool } from './chunk-pool';
 import { createDecoder, type Decoder, type FrameMode } from './framing';
+import { STREAM_CHUNK } from './receive';
 import type { Diagnostics } from './stats';
 import { FdWriter } from './writer';
 
-const STREAM_CHUNK = 256 * 1024;
 const PIPE_SIZE = 1024 * 1024;
 /** Reads of stdin in one turn of the event loop, so that it does not starve the sockets. */
 const READS_PER_TURN = 64;

@@ -1,5 +1,6 @@
 // The system's Unix sockets from /proc/net/unix, and the processes that hold them from /proc/PID/fd.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { socketTypeName } from '../sys/socket';
 
 export interface UnixSocketEntry {
   inode: number;
@@ -9,7 +10,6 @@ export interface UnixSocketEntry {
   address: string; // path, @abstract, or '' when unnamed
 }
 
-const TYPES: Record<string, UnixSocketEntry['type']> = { '0001': 'stream', '0002': 'dgram', '0005': 'seqpacket' };
 const STATES: Record<string, UnixSocketEntry['state']> = { '01': 'unconnected', '02': 'connecting', '03': 'connected', '04': 'disconnecting' };
 const SO_ACCEPTCON = 0x10000;
 
@@ -28,7 +28,7 @@ export function readUnixSockets(): UnixSocketEntry[] {
     const path = line.trim().split(/\s+/).slice(7).join(' ');
     out.push({
       inode: Number(f[6]),
-      type: TYPES[f[4]!] ?? 'unknown',
+      type: socketTypeName(parseInt(f[4]!, 16)),
       state: STATES[f[5]!] ?? 'unknown',
       listening: (parseInt(f[3]!, 16) & SO_ACCEPTCON) !== 0,
       address: path,
@@ -127,7 +127,7 @@ export function parseProcNetUnix(text: string): ProcUnixSocket[] {
     finish();
     const entry: ProcUnixSocket = {
       inode: Number(m[4]),
-      type: TYPES[m[2]!] ?? 'unknown',
+      type: socketTypeName(parseInt(m[2]!, 16)),
       state: STATES[m[3]!] ?? 'unknown',
       listening: (parseInt(m[1]!, 16) & SO_ACCEPTCON) !== 0,
       name: null,

@@ -1,8 +1,8 @@
 // netlink sock_diag for AF_UNIX (sock_diag(7)): the request and reply encoding (pure), and the dump of every Unix socket with its name and peer.
 import { SysError } from '../sys/errors';
-import { NETLINK_SOCK_DIAG, POLLIN, POLLOUT } from '../sys/platform/linux';
+import { AF_UNIX, ETIMEDOUT, NETLINK_SOCK_DIAG, POLLIN, POLLOUT } from '../sys/platform/linux';
 import { closeQuietly, pollWait, WOULD_BLOCK } from '../sys/fd';
-import { netlinkSocket, recv, send } from '../sys/socket';
+import { netlinkSocket, recv, send, socketTypeName } from '../sys/socket';
 
 // linux/netlink.h, linux/sock_diag.h, linux/unix_diag.h. Host byte order is little-endian on every platform usock runs on (x86-64, arm64).
 const NLMSG_HDRLEN = 16;
@@ -11,7 +11,6 @@ const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
 const SOCK_DIAG_BY_FAMILY = 20;
-const AF_UNIX = 1;
 const UDIAG_SHOW_NAME = 0x1;
 const UDIAG_SHOW_PEER = 0x4;
 const UNIX_DIAG_NAME = 0;
@@ -19,8 +18,7 @@ const UNIX_DIAG_PEER = 2;
 const UNIX_DIAG_MSG_LEN = 16; // family, type, state, pad, ino, cookie[2]
 const UNIX_DIAG_REQ_LEN = 24; // family, protocol, pad, states, ino, show, cookie[2]
 
-/** The kernel's socket types and states (sk_state, as TCP's) as unix_diag_msg gives them. */
-const TYPES: Record<number, UnixDiagEntry['type']> = { 1: 'stream', 2: 'dgram', 5: 'seqpacket' };
+/** The kernel's socket states (sk_state, as TCP's) as unix_diag_msg gives them. */
 const STATES: Record<number, string> = { 1: 'established', 2: 'syn-sent', 7: 'close', 10: 'listen' };
 
 /** One Unix socket as sock_diag describes it. */
@@ -96,7 +94,7 @@ function decodeUnixDiagMsg(body: Buffer): UnixDiagEntry | null {
   if (body.length < UNIX_DIAG_MSG_LEN) return null;
   const entry: UnixDiagEntry = {
     inode: body.readUInt32LE(4),
-    type: TYPES[body.readUInt8(1)] ?? 'unknown',
+    type: socketTypeName(body.readUInt8(1)),
     state: STATES[body.readUInt8(2)] ?? `state ${body.readUInt8(2)}`,
     name: null,
     peer: null,
@@ -139,7 +137,7 @@ export function dumpUnixDiag(): Map<number, UnixDiagEntry> {
     const seq = (Date.now() & 0x7fffffff) >>> 0;
     const request = encodeUnixDiagRequest(seq);
     for (;;) {
-      if (pollWait(fd, POLLOUT, REPLY_TIMEOUT_MS) === 0) throw new SysError('sock_diag send', 110);
+      if (pollWait(fd, POLLOUT, REPLY_TIMEOUT_MS) === 0) throw new SysError('sock_diag send', ETIMEDOUT);
       if (send(fd, request) !== WOULD_BLOCK) break;
     }
     const found = new Map<number, UnixDiagEntry>();
@@ -147,7 +145,7 @@ export function dumpUnixDiag(): Map<number, UnixDiagEntry> {
     for (;;) {
       const n = recv(fd, buf);
       if (n === WOULD_BLOCK) {
-        if (pollWait(fd, POLLIN, REPLY_TIMEOUT_MS) === 0) throw new SysError('sock_diag recv', 110); // ETIMEDOUT
+        if (pollWait(fd, POLLIN, REPLY_TIMEOUT_MS) === 0) throw new SysError('sock_diag recv', ETIMEDOUT);
         continue;
       }
       if (n === 0) return found;

@@ -1,4 +1,5 @@
 // What a descriptor is: kind (from fstat and /proc/self/fd), target (/proc/self/fd readlink), open flags and offset (/proc/self/fdinfo).
+import * as L from '../sys/platform/linux';
 import { isTerminal } from '../sys/tty';
 import { fstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 
@@ -15,30 +16,26 @@ export interface DescriptorInfo {
   pos: number | null;
 }
 
-// x86_64 values of the open(2) flags as /proc/self/fdinfo/N shows them (octal).
+// The open(2) flags as /proc/self/fdinfo/N shows them (octal), besides the access mode and the sync flags.
 const FLAG_NAMES: Array<[number, string]> = [
-  [0o2000, 'O_APPEND'],
-  [0o4000, 'O_NONBLOCK'],
-  [0o20000, 'O_ASYNC'],
-  [0o40000, 'O_DIRECT'],
-  [0o200000, 'O_DIRECTORY'],
-  [0o400000, 'O_NOFOLLOW'],
-  [0o1000000, 'O_NOATIME'],
+  [L.O_APPEND, 'O_APPEND'],
+  [L.O_NONBLOCK, 'O_NONBLOCK'],
+  [L.O_ASYNC, 'O_ASYNC'],
+  [L.O_DIRECT, 'O_DIRECT'],
+  [L.O_DIRECTORY, 'O_DIRECTORY'],
+  [L.O_NOFOLLOW, 'O_NOFOLLOW'],
+  [L.O_NOATIME, 'O_NOATIME'],
 ];
-const O_DSYNC = 0o10000;
-const O_SYNC_BIT = 0o4000000;
-const O_PATH = 0o10000000;
-const O_TMPFILE_BIT = 0o20000000;
 
 /** Returns the names of the open flags in `flags` (the octal number of fdinfo): access mode first, then the others. */
 export function openFlagNames(flags: number): string[] {
   const names: string[] = [];
-  if (flags & O_PATH) names.push('O_PATH');
+  if (flags & L.O_PATH) names.push('O_PATH');
   else names.push(['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][flags & 3]!);
   for (const [bit, name] of FLAG_NAMES) if (flags & bit) names.push(name);
-  if (flags & O_SYNC_BIT) names.push('O_SYNC');
-  else if (flags & O_DSYNC) names.push('O_DSYNC');
-  if (flags & O_TMPFILE_BIT) names.push('O_TMPFILE');
+  if (flags & L.O_SYNC_BIT) names.push('O_SYNC');
+  else if (flags & L.O_DSYNC) names.push('O_DSYNC');
+  if (flags & L.O_TMPFILE_BIT) names.push('O_TMPFILE');
   return names;
 }
 

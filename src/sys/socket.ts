@@ -12,6 +12,11 @@ export const SOCKET_TYPES: Record<SocketType, number> = {
   seqpacket: L.SOCK_SEQPACKET,
 };
 
+/** Returns the name of a kernel socket type number (SOCK_STREAM...), or 'unknown' for a type usock does not handle. */
+export function socketTypeName(type: number): SocketType | 'unknown' {
+  return (Object.keys(SOCKET_TYPES) as SocketType[]).find((name) => SOCKET_TYPES[name] === type) ?? 'unknown';
+}
+
 /** Returns a new AF_UNIX socket, non-blocking and close-on-exec. Throws SysError. */
 export function socket(type: SocketType): number {
   const fd = lib().socket(L.AF_UNIX, SOCKET_TYPES[type] | L.SOCK_NONBLOCK | L.SOCK_CLOEXEC, 0);
