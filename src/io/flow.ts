@@ -1,7 +1,7 @@
 // The contracts between a connection (./connection) and what it reads from and writes to: its sink, its source, the ancillary data that travels with a unit, its options.
 import type { SocketType } from '../sys/socket';
 import type { FrameMode } from './framing';
-import type { Diagnostics } from './stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import type { Outlet } from './stdio';
 
 /** Where a connection's received data goes: stdout's FdWriter, or the connection itself when it echoes. */

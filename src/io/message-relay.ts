@@ -3,7 +3,7 @@ import { Connection } from './connection';
 import type { CloseReason, Sink } from './flow';
 import { createDecoder, type FrameMode } from './framing';
 import { Pipe } from './pipe';
-import type { Diagnostics } from './stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import { setLongTimeout } from './timer';
 
 export interface MessageRelayOptions {

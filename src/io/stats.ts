@@ -1,12 +1,4 @@
-// What a relay counts (bytes, messages, drops) and the interface through which io/ reports events without knowing how they are shown.
-
-/** Where io/ sends its diagnostics; report/Reporter is one. */
-export interface Diagnostics {
-  /** Something worth telling with -v. */
-  info(event: string, text: string, fields?: Record<string, unknown>): void;
-  /** Something dropped, rejected or undeliverable; `what` names such events in a count of those not shown (rate limit). */
-  warn(event: string, text: string, fields?: Record<string, unknown>, what?: string): void;
-}
+// What a relay counts (bytes, messages, drops), and the -v line that tells it.
 
 /** Counters a relay reports with -v. */
 export interface RelayStats {

@@ -6,7 +6,7 @@ import { isPollable } from '../sys/poll';
 import { ChunkPool } from './chunk-pool';
 import { createDecoder, type Decoder, type FrameMode } from './framing';
 import { STREAM_CHUNK } from './receive';
-import type { Diagnostics } from './stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import { FdWriter } from './writer';
 
 const PIPE_SIZE = 1024 * 1024;

@@ -1,6 +1,6 @@
 // The accept loop of a listening socket: each peer checked against the access rules before any of its data is used, a fault in one peer's handler kept to that peer, descriptor exhaustion waited out without spinning.
 import { UsockError } from '../errors';
-import type { Diagnostics } from '../io/stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import { setLongTimeout } from '../io/timer';
 import { describePeer } from '../report/text';
 import { FdWatcher } from '../sys/poll';

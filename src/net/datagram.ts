@@ -1,5 +1,5 @@
 // The one receive loop of a bound datagram socket: each datagram with its sender's address (and, where asked, credentials and descriptors), senders checked against the access rules.
-import type { Diagnostics } from '../io/stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import { describePeer } from '../report/text';
 import { receiveMessage, type ReceivedMessage } from '../sys/msg';
 import { FdWatcher } from '../sys/poll';

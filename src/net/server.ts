@@ -1,5 +1,5 @@
 // The start of every command that binds (listen, echo-server, send-fd/recv-fd/peercred --listen): its socket bound with the socket file guarded, and reported.
-import type { Diagnostics } from '../io/stats';
+import type { Diagnostics } from '../sys/diagnostics';
 import type { SocketType } from '../sys/socket';
 import type { AccessRules } from './access';
 import type { SocketAddress } from './address';

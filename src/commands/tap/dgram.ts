@@ -1,5 +1,5 @@
 // tap's datagram side: each client address is a connection with its own socket toward the target, so that replies find their way back; every datagram relayed and recorded, descriptors (SCM_RIGHTS) with it.
-import type { Diagnostics } from '../../io/stats';
+import type { Diagnostics } from '../../sys/diagnostics';
 import { idleTimer, type LongTimer } from '../../io/timer';
 import type { AccessRules } from '../../net/access';
 import type { SocketAddress } from '../../net/address';

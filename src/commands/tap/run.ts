@@ -7,7 +7,7 @@ import { EXIT, UsageError, UsockError } from '../../errors';
 import { Connection } from '../../io/connection';
 import type { Ancillary, CloseReason } from '../../io/flow';
 import { Pipe } from '../../io/pipe';
-import type { Diagnostics } from '../../io/stats';
+import type { Diagnostics } from '../../sys/diagnostics';
 import { stderrWriter } from '../../io/stdio';
 import { idleTimer } from '../../io/timer';
 import { FileWriter } from '../../io/file-writer';
