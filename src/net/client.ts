@@ -8,7 +8,7 @@ import { encodeAutobindAddress } from '../sys/sockaddr';
 import type { SocketAddress } from './address';
 import { kindOf } from './pathwalk';
 import { readUnixSockets } from './procnet';
-import { bindServer, type BoundSocket } from './socketfile';
+import { bindSocketFile, type BoundSocket } from './socketfile';
 
 export const CONCRETE_TYPES: SocketType[] = ['stream', 'seqpacket', 'dgram'];
 
@@ -39,23 +39,37 @@ export interface ClientSocket {
  * SysError/UsockError; closes what it opened on failure. The caller releases address.
  */
 export async function connectTo(address: SocketAddress, type: SocketType, bindTo?: SocketAddress, patience: ConnectPatience = {}): Promise<ClientSocket> {
-  let bound: BoundSocket | undefined;
-  let fd: number;
-  if (bindTo) {
-    bound = bindServer(bindTo, type, { backlog: null });
-    fd = bound.fd;
-  } else {
-    fd = socket(type);
-  }
+  const client = bindClient(type, bindTo);
   try {
-    if (type === 'dgram' && !bindTo) bind(fd, encodeAutobindAddress(), 'autobind');
-    await connectWaiting(fd, address, patience);
-    return { fd, bound };
+    await connectWaiting(client.fd, address, patience);
+    return client;
   } catch (err) {
-    if (bound) bound.close();
-    else closeQuietly(fd);
+    if (client.bound) client.bound.close();
+    else closeQuietly(client.fd);
     throw err;
   }
+}
+
+/**
+ * Returns a client's socket of type before it connects: bound to bindTo when given (--bind: its socket
+ * file guarded as a server's, a stale one replaced, and removed when closed), else for dgram autobound
+ * so that replies can arrive, else unbound. Throws SysError/UsockError; closes what it opened on failure.
+ */
+export function bindClient(type: SocketType, bindTo?: SocketAddress): ClientSocket {
+  if (bindTo) {
+    const bound = bindSocketFile(bindTo, type);
+    return { fd: bound.fd, bound };
+  }
+  const fd = socket(type);
+  if (type === 'dgram') {
+    try {
+      bind(fd, encodeAutobindAddress(), 'autobind');
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+  }
+  return { fd };
 }
 
 /**

@@ -1,18 +1,16 @@
-// Server sockets: a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
+// Sockets bound at an address, a server's or a client's (--bind): a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
 import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsockError, UsageError } from '../errors';
 import { asSysError, describeErrno, hasCode, SysError } from '../sys/errors';
 import { close, closeQuietly } from '../sys/fd';
-import { bind, connect, listen, socket, type SocketType } from '../sys/socket';
+import { bind, connect, socket, type SocketType } from '../sys/socket';
 import type { SocketAddress } from './address';
 import { findOwners, readUnixSockets } from './procnet';
 import { userById } from '../sys/users';
 
-export interface ServerOptions {
+export interface BindOptions {
   mode?: number;
-  /** listen(2) backlog for stream and seqpacket; null: bind only (a client's --bind). */
-  backlog?: number | null;
   /** Reports that a stale socket file was replaced. */
   onStaleReplaced?: (path: string) => void;
   /** The word that starts a failure about the path: the command (`listen /x.sock: Permission denied (EACCES)`); default `bind`. */
@@ -62,12 +60,12 @@ export function cannotCreate(err: unknown, label: string, text: string): unknown
 }
 
 /**
- * Returns a socket of `type` bound to address (and listening, for stream and seqpacket). A stale socket
- * file is replaced; a live socket or a file that is not a socket is refused (CANTCREAT) and left alone; a
- * missing directory is CANTCREAT too (see cannotCreate). Throws UsockError or SysError (each about the
- * path labelled opts.label); closes the socket it made on failure. The caller owns the result.
+ * Returns a socket of `type` bound to address (not listening). A stale socket file is replaced; a live
+ * socket or a file that is not a socket is refused (CANTCREAT) and left alone; a missing directory is
+ * CANTCREAT too (see cannotCreate). Throws UsockError or SysError (each about the path labelled
+ * opts.label); closes the socket it made on failure. The caller owns the result.
  */
-export function bindServer(address: SocketAddress, type: SocketType, opts: ServerOptions = {}): BoundSocket {
+export function bindSocketFile(address: SocketAddress, type: SocketType, opts: BindOptions = {}): BoundSocket {
   const label = opts.label ?? 'bind';
   if (address.path !== undefined) {
     try {
@@ -90,12 +88,10 @@ export function bindServer(address: SocketAddress, type: SocketType, opts: Serve
       const st = lstatSync(address.path);
       identity = { dev: st.dev, ino: st.ino };
     }
-    if (type !== 'dgram' && opts.backlog !== null) listen(fd, opts.backlog ?? 4096);
   } catch (err) {
     closeQuietly(fd);
     if (hasCode(err, 'EADDRINUSE')) throw addressInUse(address);
-    // bind and the lstat after it are about the path; listen(2) is not
-    throw err instanceof SysError && err.syscall === 'listen' ? err : cannotCreate(err, label, address.text);
+    throw cannotCreate(err, label, address.text); // bind and the lstat after it are about the path
   } finally {
     address.release();
   }
@@ -189,10 +185,10 @@ export function isSameFile(path: string | Buffer, id: { dev: number; ino: number
 /**
  * Removes a socket file nobody listens on (another user's only as refuseOthersStaleSocket allows); throws
  * UsockError CANTCREAT for a live socket or a non-socket, and SysError or Node's error of node:fs otherwise
- * (bindServer puts those in usock's form). Returns quietly when nothing is there, or a directory on the
+ * (bindSocketFile puts those in usock's form). Returns quietly when nothing is there, or a directory on the
  * way is missing (bind says so).
  */
-function clearStaleSocket(address: SocketAddress, type: SocketType, opts: ServerOptions): void {
+function clearStaleSocket(address: SocketAddress, type: SocketType, opts: BindOptions): void {
   const path = address.path!;
   let st;
   try {
