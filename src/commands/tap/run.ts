@@ -16,7 +16,7 @@ import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
 import { connectTo, unreachable } from '../../net/client';
-import { takeOver, type Inplace } from '../../net/inplace';
+import { takeOver, type Inplace } from './inplace';
 import { openServer } from '../../net/server';
 import { processCommand } from '../../net/procnet';
 import type { Reporter } from '../../report/reporter';

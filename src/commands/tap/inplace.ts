@@ -1,12 +1,12 @@
 // `tap --inplace`: a daemon's live socket moved aside and a new socket put at its path (same owner, group and mode), and the daemon's socket put back.
 import { accessSync, chmodSync, constants, lchownSync, linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UsageError, UsockError } from '../errors';
-import { asSysError, hasCode, SysError } from '../sys/errors';
-import { closeQuietly } from '../sys/fd';
-import { bind, connect, listen, socket, type SocketType } from '../sys/socket';
-import { parseAddress, type SocketAddress } from './address';
-import { guardSocketFile, isSameFile } from './socketfile';
+import { UsageError, UsockError } from '../../errors';
+import { asSysError, hasCode, SysError } from '../../sys/errors';
+import { closeQuietly } from '../../sys/fd';
+import { bind, connect, listen, socket, type SocketType } from '../../sys/socket';
+import { parseAddress, type SocketAddress } from '../../net/address';
+import { guardSocketFile, isSameFile } from '../../net/socketfile';
 
 /** The mark in the name of a daemon's socket moved aside: `.NAME.usock-tap.PID`. */
 const ASIDE_MARK = 'usock-tap';
