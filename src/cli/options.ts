@@ -89,7 +89,7 @@ export function maxConnsOf(argv: { 'max-conns'?: string }, exec: boolean): numbe
   return wholeNumber('max-conns', argv['max-conns'] ?? (exec ? DEFAULTS.maxConnsExec : DEFAULTS.maxConns), 1, 1 << 20);
 }
 
-/** -w/--timeout: the idle timeout of cli.md's "Ending a conversation". */
+/** -w/--timeout: the idle timeout of usock(1), ENDING A CONVERSATION. */
 export const timeoutOptions = {
   timeout: {
     alias: 'w',
