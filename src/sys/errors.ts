@@ -1,12 +1,15 @@
 // The typed error every libc wrapper throws: syscall, errno name, number and path.
 import { getSystemErrorMap } from 'node:util';
+import { EDQUOT } from './platform/linux';
 
 let errorMap: Map<number, [string, string]> | undefined;
+/** errnos that Node's map lacks (libuv names no such error) and usock's exit statuses tell apart: errno(3). */
+const UNNAMED_BY_NODE: Record<number, [string, string]> = { [EDQUOT]: ['EDQUOT', 'Disk quota exceeded'] };
 
 /** Returns [code, message] for a positive errno, e.g. [ 'ENOENT', 'No such file or directory' ]. */
 export function describeErrno(errno: number): [string, string] {
   errorMap ??= getSystemErrorMap();
-  const entry = errorMap.get(-errno);
+  const entry = errorMap.get(-errno) ?? UNNAMED_BY_NODE[errno];
   if (!entry) return [`E${errno}`, `Unknown error ${errno}`];
   const [code, message] = entry;
   return [code, message.charAt(0).toUpperCase() + message.slice(1)];

@@ -9,6 +9,7 @@ export const ERANGE = 34;
 export const ENODATA = 61;
 export const ETIMEDOUT = 110;
 export const EINPROGRESS = 115;
+export const EDQUOT = 122;
 
 export const AF_UNIX = 1;
 export const AF_NETLINK = 16;
