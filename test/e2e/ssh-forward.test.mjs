@@ -10,7 +10,19 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { usock, runUsock, startProcess, tmpDir, waitListening, hasCommand, show, startTap, stopBySignal, countLines, IS_ROOT } from '../helpers.mjs';
+import {
+  usock,
+  runUsock,
+  startProcess,
+  tmpDir,
+  waitListening,
+  hasCommand,
+  show,
+  startTap,
+  stopBySignal,
+  countLines,
+  IS_ROOT,
+} from '../helpers.mjs';
 
 const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'].find((p) => fs.existsSync(p)) ?? (hasCommand('sshd') ? 'sshd' : null);
 const SSH = hasCommand('ssh') && hasCommand('ssh-keygen');
@@ -18,13 +30,13 @@ const READY = SSHD && SSH;
 const SKIP = READY ? '' : ` [skipped: ${SSHD ? 'ssh or ssh-keygen' : 'sshd'} is not installed (Debian: openssh-server)]`;
 const sshTest = READY ? test : test.skip;
 
-/** Returns a TCP port on 127.0.0.1 that nothing listens on now. */
+/** Returns a TCP port on 127.0.0.1 that nothing listens on now. @returns {Promise<number>} */
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const { port } = /** @type {net.AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
@@ -42,20 +54,23 @@ async function startSshd(t, dir) {
   }
   fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
   const config = path.join(dir, 'sshd_config');
-  fs.writeFileSync(config, [
-    `HostKey ${path.join(dir, 'host_key')}`,
-    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-    'ListenAddress 127.0.0.1',
-    'PidFile none',
-    'AllowStreamLocalForwarding yes',
-    'StreamLocalBindUnlink yes',
-    'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes no',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      `HostKey ${path.join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'ListenAddress 127.0.0.1',
+      'PidFile none',
+      'AllowStreamLocalForwarding yes',
+      'StreamLocalBindUnlink yes',
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      '',
+    ].join('\n'),
+  );
   // As root, sshd wants its privilege-separation directory (Debian's service creates it at boot).
   if (IS_ROOT) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   // The port is free when chosen; if something takes it before sshd binds it, try another.
@@ -63,11 +78,34 @@ async function startSshd(t, dir) {
     const port = await freePort();
     const sshd = startProcess(SSHD, ['-D', '-e', '-f', config, '-p', String(port)], { t });
     sshd.end();
-    const up = await Promise.race([sshd.waitStderr('Server listening on').then(() => true, () => false), sshd.exited.then(() => false)]);
+    const up = await Promise.race([
+      sshd.waitStderr('Server listening on').then(
+        () => true,
+        () => false,
+      ),
+      sshd.exited.then(() => false),
+    ]);
     if (up) {
-      const args = ['-F', '/dev/null', '-p', String(port), '-i', path.join(dir, 'client_key'),
-        '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'LogLevel=ERROR'];
+      const args = [
+        '-F',
+        '/dev/null',
+        '-p',
+        String(port),
+        '-i',
+        path.join(dir, 'client_key'),
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'IdentityAgent=none',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`,
+        '-o',
+        'LogLevel=ERROR',
+      ];
       return { sshd, args, host: `${os.userInfo().username}@127.0.0.1` };
     }
     sshd.kill('SIGKILL');
@@ -81,11 +119,21 @@ async function startSshd(t, dir) {
  * with probe, as the README waits for it (`usock connect -z --retry`, which must exit 0).
  */
 async function forward(t, ssh, local, remote, probe = false) {
-  const p = startProcess('ssh', [...ssh.args, '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes',
-    '-L', `${local}:${remote}`, ssh.host], { t });
+  const p = startProcess(
+    'ssh',
+    [...ssh.args, '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes', '-L', `${local}:${remote}`, ssh.host],
+    { t },
+  );
   p.end();
-  const listening = probe ? runUsock(['connect', '-z', '--retry', '60', local], { t }).then((r) => t.is(r.code, 0, show(r))) : waitListening(local);
-  await Promise.race([listening, p.exited.then((r) => { throw new Error(`ssh -L ended: ${show(r)}`); })]);
+  const listening = probe
+    ? runUsock(['connect', '-z', '--retry', '60', local], { t }).then((r) => t.is(r.code, 0, show(r)))
+    : waitListening(local);
+  await Promise.race([
+    listening,
+    p.exited.then((r) => {
+      throw new Error(`ssh -L ended: ${show(r)}`);
+    }),
+  ]);
   return p;
 }
 
@@ -123,33 +171,39 @@ sshTest(`ssh -L to a remote socket that does not exist: ssh accepts, then closes
   await fwd.exited;
 });
 
-sshTest(`usock tap in front of the forwarded socket records both directions of a client's conversation with the remote daemon${SKIP}`, async (t) => {
-  const dir = tmpDir(t);
-  const ssh = await startSshd(t, dir);
-  const remote = path.join(dir, 'remote.sock');
-  const local = path.join(dir, 'local.sock');
-  const tapSock = path.join(dir, 'tap.sock');
-  const log = path.join(dir, 'tap.log');
-  await echoServer(t, remote);
-  const fwd = await forward(t, ssh, local, remote);
-  const tap = await startTap(t, tapSock, local, ['--log', log]);
-  const r = await runUsock(['connect', tapSock], { input: 'PING\n', t });
-  t.is(r.code, 0, show(r));
-  t.is(r.stdout.toString(), 'PING\n');
-  await stopBySignal(t, tap);
-  const text = fs.readFileSync(log, 'utf8');
-  t.is(countLines(text, / #1 open pid \d+ /), 1, text);
-  t.is(countLines(text, / #1 > 5: PING\\n$/), 1, text);
-  t.is(countLines(text, / #1 < 5: PING\\n$/), 1, text);
-  t.is(countLines(text, / #1 close$/), 1, text);
-  fwd.kill();
-  await fwd.exited;
-});
+sshTest(
+  `usock tap in front of the forwarded socket records both directions of a client's conversation with the remote daemon${SKIP}`,
+  async (t) => {
+    const dir = tmpDir(t);
+    const ssh = await startSshd(t, dir);
+    const remote = path.join(dir, 'remote.sock');
+    const local = path.join(dir, 'local.sock');
+    const tapSock = path.join(dir, 'tap.sock');
+    const log = path.join(dir, 'tap.log');
+    await echoServer(t, remote);
+    const fwd = await forward(t, ssh, local, remote);
+    const tap = await startTap(t, tapSock, local, ['--log', log]);
+    const r = await runUsock(['connect', tapSock], { input: 'PING\n', t });
+    t.is(r.code, 0, show(r));
+    t.is(r.stdout.toString(), 'PING\n');
+    await stopBySignal(t, tap);
+    const text = fs.readFileSync(log, 'utf8');
+    t.is(countLines(text, / #1 open pid \d+ /), 1, text);
+    t.is(countLines(text, / #1 > 5: PING\\n$/), 1, text);
+    t.is(countLines(text, / #1 < 5: PING\\n$/), 1, text);
+    t.is(countLines(text, / #1 close$/), 1, text);
+    fwd.kill();
+    await fwd.exited;
+  },
+);
 
 /** True when the installed ssh takes a socket path for -W (OpenSSH 9.4 and later): then -W sets up a stdio forward,
  * which clears other forwardings, as `ssh -G` shows. OpenSSH 9.2 accepts the path and forwards nothing. */
-const W_TAKES_PATH = SSH && /^clearallforwardings yes$/m.test(
-  spawnSync('ssh', ['-G', '-F', '/dev/null', '-W', '/nonexistent/x.sock', 'localhost'], { encoding: 'utf8' }).stdout ?? '');
+const W_TAKES_PATH =
+  SSH &&
+  /^clearallforwardings yes$/m.test(
+    spawnSync('ssh', ['-G', '-F', '/dev/null', '-W', '/nonexistent/x.sock', 'localhost'], { encoding: 'utf8' }).stdout ?? '',
+  );
 const SSH_VERSION = SSH ? spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim().split(',')[0] : '';
 const wTest = READY && W_TAKES_PATH ? test : test.skip;
 const W_SKIP = SKIP || (W_TAKES_PATH ? '' : ` [skipped: ${SSH_VERSION} takes no socket path for -W (OpenSSH 9.4 does)]`);
