@@ -138,7 +138,8 @@ const yargsApart = {
 // USOCK_SOURCEMAP=1 (npm run coverage): the CLI bundle unminified with a source map beside it, so that coverage counts lines of src/.
 const sourceMapped = process.env.USOCK_SOURCEMAP === '1' ? { sourcemap: 'external', minifyWhitespace: false, minifySyntax: false } : {};
 
-// The bundles are CommonJS so that bin/usock can compile them with vm.Script and a code cache (no ES-module loader).
+// Each bundle is a CommonJS module that exports its own module wrapper function: bin/usock requires it (Node's compile
+// cache, 22.1+) or compiles it with vm.Script and a code cache of its own (Node 20), then calls the function.
 const bundles = [
   { file: 'dist/usock.cjs', entryPoints: ['src/cli/main.ts'], plugins: [yargsApart], supported: { 'dynamic-import': false }, ...sourceMapped },
   { file: 'dist/yargs.cjs', stdin: { contents: "export { default } from 'yargs';", resolveDir: process.cwd(), sourcefile: 'yargs-bundle.js' } },
@@ -155,13 +156,14 @@ for (const { file, plugins = [], ...options } of bundles) {
     banner: { js: "const __usockUrl = require('node:url').pathToFileURL(__filename).href;" },
     outfile: file,
   });
-  // The first line names this build: bin/usock uses a code cache only if it was written for the same line.
-  // The rest is the bundle as the module wrapper function that bin/usock compiles as it is (were it to add the
-  // wrapper itself, V8 would copy the whole text once more into a flat string, for the young generation).
+  // The first line names this build: bin/usock uses a code cache of its own only if it was written for the same line.
+  // The rest is one expression: the bundle as a wrapper function, which vm.Script (Node 20) compiles as it is (were
+  // bin/usock to add the wrapper, V8 would copy the whole text once more), and which require (Node 22.1+) exports.
   const bundle = outputFiles.find((f) => !f.path.endsWith('.map')).text;
   const map = outputFiles.find((f) => f.path.endsWith('.map'));
   const mapLine = map ? `\n//# sourceMappingURL=${path.basename(file)}.map` : '';
-  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(function (exports, require, module, __filename, __dirname) {${bundle}\n})${mapLine}`);
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
+  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(typeof module === 'object' ? module : {}).exports = ${wrapper}${mapLine}`);
   rmSync(`${file}.cache`, { force: true });
   rmSync(`${file}.map`, { force: true });
   if (map) {
@@ -175,8 +177,8 @@ for (const { file, plugins = [], ...options } of bundles) {
 rmSync('dist/lib.mjs', { force: true }); // the unit tests' bundle of earlier builds: they run against src/ now
 rmSync('dist/usock.mjs', { force: true }); // the ES-module CLI of earlier builds
 
-// Two runs through argument parsing, a command and the error path write the code caches (bin/usock does it at
-// exit): one that the quick parse reads, one (-zq) that yargs parses.
+// Two runs through argument parsing, a command and the error path write the code caches (bin/usock's own at exit on
+// Node 20, Node's own from 22.1): one that the quick parse reads, one (-zq) that yargs parses.
 for (const flags of [['--probe'], ['-zq']]) {
   const training = spawnSync(process.execPath, ['bin/usock', 'connect', ...flags, path.join(tmpdir(), `usock-build-${process.pid}.none`)], {
     stdio: ['ignore', 'ignore', 'pipe'],

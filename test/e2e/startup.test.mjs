@@ -1,4 +1,4 @@
-// bin/usock's code caches: written when missing, foreign or rejected by V8, used when they belong to the build; dist/yargs.cjs loaded only where yargs parses.
+// bin/usock's compile caches: Node's own from Node 22.1; on Node 20 its own, written when missing, foreign or rejected by V8, used when they belong to the build; dist/yargs.cjs loaded only where yargs parses.
 import ava from 'ava';
 
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
@@ -6,9 +6,15 @@ const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import nodeModule from 'node:module';
 import { runUsock, startProcess, tmpDir, usock, waitForSocketFile } from '../helpers.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Node 22.1+ has a compile cache of its own, which bin/usock turns on; Node 20 gets bin/usock's. */
+const nodeHasCompileCache = typeof nodeModule.enableCompileCache === 'function';
+/** The tests of bin/usock's own code cache (Node 20). */
+const ownCacheTest = nodeHasCompileCache ? test.skip : test;
 
 /** Returns the bin/usock path of a copy of the built package in dir (node_modules linked, no code cache). */
 function copyPackage(dir) {
@@ -21,8 +27,8 @@ function copyPackage(dir) {
 }
 
 /** Runs `usock connect --probe` (-zq: parsed by yargs) at a missing path: the run goes through parsing, a command and an error. */
-async function probeMissing(t, bin, dir, flags = ['--probe']) {
-  const r = await startProcess(process.execPath, [bin, 'connect', ...flags, path.join(dir, 'none.sock')], { t }).exited;
+async function probeMissing(t, bin, dir, flags = ['--probe'], env = {}) {
+  const r = await startProcess(process.execPath, [bin, 'connect', ...flags, path.join(dir, 'none.sock')], { t, env }).exited;
   t.is(r.code, 69, r.stderr.toString());
   t.regex(r.stderr.toString(), /^usock: connect .*none\.sock: No such file or directory \(ENOENT\)\n/);
 }
@@ -32,7 +38,7 @@ function firstLine(file) {
   return text.slice(0, text.indexOf('\n') + 1);
 }
 
-test('a missing code cache is written at exit, begins with the build line, and is then used as it is', async (t) => {
+ownCacheTest('a missing code cache is written at exit, begins with the build line, and is then used as it is', async (t) => {
   const dir = tmpDir(t);
   const bin = copyPackage(dir);
   const cache = path.join(dir, 'dist/usock.cjs.cache');
@@ -46,7 +52,7 @@ test('a missing code cache is written at exit, begins with the build line, and i
   t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs'], 'a run of the quick parse does not load yargs');
 });
 
-test('a run that yargs parses loads dist/yargs.cjs and writes its code cache, which the next such run uses', async (t) => {
+ownCacheTest('a run that yargs parses loads dist/yargs.cjs and writes its code cache, which the next such run uses', async (t) => {
   const dir = tmpDir(t);
   const bin = copyPackage(dir);
   const cache = path.join(dir, 'dist/yargs.cjs.cache');
@@ -59,7 +65,7 @@ test('a run that yargs parses loads dist/yargs.cjs and writes its code cache, wh
   t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs', 'yargs.cjs.cache']);
 });
 
-test('a code cache of another build is not used and is replaced', async (t) => {
+ownCacheTest('a code cache of another build is not used and is replaced', async (t) => {
   const dir = tmpDir(t);
   const bin = copyPackage(dir);
   const cache = path.join(dir, 'dist/usock.cjs.cache');
@@ -70,7 +76,7 @@ test('a code cache of another build is not used and is replaced', async (t) => {
   t.is(firstLine(cache), firstLine(path.join(dir, 'dist/usock.cjs')));
 });
 
-test('a damaged code cache is rejected: usock still runs and writes a good one', async (t) => {
+ownCacheTest('a damaged code cache is rejected: usock still runs and writes a good one', async (t) => {
   const dir = tmpDir(t);
   const bin = copyPackage(dir);
   const cache = path.join(dir, 'dist/usock.cjs.cache');
@@ -80,6 +86,22 @@ test('a damaged code cache is rejected: usock still runs and writes a good one',
   const rewritten = fs.readFileSync(cache);
   t.true(rewritten.length > 10000, `cache of ${rewritten.length} bytes`);
   t.false(rewritten.subarray(header.length, header.length + 64).equals(Buffer.alloc(64, 0xa5)));
+});
+
+(nodeHasCompileCache ? test : test.skip)('Node 22.1+: bin/usock turns on Node\'s compile cache (in TMPDIR) and writes no cache of its own; yargs.cjs is compiled only where yargs parses', async (t) => {
+  const dir = tmpDir(t);
+  const bin = copyPackage(dir);
+  const temp = path.join(dir, 'tmp');
+  fs.mkdirSync(temp);
+  const cached = () => fs.readdirSync(path.join(temp, 'node-compile-cache'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+  await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp });
+  t.is(cached(), 1, 'usock.cjs');
+  await probeMissing(t, bin, dir, ['-zq'], { TMPDIR: temp });
+  t.is(cached(), 2, 'usock.cjs and yargs.cjs');
+  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'yargs.cjs']);
+  fs.rmSync(path.join(temp, 'node-compile-cache'), { recursive: true });
+  await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp, NODE_DISABLE_COMPILE_CACHE: '1' });
+  t.false(fs.existsSync(path.join(temp, 'node-compile-cache')), 'NODE_DISABLE_COMPILE_CACHE=1 turns it off');
 });
 
 test('connect -z, and a connect that relays data, load no node:worker_threads (2 ms at each start)', async (t) => {
