@@ -42,7 +42,9 @@ const lazyStringWidth = {
 const liteAssert = {
   name: 'lite-assert',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?assert$/ }, (args) => (/[\\/]yargs[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'lite-assert' } : undefined));
+    b.onResolve({ filter: /^(node:)?assert$/ }, (args) =>
+      /[\\/]yargs[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'lite-assert' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'lite-assert' }, () => ({
       contents: [
         'const fail = (a, b, m, op) => { const e = new Error(m instanceof Error ? m.message : m ?? `${String(a)} ${op} ${String(b)}`); e.code = "ERR_ASSERTION"; throw e; };',
@@ -141,8 +143,17 @@ const sourceMapped = process.env.USOCK_SOURCEMAP === '1' ? { sourcemap: 'externa
 // Each bundle is a CommonJS module that exports its own module wrapper function: bin/usock requires it (Node's compile
 // cache, 22.1+) or compiles it with vm.Script and a code cache of its own (Node 20), then calls the function.
 const bundles = [
-  { file: 'dist/usock.cjs', entryPoints: ['src/cli/main.ts'], plugins: [yargsApart], supported: { 'dynamic-import': false }, ...sourceMapped },
-  { file: 'dist/yargs.cjs', stdin: { contents: "export { default } from 'yargs';", resolveDir: process.cwd(), sourcefile: 'yargs-bundle.js' } },
+  {
+    file: 'dist/usock.cjs',
+    entryPoints: ['src/cli/main.ts'],
+    plugins: [yargsApart],
+    supported: { 'dynamic-import': false },
+    ...sourceMapped,
+  },
+  {
+    file: 'dist/yargs.cjs',
+    stdin: { contents: "export { default } from 'yargs';", resolveDir: process.cwd(), sourcefile: 'yargs-bundle.js' },
+  },
 ];
 mkdirSync('dist', { recursive: true });
 for (const { file, plugins = [], ...options } of bundles) {
@@ -163,7 +174,10 @@ for (const { file, plugins = [], ...options } of bundles) {
   const map = outputFiles.find((f) => f.path.endsWith('.map'));
   const mapLine = map ? `\n//# sourceMappingURL=${path.basename(file)}.map` : '';
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
-  writeFileSync(file, `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(typeof module === 'object' ? module : {}).exports = ${wrapper}${mapLine}`);
+  writeFileSync(
+    file,
+    `// usock build ${createHash('sha256').update(bundle).digest('hex')}\n(typeof module === 'object' ? module : {}).exports = ${wrapper}${mapLine}`,
+  );
   rmSync(`${file}.cache`, { force: true });
   rmSync(`${file}.map`, { force: true });
   if (map) {
@@ -184,7 +198,8 @@ for (const flags of [['--probe'], ['-zq']]) {
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });
-  if (training.status !== 69) { // 69: nothing to talk to
+  if (training.status !== 69) {
+    // 69: nothing to talk to
     process.stderr.write(`build: the run that writes the code cache ended with ${training.status ?? training.signal}: ${training.stderr}`);
     process.exitCode = 1;
   }

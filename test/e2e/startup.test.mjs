@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodeModule from 'node:module';
-import { runUsock, startProcess, tmpDir, usock, waitForSocketFile } from '../helpers.mjs';
+import { startProcess, tmpDir, usock, waitForSocketFile } from '../helpers.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,7 +49,11 @@ ownCacheTest('a missing code cache is written at exit, begins with the build lin
   const { ino } = fs.statSync(cache);
   await probeMissing(t, bin, dir);
   t.is(fs.statSync(cache).ino, ino, 'an accepted cache is not written again');
-  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs'], 'a run of the quick parse does not load yargs');
+  t.deepEqual(
+    fs.readdirSync(path.join(dir, 'dist')).sort(),
+    ['usock.cjs', 'usock.cjs.cache', 'yargs.cjs'],
+    'a run of the quick parse does not load yargs',
+  );
 });
 
 ownCacheTest('a run that yargs parses loads dist/yargs.cjs and writes its code cache, which the next such run uses', async (t) => {
@@ -88,21 +92,25 @@ ownCacheTest('a damaged code cache is rejected: usock still runs and writes a go
   t.false(rewritten.subarray(header.length, header.length + 64).equals(Buffer.alloc(64, 0xa5)));
 });
 
-(nodeHasCompileCache ? test : test.skip)('Node 22.1+: bin/usock turns on Node\'s compile cache (in TMPDIR) and writes no cache of its own; yargs.cjs is compiled only where yargs parses', async (t) => {
-  const dir = tmpDir(t);
-  const bin = copyPackage(dir);
-  const temp = path.join(dir, 'tmp');
-  fs.mkdirSync(temp);
-  const cached = () => fs.readdirSync(path.join(temp, 'node-compile-cache'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
-  await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp });
-  t.is(cached(), 1, 'usock.cjs');
-  await probeMissing(t, bin, dir, ['-zq'], { TMPDIR: temp });
-  t.is(cached(), 2, 'usock.cjs and yargs.cjs');
-  t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'yargs.cjs']);
-  fs.rmSync(path.join(temp, 'node-compile-cache'), { recursive: true });
-  await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp, NODE_DISABLE_COMPILE_CACHE: '1' });
-  t.false(fs.existsSync(path.join(temp, 'node-compile-cache')), 'NODE_DISABLE_COMPILE_CACHE=1 turns it off');
-});
+(nodeHasCompileCache ? test : test.skip)(
+  "Node 22.1+: bin/usock turns on Node's compile cache (in TMPDIR) and writes no cache of its own; yargs.cjs is compiled only where yargs parses",
+  async (t) => {
+    const dir = tmpDir(t);
+    const bin = copyPackage(dir);
+    const temp = path.join(dir, 'tmp');
+    fs.mkdirSync(temp);
+    const cached = () =>
+      fs.readdirSync(path.join(temp, 'node-compile-cache'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+    await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp });
+    t.is(cached(), 1, 'usock.cjs');
+    await probeMissing(t, bin, dir, ['-zq'], { TMPDIR: temp });
+    t.is(cached(), 2, 'usock.cjs and yargs.cjs');
+    t.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['usock.cjs', 'yargs.cjs']);
+    fs.rmSync(path.join(temp, 'node-compile-cache'), { recursive: true });
+    await probeMissing(t, bin, dir, ['--probe'], { TMPDIR: temp, NODE_DISABLE_COMPILE_CACHE: '1' });
+    t.false(fs.existsSync(path.join(temp, 'node-compile-cache')), 'NODE_DISABLE_COMPILE_CACHE=1 turns it off');
+  },
+);
 
 test('connect -z, and a connect that relays data, load no node:worker_threads (2 ms at each start)', async (t) => {
   const dir = tmpDir(t);
@@ -111,11 +119,20 @@ test('connect -z, and a connect that relays data, load no node:worker_threads (2
   await waitForSocketFile(sock);
   // A preload writes at exit whether the run loaded worker_threads (and with it internal/worker).
   const preload = path.join(dir, 'modules.cjs');
-  fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (worker_threads|internal\\/worker)$/.test(m)))));`);
-  for (const args of [['connect', '-z', sock], ['connect', sock]]) {
+  fs.writeFileSync(
+    preload,
+    `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (worker_threads|internal\\/worker)$/.test(m)))));`,
+  );
+  for (const args of [
+    ['connect', '-z', sock],
+    ['connect', sock],
+  ]) {
     const out = path.join(dir, 'loaded.json');
     const fd = fs.openSync(out, 'w');
-    const p = startProcess(process.execPath, ['--require', preload, path.join(ROOT, 'bin/usock'), ...args], { t, stdio: ['pipe', 'pipe', 'pipe', fd] });
+    const p = startProcess(process.execPath, ['--require', preload, path.join(ROOT, 'bin/usock'), ...args], {
+      t,
+      stdio: ['pipe', 'pipe', 'pipe', fd],
+    });
     p.end('hello\n');
     const r = await p.exited;
     fs.closeSync(fd);
