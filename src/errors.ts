@@ -12,6 +12,10 @@ export const EXIT = {
   IOERR: 74,
   TEMPFAIL: 75,
   NOPERM: 77,
+  /** A command found but not runnable (as the shell says it). */
+  CANNOT_EXECUTE: 126,
+  /** A command not found (as the shell says it). */
+  COMMAND_NOT_FOUND: 127,
 } as const;
 
 /** What kind of failure an error is; the exit status is EXIT[kind]. */

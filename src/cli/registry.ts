@@ -1,5 +1,6 @@
 // The registry: every command's yargs module, in the order `usock --help` lists them. Adding a command adds one line here.
 import type { Argv } from 'yargs';
+import { activateCommand } from '../commands/activate';
 import { completionCommand } from '../commands/completion';
 import { connectCommand } from '../commands/connect';
 import { echoServerCommand } from '../commands/echo-server';
@@ -42,6 +43,7 @@ export const commands: Array<UsockCommand<unknown>> = [
   entry(recvFdCommand),
   entry(peercredCommand),
   entry(tapCommand),
+  entry(activateCommand),
   entry(whoCanCommand),
   entry(lsCommand),
   entry(completionCommand),

@@ -100,14 +100,18 @@ export function capToDescriptors(maxConns: number, o: ExecOptions): number {
 }
 
 /** What ExecQueue needs of the accept loop (net/accept's AcceptLoop). */
-interface Loop {
+export interface Loop {
   hold(): void;
   resume(): void;
   released(): void;
 }
 
+/** Starts the command of one connection: resolves once it runs, with its status to come; rejects as startCommand does (fd then stays the caller's). */
+export type Starter = (fd: number, cred: Ucred | null) => Promise<{ done: Promise<number> }>;
+
 /**
- * The connections of `listen -k --exec`, each given its command in the order accepted. When a command
+ * The connections of `listen -k --exec` (and `activate --accept`, `--inetd`, with their own Starter and
+ * label), each given its command in the order accepted. When a command
  * cannot start for a shortage (EMFILE, ENFILE, EAGAIN, ENOMEM) the connection is kept, accepting pauses
  * (new clients wait in the kernel's backlog), and its start is tried again as soon as a command ends,
  * or after a growing pause (10 ms up to 1 s); once every waiting connection has its command, accepting
@@ -119,7 +123,13 @@ export class ExecQueue {
   private pause = 0; // ms of the current pause; 0 while commands start
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: ExecOptions, private readonly loop: Loop) {}
+  private readonly start: Starter;
+
+  constructor(o: ExecOptions, loop: Loop);
+  constructor(o: { reporter: Reporter }, loop: Loop, start: Starter, label: string);
+  constructor(private readonly o: { reporter: Reporter }, private readonly loop: Loop, start?: Starter, private readonly label = '--exec') {
+    this.start = start ?? ((fd, cred) => startCommand(fd, cred, o as ExecOptions));
+  }
 
   /** Takes an accepted connection (and owns fd): its command starts now, or as soon as one can. */
   add(fd: number, cred: Ucred | null): void {
@@ -135,11 +145,11 @@ export class ExecQueue {
         const { fd, cred } = this.waiting[0]!;
         let done: Promise<number>;
         try {
-          ({ done } = await startCommand(fd, cred, this.o));
+          ({ done } = await this.start(fd, cred));
         } catch (err) {
           if (isShortage(err)) return this.waitForRoom(err as Error);
           this.waiting.shift();
-          this.o.reporter.warn('exec-failed', `--exec for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+          this.o.reporter.warn('exec-failed', `${this.label} for ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
           closeQuietly(fd);
           this.loop.released();
           continue;
@@ -153,7 +163,7 @@ export class ExecQueue {
       }
       if (this.pause !== 0) {
         this.pause = 0;
-        this.o.reporter.info('exec-resumed', '--exec: commands start again; accepting connections again');
+        this.o.reporter.info('exec-resumed', `${this.label}: commands start again; accepting connections again`);
         this.loop.resume();
       }
     } finally {
@@ -163,7 +173,7 @@ export class ExecQueue {
 
   private waitForRoom(err: Error): void {
     if (this.pause === 0) {
-      this.o.reporter.warn('exec-waiting', `--exec: ${err.message}: the client waits, and accepting pauses, until a command can start`, { code: (err as { code?: string }).code });
+      this.o.reporter.warn('exec-waiting', `${this.label}: ${err.message}: the client waits, and accepting pauses, until a command can start`, { code: (err as { code?: string }).code });
       this.loop.hold();
     }
     this.pause = Math.min(this.pause === 0 ? FIRST_PAUSE_MS : this.pause * 2, LONGEST_PAUSE_MS);

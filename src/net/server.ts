@@ -15,6 +15,8 @@ export interface ServerSpec {
   diagnostics: Diagnostics;
   /** The command, for the diagnostics. */
   name: string;
+  /** What limits who may connect, for the warning about an abstract address without rules (default: the --allow-* options). */
+  limitedBy?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export function openServer(spec: ServerSpec): BoundSocket {
   }
   spec.diagnostics.info('listening', `${spec.name}: listening on ${spec.address.text} (${spec.type})`, { address: spec.address.text, type: spec.type });
   if (spec.address.kind === 'abstract' && !spec.rules) {
-    spec.diagnostics.warn('open-to-all', `${spec.address.text} is an abstract address: it has no permissions, anyone in this network namespace can connect (limit it with --allow-*)`,
+    spec.diagnostics.warn('open-to-all', `${spec.address.text} is an abstract address: it has no permissions, anyone in this network namespace can connect (${spec.limitedBy ?? 'limit it with --allow-*'})`,
       { address: spec.address.text });
   }
   return server;

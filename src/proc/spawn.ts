@@ -19,6 +19,16 @@ export function statusOf(code: number | null, signal: NodeJS.Signals | null): nu
   return 128 + ((signal && constants.signals[signal]) || 0);
 }
 
+/** The variables of socket activation (sd_listen_fds(3)): meant for usock itself, never passed on to a command it runs. */
+export const ACTIVATION_VARIABLES = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'] as const;
+
+/** Returns a copy of env without the ACTIVATION_VARIABLES. */
+export function withoutActivation(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of ACTIVATION_VARIABLES) delete out[name];
+  return out;
+}
+
 /** A started child and its end. */
 export interface Running {
   child: ChildProcess;
@@ -28,7 +38,10 @@ export interface Running {
 
 export interface StartOptions {
   stdio: StdioOptions;
+  /** The child's environment (default usock's), always without usock's own LISTEN_* (see withoutActivation). */
   env?: NodeJS.ProcessEnv;
+  /** LISTEN_* of a socket activation that usock itself performs (activate), set after usock's own are removed. */
+  activation?: Record<string, string>;
   /** Descriptors of this process to close once the child has its copies (or could not start). */
   closeAfter?: number[];
 }
@@ -63,7 +76,8 @@ function startError(file: string, err: NodeJS.ErrnoException): StartError {
 export function start(file: string, args: string[], opts: StartOptions): Promise<Running> {
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { stdio: opts.stdio, env: opts.env ?? process.env });
+    const env = { ...withoutActivation(opts.env ?? process.env), ...opts.activation };
+    child = spawn(file, args, { stdio: opts.stdio, env });
   } catch (err) {
     return Promise.reject(startError(file, err as NodeJS.ErrnoException)); // ENOMEM and the like are thrown, not emitted
   } finally {

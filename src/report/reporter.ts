@@ -135,6 +135,11 @@ export class Reporter {
     this.emit(event, text, fields, paint.yellow);
   }
 
+  /** An event the command exists to report (activate's notifications, and its records with --json): shown unless -q, never rate-limited. */
+  notice(event: string, text: string, fields: Record<string, unknown> = {}): void {
+    if (!this.quiet) this.emit(event, text, fields, plain);
+  }
+
   private emit(event: string, text: string, fields: Record<string, unknown>, colour: (s: string) => string): void {
     writeStderr((this.json ? JSON.stringify({ event, ...fields }) : `${colour('usock:')} ${text}`) + '\n');
   }
