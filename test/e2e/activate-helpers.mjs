@@ -21,12 +21,16 @@ export function daemonInfo(text) {
  * the reply read to EOF (a string). Asserts that the client ran cleanly.
  */
 export async function request(t, address, msg, type = 'stream') {
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry({'stream': socket.SOCK_STREAM, 'seqpacket': socket.SOCK_SEQPACKET}[sys.argv[2]], sys.argv[1])
 s.sendall(sys.argv[3].encode())
 s.shutdown(socket.SHUT_WR)
 sys.stdout.write(recv_all(s).decode())
-`), [address, type, msg], { t });
+`),
+    [address, type, msg],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   return r.stdout.toString();
 }
@@ -51,5 +55,9 @@ export function alive(pid) {
 
 /** Returns usock's JSON records (stderr lines that parse as objects). */
 export function records(stderr) {
-  return stderr.toString().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return stderr
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }

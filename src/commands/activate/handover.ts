@@ -21,7 +21,9 @@ const FDNAME_MAX = 255;
 /** Returns the default LISTEN_FDNAMES name of address: its last component (`@NAME`: NAME), bytes other than letters, digits, `_`, `.`, `-` replaced by `_`. */
 export function defaultFdName(address: SocketAddress): string {
   const text = address.kind === 'abstract' ? address.text.slice(1) : basename(address.text);
-  const name = Buffer.from(text).toString('latin1').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const name = Buffer.from(text)
+    .toString('latin1')
+    .replace(/[^A-Za-z0-9_.-]/g, '_');
   return (name === '' ? 'socket' : name).slice(0, FDNAME_MAX);
 }
 
@@ -77,7 +79,8 @@ function notRunnable(path: string): string | null {
  * Throws UsockError: COMMAND_NOT_FOUND (127) when it is nowhere, CANNOT_EXECUTE (126) when it is there but not runnable.
  */
 export function checkCommand(file: string, searchPath: string | undefined): void {
-  const candidates = file.includes('/') ? [file]
+  const candidates = file.includes('/')
+    ? [file]
     : (searchPath ?? DEFAULT_PATH).split(':').map((dir) => `${dir === '' ? '.' : dir}/${file}`);
   let refusal: string | null = null;
   for (const path of candidates) {

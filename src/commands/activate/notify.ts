@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { onCleanup } from '../../cli/lifecycle';
 import { parseAddress } from '../../net/address';
 import { DatagramReceiver, type Datagram } from '../../net/datagram';
-import { bindSocketFile } from '../../net/socketfile';
+import { type BoundSocket, bindSocketFile } from '../../net/socketfile';
 import { describeDescriptor } from '../../proc/fdinfo';
 import type { Reporter } from '../../report/reporter';
 import { escapeBytes, plural } from '../../report/text';
@@ -49,7 +49,7 @@ function privateDirectory(): string {
 export function openNotifySocket(o: NotifyOptions): string {
   const dir = privateDirectory();
   const path = join(dir, 'notify');
-  let server;
+  let server: BoundSocket;
   try {
     server = bindSocketFile(parseAddress(path), 'dgram', { label: 'notify socket' });
   } catch (err) {
@@ -57,7 +57,11 @@ export function openNotifySocket(o: NotifyOptions): string {
     throw err;
   }
   const receiver = new DatagramReceiver(server.fd, {
-    maxData: NOTIFY_MAX, maxFds: SCM_MAX_FD, credentials: true, rules: null, diagnostics: o.reporter,
+    maxData: NOTIFY_MAX,
+    maxFds: SCM_MAX_FD,
+    credentials: true,
+    rules: null,
+    diagnostics: o.reporter,
     onDatagram: (d) => report(d, o),
   });
   receiver.start();
@@ -84,13 +88,24 @@ function report(d: Datagram, o: NotifyOptions): void {
     return { kind, target };
   });
   const cut = d.length > d.data.length;
-  const shown = Object.entries(fields).map(([k, v]) => escapeBytes(Buffer.from(`${k}=${v}`))).join(', ');
+  const shown = Object.entries(fields)
+    .map(([k, v]) => escapeBytes(Buffer.from(`${k}=${v}`)))
+    .join(', ');
   const extra = [
     fds.length ? `${plural(fds.length, 'descriptor')} (${fds.map((f) => f.target).join(', ')}) closed` : '',
     cut ? `cut at ${NOTIFY_MAX} of ${d.length} bytes` : '',
   ].filter((s) => s !== '');
-  o.reporter.notice('notify', `notify from pid ${pid} after ${after.toFixed(2)} s: ${shown}${extra.length ? ` [${extra.join('; ')}]` : ''}`, {
-    time: new Date().toISOString(), pid, after, fields, ...(fds.length ? { fds } : {}), ...(cut ? { length: d.length } : {}),
-  });
+  o.reporter.notice(
+    'notify',
+    `notify from pid ${pid} after ${after.toFixed(2)} s: ${shown}${extra.length ? ` [${extra.join('; ')}]` : ''}`,
+    {
+      time: new Date().toISOString(),
+      pid,
+      after,
+      fields,
+      ...(fds.length ? { fds } : {}),
+      ...(cut ? { length: d.length } : {}),
+    },
+  );
   if (fields.READY === '1') o.onReady(pid);
 }

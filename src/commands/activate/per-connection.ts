@@ -68,37 +68,47 @@ export function servePerConnection(servers: BoundSocket[], o: PerConnectionOptio
 
   async function startOn(fd: number, cred: Ucred | null): Promise<{ done: Promise<number> }> {
     makeBlocking(fd);
-    const running = await startWithSockets(o.command, o.kind === 'accept' ? { kind: 'fds', fds: [fd], names: [CONNECTION_NAME] } : { kind: 'stdio', fd }, o.env);
+    const running = await startWithSockets(
+      o.command,
+      o.kind === 'accept' ? { kind: 'fds', fds: [fd], names: [CONNECTION_NAME] } : { kind: 'stdio', fd },
+      o.env,
+    );
     closeQuietly(fd); // CMD holds the connection now: its end is the client's EOF
     children.add(running);
     const pid = running.child.pid ?? 0;
     o.records.started(pid, `for ${describePeer(cred)}`, { peer: cred });
-    const done = running.ended.then(({ status, signal }) => {
-      children.delete(running);
-      o.records.exited(pid, status, signal);
-      return status;
-    }, () => {
-      children.delete(running);
-      return 1;
-    });
+    const done = running.ended.then(
+      ({ status, signal }) => {
+        children.delete(running);
+        o.records.exited(pid, status, signal);
+        return status;
+      },
+      () => {
+        children.delete(running);
+        return 1;
+      },
+    );
     return { done };
   }
 
   const diagnostics: Diagnostics = {
     // --json records each accepted connection with the peer's credentials (-v shows it as a line)
-    info: (event, text, fields) => (event === 'accepted' ? o.records.record(event, text, fields ?? {}) : o.records.reporter.info(event, text, fields)),
+    info: (event, text, fields) =>
+      event === 'accepted' ? o.records.record(event, text, fields ?? {}) : o.records.reporter.info(event, text, fields),
     warn: (event, text, fields, what) => o.records.reporter.warn(event, text, fields, what),
   };
   for (const server of servers) {
-    loops.push(acceptLoop(server.fd, {
-      rules: o.rules,
-      diagnostics,
-      onPeer: (fd, cred) => {
-        active++;
-        if (active >= o.maxConns) update();
-        queue.add(fd, cred);
-      },
-    }));
+    loops.push(
+      acceptLoop(server.fd, {
+        rules: o.rules,
+        diagnostics,
+        onPeer: (fd, cred) => {
+          active++;
+          if (active >= o.maxConns) update();
+          queue.add(fd, cred);
+        },
+      }),
+    );
   }
   o.onSignal((signal) => {
     if (stopping === null) {

@@ -22,7 +22,10 @@ export class Records {
   private readonly starts = new Map<number, number>();
   private lastStart = performance.now();
 
-  constructor(readonly reporter: Reporter, private readonly name: string) {}
+  constructor(
+    readonly reporter: Reporter,
+    private readonly name: string,
+  ) {}
 
   /** Reports an event: a JSON record with --json (unless -q), a line with -v. */
   record(event: string, text: string, fields: Record<string, unknown>): void {
@@ -40,7 +43,11 @@ export class Records {
   /** Records that the CMD of pid ended: its status, or the signal that killed it. */
   exited(pid: number, status: number, signal: NodeJS.Signals | null): void {
     this.starts.delete(pid);
-    this.record('exit', `${this.name} (pid ${pid}) ${signal ? `killed by ${signal}` : `exited with status ${status}`}`, signal ? { pid, signal } : { pid, status });
+    this.record(
+      'exit',
+      `${this.name} (pid ${pid}) ${signal ? `killed by ${signal}` : `exited with status ${status}`}`,
+      signal ? { pid, signal } : { pid, status },
+    );
   }
 
   /** Returns when the command of pid started (the latest CMD's for another process; usock's start before any). */
@@ -51,13 +58,25 @@ export class Records {
 
 /** Returns the options checked against the mode: --accept and --inetd take the access rules and --max-conns; a daemon started once takes --now, --ready-timeout and --fdname. Throws UsageError. */
 function modeOf(argv: ActivateArgv, type: string): 'accept' | 'inetd' | null {
-  if (argv.accept && argv.inetd) throw new UsageError('--accept and --inetd cannot be used together', '--accept hands CMD the connection as fd 3, --inetd on its stdin and stdout');
+  if (argv.accept && argv.inetd)
+    throw new UsageError(
+      '--accept and --inetd cannot be used together',
+      '--accept hands CMD the connection as fd 3, --inetd on its stdin and stdout',
+    );
   const mode = argv.accept ? 'accept' : argv.inetd ? 'inetd' : null;
   if (mode === null) {
-    rejectOptions(argv, [...ACCESS_OPTION_NAMES, 'max-conns'], 'applies with --accept or --inetd only: without them the daemon accepts its clients itself');
+    rejectOptions(
+      argv,
+      [...ACCESS_OPTION_NAMES, 'max-conns'],
+      'applies with --accept or --inetd only: without them the daemon accepts its clients itself',
+    );
     return null;
   }
-  if (type === 'dgram') throw new UsageError(`--${mode} needs connections: use -t stream or -t seqpacket`, 'a dgram socket is handed over whole: leave out --accept and --inetd');
+  if (type === 'dgram')
+    throw new UsageError(
+      `--${mode} needs connections: use -t stream or -t seqpacket`,
+      'a dgram socket is handed over whole: leave out --accept and --inetd',
+    );
   rejectOptions(argv, ['now', 'ready-timeout', 'fdname'], `applies to a daemon started once, not with --${mode} (a CMD per connection)`);
   return mode;
 }
@@ -80,7 +99,10 @@ export async function runActivate(argv: ActivateArgv): Promise<Status> {
     ...serverSpecOf({ ...argv, address: String(address) }, type, reporter, 'activate'),
     limitedBy: mode ? undefined : 'the daemon must check its peers itself',
   }));
-  const names = fdNames(argv.fdname, specs.map((s) => s.address));
+  const names = fdNames(
+    argv.fdname,
+    specs.map((s) => s.address),
+  );
   checkCommand(command[0]!, { ...process.env, ...setenv }.PATH);
   const servers: BoundSocket[] = [];
   try {
@@ -164,11 +186,14 @@ async function runDaemon(servers: BoundSocket[], o: DaemonOptions): Promise<Stat
   o.records.started(pid, `with LISTEN_FDS=${servers.length}`);
   if (pending !== null) daemon.child.kill(pending);
   const running = daemon;
-  const timedOut = o.readyTimeout === null ? null : new Promise<'timeout'>((resolve) => {
-    const timer = setLongTimeout(() => resolve('timeout'), o.readyTimeout! * 1000);
-    o.readiness.onReady = () => timer.clear();
-    if (o.readiness.ready) timer.clear();
-  });
+  const timedOut =
+    o.readyTimeout === null
+      ? null
+      : new Promise<'timeout'>((resolve) => {
+          const timer = setLongTimeout(() => resolve('timeout'), o.readyTimeout! * 1000);
+          o.readiness.onReady = () => timer.clear();
+          if (o.readiness.ready) timer.clear();
+        });
   const outcome = await Promise.race(timedOut ? [running.ended, timedOut] : [running.ended]);
   if (outcome === 'timeout') {
     running.child.kill('SIGTERM');
