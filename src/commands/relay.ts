@@ -1,6 +1,7 @@
 // The stdio relay over one connection, shared by connect, listen (one peer) and pair: stdin to the socket, the socket to stdout, and the exit status of how it ended.
 import { EXIT, UsockError } from '../errors';
-import { Connection } from '../io/connection';
+import { type Connection, openConnection } from '../io/connection';
+import { setSocketBuffers } from '../io/socket-buffers';
 import type { CloseReason } from '../io/flow';
 import { StdinReader, stdoutWriter } from '../io/stdio';
 import { describeStats } from '../io/stats';
@@ -48,7 +49,8 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
     });
     let idle: LongTimer | null = null;
     let timedOut = false;
-    const conn = new Connection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+    if (o.type === 'stream') setSocketBuffers(fd);
+    const conn = openConnection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
       timer?.clear();
       idle?.clear();
       const inputEnded = stdin.ended;

@@ -2,9 +2,10 @@
 import type { SocketType } from '../sys/socket';
 import type { FrameMode } from './framing';
 import type { Diagnostics } from '../sys/diagnostics';
+import type { ReceiveArea } from './receive';
 import type { Outlet } from './stdio';
 
-/** Where a connection's received data goes: stdout's FdWriter, or the connection itself when it echoes. */
+/** Where a connection's received data goes: stdout's FdWriter, a pipe toward another connection (io/pipe), or back to the peer (io/echo). */
 export interface Sink {
   /** Writes bytes at once where nothing waits before them, queuing a copy of the rest; bytes may be reused afterwards. */
   writeNow(bytes: Buffer): void;
@@ -32,7 +33,7 @@ export interface Ancillary {
   truncated: boolean;
 }
 
-/** Where a connection's units to send come from: stdin's StdinReader, or the other side of a pipe (io/pipe). */
+/** Where a connection's units to send come from: stdin's StdinReader, the other side of a pipe (io/pipe), or an echo (io/echo). */
 export interface Source {
   /** The connection starts taking units. */
   addOutlet(outlet: Outlet): void;
@@ -53,10 +54,16 @@ export interface ConnectionOptions {
   /** The largest message received; larger ones are dropped and reported. */
   maxSize: number;
   diagnostics: Diagnostics;
-  /** Where received data goes; null: the connection echoes it back to the peer. */
-  sink: Sink | null;
-  /** Where units to send come from (stdin, or a pipe's other side); null when nothing but echoes is sent. */
+  /** Where received data goes. */
+  sink: Sink;
+  /** Where units to send come from (stdin, a pipe's other side, an echo); null: nothing is sent, the write side ends at start. */
   source: Source | null;
+  /**
+   * Stream only: where the connection reads (its buffer's length is the read size), e.g. tap's area of
+   * its WebAssembly memory, where what is read gets escaped and summed in place. Default: the area of
+   * STREAM_CHUNK bytes every connection shares.
+   */
+  receiveArea?: ReceiveArea;
   /** At the source's end keep the write side open (no shutdown(SHUT_WR)): for daemons that drop a client's pending replies at its EOF. */
   noShutdown?: boolean;
   /**

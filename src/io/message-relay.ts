@@ -1,9 +1,10 @@
 // A message socket (seqpacket) relayed to a byte stream (an --exec command's stdin and stdout) with --frame: each message received becomes one frame on the stream, each frame read from the stream one message.
-import { Connection } from './connection';
+import { type Connection, openConnection } from './connection';
 import type { CloseReason, Sink } from './flow';
 import { createDecoder, type FrameMode } from './framing';
 import { Pipe } from './pipe';
 import type { Diagnostics } from '../sys/diagnostics';
+import { setSocketBuffers } from './socket-buffers';
 import { setLongTimeout } from './timer';
 
 export interface MessageRelayOptions {
@@ -47,16 +48,17 @@ export function relayMessages(sockFd: number, streamFd: number, o: MessageRelayO
   const warnIfError = (side: string) => (_c: Connection, reason: CloseReason, err?: Error) => {
     if (reason === 'error') o.diagnostics.warn('exec-error', `${o.label}: ${side}: ${err?.message}`);
   };
-  const socket = new Connection(sockFd, { type: 'seqpacket', frame: o.frame, maxSize: o.maxSize, diagnostics: o.diagnostics, sink: toCommand.sink, source: fromCommand.source },
+  const socket = openConnection(sockFd, { type: 'seqpacket', frame: o.frame, maxSize: o.maxSize, diagnostics: o.diagnostics, sink: toCommand.sink, source: fromCommand.source },
     (c, reason, err) => {
       warnIfError('connection')(c, reason, err);
       closed();
     });
-  const stream = new Connection(streamFd, { type: 'stream', frame: 'raw', maxSize: o.maxSize, diagnostics: o.diagnostics, sink: output, source: toCommand.source },
+  const stream = openConnection(streamFd, { type: 'stream', frame: 'raw', maxSize: o.maxSize, diagnostics: o.diagnostics, sink: output, source: toCommand.source },
     (c, reason, err) => {
       warnIfError('command')(c, reason, err);
       output.end(); // a reset (the command left input unread) ends its output too: what it wrote was read before
     });
+  setSocketBuffers(streamFd); // the command's stream is a relayed stream too
   toCommand.attach(stream);
   fromCommand.attach(socket);
   socket.start();

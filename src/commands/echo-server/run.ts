@@ -2,7 +2,9 @@
 import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
 import { EXIT } from '../../errors';
 import { idleTimer } from '../../io/timer';
-import { Connection } from '../../io/connection';
+import { openConnection } from '../../io/connection';
+import { Echo } from '../../io/echo';
+import { setSocketBuffers } from '../../io/socket-buffers';
 import { acceptLoop } from '../../net/accept';
 import { DatagramReceiver, senderText } from '../../net/datagram';
 import { openServer } from '../../net/server';
@@ -49,13 +51,16 @@ export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
       onIdle: releaseMemory,
       onPeer: (fd, cred) => {
         const idle = timeout === null ? null : idleTimer(timeout, () => conn.lastActive, () => conn.finishNow());
-        const conn = new Connection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: null, source: null }, (c, reason, err) => {
+        if (type === 'stream') setSocketBuffers(fd);
+        const echo = new Echo();
+        const conn = openConnection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: echo.sink, source: echo.source }, (_c, reason, err) => {
           idle?.clear();
           loop.released();
           if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
             reporter.warn('echo-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
           }
         });
+        echo.attach(conn);
         conn.start();
       },
     });

@@ -2,7 +2,8 @@
 import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, shutdownDelayMsOf, timeoutOf, type Framing } from '../../cli/options';
 import { EXIT, UsageError } from '../../errors';
 import { idleTimer } from '../../io/timer';
-import { Connection } from '../../io/connection';
+import { type Connection, openConnection } from '../../io/connection';
+import { setSocketBuffers } from '../../io/socket-buffers';
 import type { CloseReason } from '../../io/flow';
 import { StdinReader, stdoutWriter } from '../../io/stdio';
 import { describeStats } from '../../io/stats';
@@ -114,7 +115,8 @@ function relayKeptOpen(fd: number, cred: Ucred | null, o: Framing & { type: Sock
     o.diagnostics.info('timeout', `connection from ${describePeer(cred)} idle for ${o.timeout} s: closed`, { peer: cred });
     conn.finishNow();
   });
-  const conn = new Connection(fd, { ...o, sink: stdoutWriter(), source: sharedStdin }, (c: Connection, reason: CloseReason, err?: Error) => {
+  if (o.type === 'stream') setSocketBuffers(fd);
+  const conn = openConnection(fd, { ...o, sink: stdoutWriter(), source: sharedStdin }, (c: Connection, reason: CloseReason, err?: Error) => {
     idle?.clear();
     done();
     o.diagnostics.info('closed', `connection from ${describePeer(cred)} closed: ${describeStats(c.stats, o.type !== 'stream')}`, { peer: cred, ...c.stats });

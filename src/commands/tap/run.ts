@@ -4,14 +4,15 @@ import { fstatSync } from 'node:fs';
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
-import { Connection } from '../../io/connection';
+import { type Connection, openConnection } from '../../io/connection';
 import type { Ancillary, CloseReason } from '../../io/flow';
 import { Pipe } from '../../io/pipe';
 import type { Diagnostics } from '../../sys/diagnostics';
 import { stderrWriter } from '../../io/stdio';
 import { idleTimer } from '../../io/timer';
 import { FileWriter } from '../../io/file-writer';
-import { shareReceiveBuffer, STREAM_CHUNK } from '../../io/receive';
+import { ReceiveArea, STREAM_CHUNK } from '../../io/receive';
+import { setSocketBuffers } from '../../io/socket-buffers';
 import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
 import type { SocketAddress } from '../../net/address';
@@ -63,8 +64,9 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   const pcapOut = argv.pcap === undefined ? null : fileWriter('--pcap', argv.pcap, O_TRUNC);
   if (pcapOut) onCleanup(() => pcapOut.drainSync(1000));
   keepFreedMemory(); // the relay's buffers are reused rather than faulted in afresh
-  const area = simd()?.receiveArea;
-  if (area?.length === STREAM_CHUNK) shareReceiveBuffer(area); // stream data is escaped and summed where it lands
+  const simdArea = simd()?.receiveArea;
+  // Stream data is escaped and summed where it lands: every stream connection of this run reads there.
+  const receiveArea = type === 'stream' && simdArea?.length === STREAM_CHUNK ? new ReceiveArea(simdArea) : undefined;
   const recorder = new Recorder(out, format, pcapOut && new PcapRecorder(pcapOut, type, pcapPort));
   onCleanup(() => recorder.formatPending()); // runs before the drains above (newest first)
   let inplace: Inplace | null = null;
@@ -143,7 +145,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
         const conn = ++next;
         recorder.open(conn, peerInfo(cred));
         active++;
-        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, done: () => {
+        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, receiveArea, done: () => {
           active--;
           loop.released();
         } });
@@ -199,6 +201,8 @@ interface TapConnection {
   timeout: number | null;
   recorder: Recorder;
   reporter: Reporter;
+  /** Where both stream connections read (absent: the shared area). */
+  receiveArea: ReceiveArea | undefined;
   /** Called once, when the connection is over (the accept loop's released). */
   done: () => void;
 }
@@ -261,9 +265,13 @@ function relay(t: TapConnection, serverFd: number): void {
     recorder.event(conn, 'close');
     t.done();
   };
-  const base = { type, frame: 'raw' as const, maxSize: MAX_MESSAGE, diagnostics: reporter, descriptors: true };
-  const client = new Connection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, finished('client'));
-  const server = new Connection(serverFd, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, finished('server'));
+  const base = { type, frame: 'raw' as const, maxSize: MAX_MESSAGE, diagnostics: reporter, descriptors: true, receiveArea: t.receiveArea };
+  if (type === 'stream') {
+    setSocketBuffers(t.clientFd);
+    setSocketBuffers(serverFd);
+  }
+  const client = openConnection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, finished('client'));
+  const server = openConnection(serverFd, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, finished('server'));
   c2s.attach(server);
   s2c.attach(client);
   const idle = t.timeout === null ? null : idleTimer(t.timeout, () => Math.max(client.lastActive, server.lastActive), () => {

@@ -4,7 +4,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '../../../src/io/connection.ts';
+import { openConnection } from '../../../src/io/connection.ts';
 import { Pipe } from '../../../src/io/pipe.ts';
 import { receiveMessage, sendWithDescriptors } from '../../../src/sys/msg.ts';
 import { closeQuietly, read, write, WOULD_BLOCK } from '../../../src/sys/fd.ts';
@@ -33,8 +33,8 @@ function relayPair(t, type) {
   const s2c = new Pipe({ onData: (u, anc) => seen.push({ dir: 's2c', text: u.toString(), fds: anc ? [...anc.fds] : [] }) });
   const base = { type, frame: 'raw', maxSize: 1 << 16, diagnostics: quiet, descriptors: true };
   const dropped = (side) => (fds, reason, outgoing) => drops.push({ side, count: fds.length, reason, outgoing, open: fds.every((fd) => fs.existsSync(`/proc/self/fd/${fd}`)) });
-  const client = new Connection(a, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, () => {});
-  const server = new Connection(b, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, () => {});
+  const client = openConnection(a, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, () => {});
+  const server = openConnection(b, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, () => {});
   c2s.attach(server);
   s2c.attach(client);
   client.start();
@@ -114,9 +114,9 @@ test('units still queued when the connection closes: their descriptors are repor
   const [b, y] = socketpair('stream');
   t.teardown(() => closeQuietly(y));
   const drops = [];
-  const conn = new Connection(b, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: null, source: null, descriptors: true,
+  const conn = openConnection(b, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: { writeNow() {}, push() {}, flush() {}, full: false, whenDrained: (cb) => cb() }, source: null, descriptors: true,
     onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }) }, () => {});
-  // y never reads: fill b's queue (after the connection enlarged its buffer) to the last byte
+  // y never reads: fill b's queue to the last byte
   const filler = Buffer.alloc(1 << 16);
   while (write(b, filler) !== WOULD_BLOCK);
   while (write(b, Buffer.alloc(1)) !== WOULD_BLOCK);
@@ -136,7 +136,7 @@ test('a sink that cannot take descriptors gets the bytes; the descriptors are re
   const got = [];
   const take = (bytes) => got.push(bytes.toString());
   const drops = [];
-  const conn = new Connection(a, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, source: null, descriptors: true,
+  const conn = openConnection(a, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, source: null, descriptors: true,
     sink: { writeNow: take, push: take, flush() {}, full: false, whenDrained: (cb) => cb() },
     onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }) }, () => {});
   t.teardown(() => conn.close());
