@@ -30,6 +30,8 @@ export interface RelayOptions extends Framing {
   noShutdown?: boolean;
   /** --shutdown-delay in ms: after stdin's end, shut the write side down once the peer has been quiet that long (absent: at once). */
   shutdownDelayMs?: number;
+  /** Stream: SO_SNDBUF and SO_RCVBUF asked for before the relay starts (default STREAM_SOCKET_BUFFER); null: keep the socket's own (its caller set them). */
+  socketBuffers?: number | null;
 }
 
 /**
@@ -49,7 +51,7 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
     });
     let idle: LongTimer | null = null;
     let timedOut = false;
-    if (o.type === 'stream') setSocketBuffers(fd);
+    if (o.type === 'stream' && o.socketBuffers !== null) setSocketBuffers(fd, o.socketBuffers);
     const conn = openConnection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
       timer?.clear();
       idle?.clear();
