@@ -52,30 +52,40 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
     let idle: LongTimer | null = null;
     let timedOut = false;
     if (o.type === 'stream' && o.socketBuffers !== null) setSocketBuffers(fd, o.socketBuffers);
-    const conn = openConnection(fd, { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin }, (c: Connection, reason: CloseReason, err?: Error) => {
-      timer?.clear();
-      idle?.clear();
-      const inputEnded = stdin.ended;
-      stdin.stop();
-      o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
-      if (reason === 'error') return reject(err);
-      if (inputFailure) return reject(inputFailure);
-      if (timedOut && c.stats.bytesIn === 0 && c.stats.oversize === 0) {
-        return reject(new UsockError(`${o.label}: timed out after ${o.timeout} s: the peer sent nothing`, 'TEMPFAIL'));
-      }
-      if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {
-        const code = (c.sendError as { code?: string }).code;
-        return reject(new UsockError(`${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`, 'UNAVAILABLE'));
-      }
-      const lost = stdin.skipped + c.stats.oversize + c.stats.refused;
-      if (o.peerEndIsFine) {
-        if (c.sendError && c.stats.dropped) o.reporter.info('undelivered', `${o.label}: ${c.stats.dropped} unit(s) of input not delivered`, { dropped: c.stats.dropped });
-        return resolve(lost ? EXIT.DATAERR : EXIT.OK);
-      }
-      const status = timedOut ? EXIT.OK : statusOfRelay(c, o.reporter, inputEnded);
-      // Messages dropped along the way (each reported when it happened) make a run that otherwise went well a data error.
-      resolve(status === EXIT.OK && lost ? EXIT.DATAERR : status);
-    });
+    const conn = openConnection(
+      fd,
+      { ...o, diagnostics: o.reporter, sink: stdoutWriter(), source: stdin },
+      (c: Connection, reason: CloseReason, err?: Error) => {
+        timer?.clear();
+        idle?.clear();
+        const inputEnded = stdin.ended;
+        stdin.stop();
+        o.reporter.info('closed', `${o.label}: connection closed: ${describeStats(c.stats, o.type !== 'stream')}`, { ...c.stats });
+        if (reason === 'error') return reject(err);
+        if (inputFailure) return reject(inputFailure);
+        if (timedOut && c.stats.bytesIn === 0 && c.stats.oversize === 0) {
+          return reject(new UsockError(`${o.label}: timed out after ${o.timeout} s: the peer sent nothing`, 'TEMPFAIL'));
+        }
+        if (o.type === 'dgram' && c.sendError && hasCode(c.sendError, 'ECONNREFUSED', 'ENOENT')) {
+          const code = (c.sendError as { code?: string }).code;
+          return reject(
+            new UsockError(
+              `${o.label}: the peer is gone (${code}): ${c.stats.messagesIn} replies received, ${c.stats.dropped} messages not sent`,
+              'UNAVAILABLE',
+            ),
+          );
+        }
+        const lost = stdin.skipped + c.stats.oversize + c.stats.refused;
+        if (o.peerEndIsFine) {
+          if (c.sendError && c.stats.dropped)
+            o.reporter.info('undelivered', `${o.label}: ${c.stats.dropped} unit(s) of input not delivered`, { dropped: c.stats.dropped });
+          return resolve(lost ? EXIT.DATAERR : EXIT.OK);
+        }
+        const status = timedOut ? EXIT.OK : statusOfRelay(c, o.reporter, inputEnded);
+        // Messages dropped along the way (each reported when it happened) make a run that otherwise went well a data error.
+        resolve(status === EXIT.OK && lost ? EXIT.DATAERR : status);
+      },
+    );
     let replyWait: (() => void) | null = null;
     if (o.type === 'dgram' && o.wait !== undefined) {
       const wait = o.wait;
@@ -84,7 +94,11 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
         timer?.clear();
         timer = setLongTimeout(() => stdoutWriter().whenDrained(() => conn.finishNow()), wait * 1000);
       };
-      stdin.onEnd = () => conn.whenSent(() => { replyWait = arm; arm(); });
+      stdin.onEnd = () =>
+        conn.whenSent(() => {
+          replyWait = arm;
+          arm();
+        });
     }
     conn.onMessage = () => {
       replyWait?.();
@@ -92,11 +106,15 @@ export function relayConnection(fd: number, o: RelayOptions): Promise<number> {
     };
     if (o.timeout) {
       // Idle from the last data moved either way.
-      idle = idleTimer(o.timeout, () => conn.lastActive, () => {
-        timedOut = true;
-        o.reporter.info('timeout', `${o.label}: idle for ${o.timeout} s: ending`, { seconds: o.timeout });
-        conn.finishNow();
-      });
+      idle = idleTimer(
+        o.timeout,
+        () => conn.lastActive,
+        () => {
+          timedOut = true;
+          o.reporter.info('timeout', `${o.label}: idle for ${o.timeout} s: ending`, { seconds: o.timeout });
+          conn.finishNow();
+        },
+      );
     }
     conn.start();
     o.started?.(conn);
@@ -120,6 +138,9 @@ export function statusOfRelay(c: Connection, reporter: Reporter, inputEnded: boo
   }
   if (!c.sendError || c.stats.dropped === 0) return EXIT.OK;
   const code = (c.sendError as { code?: string }).code ?? '';
-  reporter.warn('undelivered', `peer stopped reading: ${c.stats.dropped} unit(s) of input not delivered (${code})`, { dropped: c.stats.dropped, code });
+  reporter.warn('undelivered', `peer stopped reading: ${c.stats.dropped} unit(s) of input not delivered (${code})`, {
+    dropped: c.stats.dropped,
+    code,
+  });
   return nothingBack && c.stats.bytesOut === 0 ? EXIT.UNAVAILABLE : EXIT.IOERR;
 }

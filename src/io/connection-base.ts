@@ -58,9 +58,12 @@ export abstract class Connection implements Outlet {
     this.watcher = new FdWatcher(fd, (err) => this.finish('error', err as Error));
     this.sink = opts.sink;
     this.sender = new QueuedSender({
-      fd, kind, stats: this.stats, diagnostics: opts.diagnostics,
+      fd,
+      kind,
+      stats: this.stats,
+      diagnostics: opts.diagnostics,
       release: (unit) => this.opts.source?.release(unit),
-      dropDescriptors: (fds, reason) => this.reportDropped(fds, reason, true),
+      dropDescriptors: (fds, reason) => this.dropDescriptors(fds, reason),
     });
   }
 
@@ -111,7 +114,11 @@ export abstract class Connection implements Outlet {
   accept(unit: Buffer, fds?: readonly number[]): void {
     if (this.sendError || this.current === 'write-shut' || this.closed) {
       this.stats.dropped++;
-      if (fds?.length) this.dropDescriptors(fds, this.sendError ? this.sendError.message : this.closed ? 'the connection is closed' : 'its write side is shut');
+      if (fds?.length)
+        this.dropDescriptors(
+          fds,
+          this.sendError ? this.sendError.message : this.closed ? 'the connection is closed' : 'its write side is shut',
+        );
       this.opts.source?.release(unit);
       return;
     }
@@ -176,15 +183,13 @@ export abstract class Connection implements Outlet {
   }
 
   /** Reports descriptors that will not be passed on (onDescriptorsDropped, or a warning without it). */
-  private reportDropped(fds: readonly number[], reason: string, outgoing: boolean): void {
-    if (this.opts.onDescriptorsDropped) this.opts.onDescriptorsDropped(fds, reason, outgoing);
-    else this.opts.diagnostics.warn('fds-dropped', `${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, not passed on: ${reason}`, { fds: fds.length });
-  }
 
   /** Reports descriptors that will not be passed on, then closes them. */
   protected dropDescriptors(fds: readonly number[], reason: string, outgoing = true): void {
     try {
-      this.reportDropped(fds, reason, outgoing);
+      const text = `${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, not passed on: ${reason}`;
+      if (this.opts.onDescriptorsDropped) this.opts.onDescriptorsDropped(fds, reason, outgoing);
+      else this.opts.diagnostics.warn('fds-dropped', text, { fds: fds.length });
     } finally {
       for (const fd of fds) closeQuietly(fd);
     }
@@ -288,11 +293,6 @@ export abstract class Connection implements Outlet {
       return this.finish('eof');
     }
     this.finish('error', err);
-  }
-
-  /** Notes that data arrived now (idle timeouts, the shutdown delay). */
-  protected received(): void {
-    this.lastReceived = this.quietSince = Date.now();
   }
 
   /** Hands bytes and their ancillary data (if any) to the sink; a sink that cannot take descriptors gets the bytes, the descriptors are dropped. */

@@ -56,13 +56,15 @@ export class MessageConnection extends Connection {
   private takeMessage(buf: Buffer, n: number, anc?: Ancillary): void {
     if (n > buf.length) {
       this.stats.oversize++;
-      this.opts.diagnostics.warn('oversize', `received message of ${n} bytes exceeds --max-size ${this.opts.maxSize}: dropped`, { length: n });
+      this.opts.diagnostics.warn('oversize', `received message of ${n} bytes exceeds --max-size ${this.opts.maxSize}: dropped`, {
+        length: n,
+      });
       if (anc?.fds.length) this.dropDescriptors(anc.fds, `their message of ${n} bytes exceeds --max-size ${this.opts.maxSize}`, false);
       return;
     }
     this.stats.messagesIn++;
     this.stats.bytesIn += n;
-    this.received();
+    this.lastReceived = this.quietSince = Date.now();
     const pieces = encodeMessage(this.opts.frame, buf.subarray(0, n));
     // The descriptors go with the first piece (the message itself when raw).
     for (let i = 0; i < pieces.length; i++) this.deliver(pieces[i]!, i === 0 ? anc : undefined, true);

@@ -48,16 +48,22 @@ export function relayMessages(sockFd: number, streamFd: number, o: MessageRelayO
   const warnIfError = (side: string) => (_c: Connection, reason: CloseReason, err?: Error) => {
     if (reason === 'error') o.diagnostics.warn('exec-error', `${o.label}: ${side}: ${err?.message}`);
   };
-  const socket = openConnection(sockFd, { type: 'seqpacket', frame: o.frame, maxSize: o.maxSize, diagnostics: o.diagnostics, sink: toCommand.sink, source: fromCommand.source },
+  const socket = openConnection(
+    sockFd,
+    { type: 'seqpacket', frame: o.frame, maxSize: o.maxSize, diagnostics: o.diagnostics, sink: toCommand.sink, source: fromCommand.source },
     (c, reason, err) => {
       warnIfError('connection')(c, reason, err);
       closed();
-    });
-  const stream = openConnection(streamFd, { type: 'stream', frame: 'raw', maxSize: o.maxSize, diagnostics: o.diagnostics, sink: output, source: toCommand.source },
+    },
+  );
+  const stream = openConnection(
+    streamFd,
+    { type: 'stream', frame: 'raw', maxSize: o.maxSize, diagnostics: o.diagnostics, sink: output, source: toCommand.source },
     (c, reason, err) => {
       warnIfError('command')(c, reason, err);
       output.end(); // a reset (the command left input unread) ends its output too: what it wrote was read before
-    });
+    },
+  );
   setSocketBuffers(streamFd); // the command's stream is a relayed stream too
   toCommand.attach(stream);
   fromCommand.attach(socket);
@@ -81,7 +87,10 @@ export function relayMessages(sockFd: number, streamFd: number, o: MessageRelayO
  */
 function framedSink(pipe: Pipe, o: MessageRelayOptions, onEnd: () => void): Sink & { end(): void } {
   const decoder = createDecoder(o.frame, o.maxSize, (p) => {
-    if (p.kind === 'oversize') o.diagnostics.warn('oversize', `${o.label}: output message of ${p.length} bytes exceeds --max-size ${o.maxSize}: skipped`, { length: p.length });
+    if (p.kind === 'oversize')
+      o.diagnostics.warn('oversize', `${o.label}: output message of ${p.length} bytes exceeds --max-size ${o.maxSize}: skipped`, {
+        length: p.length,
+      });
     else o.diagnostics.warn('truncated', `${o.label}: output ends inside a len32 frame: not sent`, { length: p.length });
   });
   let failed = false;
@@ -91,7 +100,10 @@ function framedSink(pipe: Pipe, o: MessageRelayOptions, onEnd: () => void): Sink
     for (const msg of decoder.push(Buffer.from(bytes))) pipe.sink.push(msg); // the decoder keeps what it is given: a copy
     if (decoder.error) {
       failed = true;
-      o.diagnostics.warn('oversize', `${o.label}: a len32 frame in the output exceeds --max-size ${o.maxSize}: the rest of the output is discarded`);
+      o.diagnostics.warn(
+        'oversize',
+        `${o.label}: a len32 frame in the output exceeds --max-size ${o.maxSize}: the rest of the output is discarded`,
+      );
     }
   };
   return {

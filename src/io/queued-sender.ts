@@ -18,7 +18,7 @@ export interface SenderOptions {
   diagnostics: Diagnostics;
   /** Gets each unit back once it is sent or dropped (the source's release). */
   release: (unit: Buffer) => void;
-  /** Reports descriptors of a unit that will not be sent, saying why; the sender closes them after. */
+  /** Reports descriptors of a unit that will not be sent, saying why, and closes them. */
   dropDescriptors: (fds: readonly number[], reason: string) => void;
 }
 
@@ -133,11 +133,7 @@ export class QueuedSender {
     const fds = this.unitFds.get(unit);
     if (!fds) return;
     this.unitFds.delete(unit);
-    try {
-      this.o.dropDescriptors(fds, reason);
-    } finally {
-      for (const fd of fds) closeQuietly(fd);
-    }
+    this.o.dropDescriptors(fds, reason);
   }
 
   /** Sends unit from offset (bytes) or whole (messages), with its descriptors on its first send; returns the bytes sent or WOULD_BLOCK, counted in stats. Throws SysError. */

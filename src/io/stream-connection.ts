@@ -23,7 +23,7 @@ export class StreamConnection extends Connection {
       return false;
     }
     this.stats.bytesIn += n;
-    this.received();
+    this.lastReceived = this.quietSince = Date.now();
     this.sink.writeNow(buf.subarray(0, n));
     return n === buf.length; // a short read means drained: the level-triggered poll calls again
   }
@@ -37,12 +37,13 @@ export class StreamConnection extends Connection {
     const n = reader.receive(this.fd, 0);
     if (n === WOULD_BLOCK) return false;
     const anc = ancillaryOf(reader);
-    if (n === 0 && !anc) { // a descriptor needs a byte on a stream: 0 bytes is the EOF
+    if (n === 0 && !anc) {
+      // a descriptor needs a byte on a stream: 0 bytes is the EOF
       this.peerEnded();
       return false;
     }
     this.stats.bytesIn += n;
-    this.received();
+    this.lastReceived = this.quietSince = Date.now();
     this.deliver(reader.data.subarray(0, n), anc, false);
     // A short read means drained (the level-triggered poll calls again), unless descriptors cut it short.
     return n === reader.data.length || anc !== undefined;

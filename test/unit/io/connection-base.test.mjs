@@ -16,16 +16,39 @@ function memorySink({ failOn, held = false } = {}) {
     got.push(Buffer.from(b));
   };
   return {
-    got, text: () => Buffer.concat(got).toString(), writeNow: take, push: take, flush() {}, full: false, ended: false,
+    got,
+    text: () => Buffer.concat(got).toString(),
+    writeNow: take,
+    push: take,
+    flush() {},
+    full: false,
+    ended: false,
     whenDrained: (cb) => (held ? waiting.push(cb) : cb()),
-    end() { this.ended = true; },
-    drain() { held = false; for (const cb of waiting.splice(0)) cb(); },
+    end() {
+      this.ended = true;
+    },
+    drain() {
+      held = false;
+      for (const cb of waiting.splice(0)) cb();
+    },
   };
 }
 
 /** A source the test drives: `outlet` is the connection once started. */
 function testSource() {
-  return { outlet: null, released: [], addOutlet(o) { this.outlet = o; }, removeOutlet() {}, kick() {}, release(u) { this.released.push(u); }, stop() {} };
+  return {
+    outlet: null,
+    released: [],
+    addOutlet(o) {
+      this.outlet = o;
+    },
+    removeOutlet() {},
+    kick() {},
+    release(u) {
+      this.released.push(u);
+    },
+    stop() {},
+  };
 }
 
 /** Reads fd until EOF or nothing is there; returns { text, eof }. */
@@ -46,12 +69,14 @@ function open(t, type, extra = {}) {
   const sink = extra.sink ?? memorySink();
   const source = 'source' in extra ? extra.source : testSource();
   const ends = [];
-  const conn = openConnection(a, { type, frame: 'raw', maxSize: 1024, diagnostics: quiet, ...extra, sink, source }, (c, reason, err) => ends.push({ reason, err }));
+  const conn = openConnection(a, { type, frame: 'raw', maxSize: 1024, diagnostics: quiet, ...extra, sink, source }, (c, reason, err) =>
+    ends.push({ reason, err }),
+  );
   t.teardown(() => conn.close());
   return { conn, peer: b, sink, source, ends };
 }
 
-test('the peer\'s EOF: open -> read-ended (the sink is told), then the source\'s end sends the rest, shuts down and finishes: draining -> closed', async (t) => {
+test("the peer's EOF: open -> read-ended (the sink is told), then the source's end sends the rest, shuts down and finishes: draining -> closed", async (t) => {
   const { conn, peer, sink, source, ends } = open(t, 'stream');
   conn.start();
   t.is(conn.state, 'open');
@@ -61,14 +86,17 @@ test('the peer\'s EOF: open -> read-ended (the sink is told), then the source\'s
   t.true(sink.ended);
   t.is(sink.text(), 'hello');
   source.outlet.accept(Buffer.from('reply'));
-  t.is(ends.length, 0, 'still sending after the peer\'s EOF');
+  t.is(ends.length, 0, "still sending after the peer's EOF");
   source.outlet.end();
   t.is(conn.state, 'closed');
-  t.deepEqual(ends.map((e) => e.reason), ['eof']);
+  t.deepEqual(
+    ends.map((e) => e.reason),
+    ['eof'],
+  );
   t.deepEqual(drainEnd(peer), { text: 'reply', eof: true });
 });
 
-test('the source\'s end: open -> write-shut (the peer reads EOF) while the peer is still read; its EOF then finishes', async (t) => {
+test("the source's end: open -> write-shut (the peer reads EOF) while the peer is still read; its EOF then finishes", async (t) => {
   const { conn, peer, sink, source, ends } = open(t, 'stream');
   conn.start();
   source.outlet.accept(Buffer.from('last'));
@@ -91,7 +119,7 @@ test('no source: the write side ends at start', (t) => {
   t.deepEqual(drainEnd(peer), { text: '', eof: true });
 });
 
-test('noShutdown: the source\'s end marks the write side over, but the peer sees no EOF', (t) => {
+test("noShutdown: the source's end marks the write side over, but the peer sees no EOF", (t) => {
   const { conn, peer, source } = open(t, 'stream', { noShutdown: true });
   conn.start();
   source.outlet.accept(Buffer.from('x'));
@@ -111,7 +139,10 @@ test('finishing closes the socket at once but calls back only once the sink has 
   t.is(ends.length, 0);
   sink.drain();
   t.is(conn.state, 'closed');
-  t.deepEqual(ends.map((e) => e.reason), ['eof']);
+  t.deepEqual(
+    ends.map((e) => e.reason),
+    ['eof'],
+  );
   conn.finishNow();
   t.is(ends.length, 1, 'finishes once');
 });
@@ -137,11 +168,15 @@ test('a peer that closed entirely while our source goes on: read-ended, then fin
   t.is(ends[0].reason, 'eof');
 });
 
-test('a peer gone while units wait: the send fails, the units are dropped and counted, the peer\'s EOF finishes', async (t) => {
+test("a peer gone while units wait: the send fails, the units are dropped and counted, the peer's EOF finishes", async (t) => {
   const [a, b] = socketpair('stream');
   const source = testSource();
   const ends = [];
-  const conn = openConnection(a, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: memorySink(), source }, (c, reason) => ends.push(reason));
+  const conn = openConnection(
+    a,
+    { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: memorySink(), source },
+    (c, reason) => ends.push(reason),
+  );
   t.teardown(() => conn.close());
   closeQuietly(b);
   conn.start();
@@ -153,16 +188,25 @@ test('a peer gone while units wait: the send fails, the units are dropped and co
   t.deepEqual(ends, ['eof']);
 });
 
-test('an exception in one connection\'s read callback finishes that connection with error; another connection goes on', async (t) => {
+test("an exception in one connection's read callback finishes that connection with error; another connection goes on", async (t) => {
   const [a1, b1] = socketpair('stream');
   const [a2, b2] = socketpair('stream');
-  t.teardown(() => { closeQuietly(b1); closeQuietly(b2); });
+  t.teardown(() => {
+    closeQuietly(b1);
+    closeQuietly(b2);
+  });
   const ends = [];
-  const bad = openConnection(a1, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: memorySink({ failOn: 'boom' }), source: null },
-    (c, reason, err) => ends.push({ which: 'bad', reason, message: err?.message }));
+  const bad = openConnection(
+    a1,
+    { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: memorySink({ failOn: 'boom' }), source: null },
+    (c, reason, err) => ends.push({ which: 'bad', reason, message: err?.message }),
+  );
   const goodSink = memorySink();
-  const good = openConnection(a2, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: goodSink, source: null },
-    (c, reason) => ends.push({ which: 'good', reason }));
+  const good = openConnection(
+    a2,
+    { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: goodSink, source: null },
+    (c, reason) => ends.push({ which: 'good', reason }),
+  );
   bad.start();
   good.start();
   write(b1, Buffer.from('boom'));

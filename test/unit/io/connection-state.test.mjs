@@ -4,13 +4,18 @@ import { canMove, isOver, isReading, move } from '../../../src/io/connection-sta
 
 const STATES = ['open', 'read-ended', 'write-shut', 'draining', 'closed'];
 const ALLOWED = new Set([
-  'open>read-ended', 'open>write-shut', 'open>draining', 'open>closed',
-  'read-ended>draining', 'read-ended>closed',
-  'write-shut>draining', 'write-shut>closed',
+  'open>read-ended',
+  'open>write-shut',
+  'open>draining',
+  'open>closed',
+  'read-ended>draining',
+  'read-ended>closed',
+  'write-shut>draining',
+  'write-shut>closed',
   'draining>closed',
 ]);
 
-test('exactly the moves of a connection\'s life are allowed: each half-close once, then finishing, then closed', (t) => {
+test("exactly the moves of a connection's life are allowed: each half-close once, then finishing, then closed", (t) => {
   for (const from of STATES) {
     for (const to of STATES) t.is(canMove(from, to), ALLOWED.has(`${from}>${to}`), `${from} -> ${to}`);
   }

@@ -13,26 +13,34 @@ function echoing(t, type) {
   t.teardown(() => closeQuietly(b));
   const ends = [];
   const echo = new Echo();
-  const conn = openConnection(a, { type, frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: echo.sink, source: echo.source }, (c, reason, err) => ends.push(reason));
+  const conn = openConnection(
+    a,
+    { type, frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: echo.sink, source: echo.source },
+    (c, reason, err) => ends.push(reason),
+  );
   echo.attach(conn);
   conn.start();
   t.teardown(() => conn.close());
   return { conn, peer: b, ends };
 }
 
-test('stream: what the connection reads goes back, and after the peer\'s EOF it shuts down its side and finishes', async (t) => {
+test("stream: what the connection reads goes back, and after the peer's EOF it shuts down its side and finishes", async (t) => {
   const { conn, peer, ends } = echoing(t, 'stream');
   write(peer, Buffer.from('ping'));
   shutdown(peer, 1);
   const chunks = [];
   const buf = Buffer.alloc(64);
-  await waitUntil(() => {
-    const n = read(peer, buf);
-    if (n === WOULD_BLOCK) return false;
-    if (n === 0) return true;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-    return false;
-  }, 5000, 'the echo and EOF');
+  await waitUntil(
+    () => {
+      const n = read(peer, buf);
+      if (n === WOULD_BLOCK) return false;
+      if (n === 0) return true;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      return false;
+    },
+    5000,
+    'the echo and EOF',
+  );
   t.is(Buffer.concat(chunks).toString(), 'ping');
   await waitUntil(() => ends.length === 1, 5000, 'the connection to finish');
   t.deepEqual(ends, ['eof']);
@@ -45,11 +53,15 @@ test('seqpacket: each message goes back as one message', async (t) => {
   send(peer, Buffer.from('two'));
   const got = [];
   const buf = Buffer.alloc(64);
-  await waitUntil(() => {
-    const n = recv(peer, buf);
-    if (n !== WOULD_BLOCK) got.push(buf.subarray(0, n).toString());
-    return got.length === 2;
-  }, 5000, 'two echoes');
+  await waitUntil(
+    () => {
+      const n = recv(peer, buf);
+      if (n !== WOULD_BLOCK) got.push(buf.subarray(0, n).toString());
+      return got.length === 2;
+    },
+    5000,
+    'two echoes',
+  );
   t.deepEqual(got, ['one', 'two']);
 });
 
@@ -58,20 +70,28 @@ test('a peer that does not read: the echo stops reading once ECHO_HIGH_WATER byt
   const chunk = Buffer.alloc(64 * 1024, 1);
   let sent = 0;
   let last = -1;
-  await waitUntil(() => {
-    for (let n; (n = write(peer, chunk)) !== WOULD_BLOCK;) sent += n;
-    const stalled = sent === last;
-    last = sent;
-    return stalled;
-  }, 20_000, 'the echo to stop reading');
+  await waitUntil(
+    () => {
+      for (let n; (n = write(peer, chunk)) !== WOULD_BLOCK; ) sent += n;
+      const stalled = sent === last;
+      last = sent;
+      return stalled;
+    },
+    20_000,
+    'the echo to stop reading',
+  );
   t.true(conn.queued >= ECHO_HIGH_WATER, 'it holds at least the high-water mark');
   t.true(conn.queued < ECHO_HIGH_WATER + 2 * 256 * 1024, 'and stopped soon after');
   let back = 0;
   const buf = Buffer.alloc(1 << 20);
-  await waitUntil(() => {
-    for (let n; (n = read(peer, buf)) !== WOULD_BLOCK && n > 0;) back += n;
-    return back === sent;
-  }, 20_000, 'everything back');
+  await waitUntil(
+    () => {
+      for (let n; (n = read(peer, buf)) !== WOULD_BLOCK && n > 0; ) back += n;
+      return back === sent;
+    },
+    20_000,
+    'everything back',
+  );
   t.is(back, sent);
 });
 

@@ -13,7 +13,19 @@ function memorySink() {
 
 /** A source the test drives: `outlet` is the connection once started. */
 function testSource() {
-  return { outlet: null, stopped: false, addOutlet(o) { this.outlet = o; }, removeOutlet() {}, kick() {}, release() {}, stop() { this.stopped = true; } };
+  return {
+    outlet: null,
+    stopped: false,
+    addOutlet(o) {
+      this.outlet = o;
+    },
+    removeOutlet() {},
+    kick() {},
+    release() {},
+    stop() {
+      this.stopped = true;
+    },
+  };
 }
 
 function messages(t, type, opts = {}) {
@@ -23,8 +35,11 @@ function messages(t, type, opts = {}) {
   const ends = [];
   const sink = memorySink();
   const source = testSource();
-  const conn = new MessageConnection(a, { type, frame: 'raw', maxSize: 16, diagnostics: { info() {}, warn: (e, text) => warnings.push(text) }, sink, source, ...opts },
-    (c, reason) => ends.push(reason));
+  const conn = new MessageConnection(
+    a,
+    { type, frame: 'raw', maxSize: 16, diagnostics: { info() {}, warn: (e, text) => warnings.push(text) }, sink, source, ...opts },
+    (c, reason) => ends.push(reason),
+  );
   t.teardown(() => conn.close());
   conn.start();
   return { conn, peer: b, sink, source, warnings, ends };
@@ -49,7 +64,7 @@ test('a message larger than maxSize is dropped, counted and reported; the next o
   t.deepEqual(warnings, ['received message of 17 bytes exceeds --max-size 16: dropped']);
 });
 
-test('seqpacket: an empty message is a message; the peer\'s shutdown is the EOF (read-ended)', async (t) => {
+test("seqpacket: an empty message is a message; the peer's shutdown is the EOF (read-ended)", async (t) => {
   const { sink, peer, conn } = messages(t, 'seqpacket');
   send(peer, Buffer.alloc(0));
   send(peer, Buffer.from('after'));
@@ -61,14 +76,14 @@ test('seqpacket: an empty message is a message; the peer\'s shutdown is the EOF 
   t.is(conn.state, 'read-ended');
 });
 
-test('seqpacket: the source\'s end is passed on as a shutdown (write-shut; the peer reads EOF)', (t) => {
+test("seqpacket: the source's end is passed on as a shutdown (write-shut; the peer reads EOF)", (t) => {
   const { source, peer, conn } = messages(t, 'seqpacket');
   source.outlet.end();
   t.is(conn.state, 'write-shut');
   t.is(recv(peer, Buffer.alloc(16)), 0);
 });
 
-test('dgram: the source\'s end only stops the write side (no shutdown), and the peer is still read', async (t) => {
+test("dgram: the source's end only stops the write side (no shutdown), and the peer is still read", async (t) => {
   const { source, peer, conn, sink } = messages(t, 'dgram');
   source.outlet.accept(Buffer.from('last'));
   source.outlet.end();

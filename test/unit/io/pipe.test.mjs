@@ -32,7 +32,8 @@ function relayPair(t, type) {
   const c2s = new Pipe({ onData: (u, anc) => seen.push({ dir: 'c2s', text: u.toString(), fds: anc ? [...anc.fds] : [] }) });
   const s2c = new Pipe({ onData: (u, anc) => seen.push({ dir: 's2c', text: u.toString(), fds: anc ? [...anc.fds] : [] }) });
   const base = { type, frame: 'raw', maxSize: 1 << 16, diagnostics: quiet, descriptors: true };
-  const dropped = (side) => (fds, reason, outgoing) => drops.push({ side, count: fds.length, reason, outgoing, open: fds.every((fd) => fs.existsSync(`/proc/self/fd/${fd}`)) });
+  const dropped = (side) => (fds, reason, outgoing) =>
+    drops.push({ side, count: fds.length, reason, outgoing, open: fds.every((fd) => fs.existsSync(`/proc/self/fd/${fd}`)) });
   const client = openConnection(a, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, () => {});
   const server = openConnection(b, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, () => {});
   c2s.attach(server);
@@ -114,8 +115,20 @@ test('units still queued when the connection closes: their descriptors are repor
   const [b, y] = socketpair('stream');
   t.teardown(() => closeQuietly(y));
   const drops = [];
-  const conn = openConnection(b, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: { writeNow() {}, push() {}, flush() {}, full: false, whenDrained: (cb) => cb() }, source: null, descriptors: true,
-    onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }) }, () => {});
+  const conn = openConnection(
+    b,
+    {
+      type: 'stream',
+      frame: 'raw',
+      maxSize: 1024,
+      diagnostics: quiet,
+      sink: { writeNow() {}, push() {}, flush() {}, full: false, whenDrained: (cb) => cb() },
+      source: null,
+      descriptors: true,
+      onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }),
+    },
+    () => {},
+  );
   // y never reads: fill b's queue to the last byte
   const filler = Buffer.alloc(1 << 16);
   while (write(b, filler) !== WOULD_BLOCK);
@@ -136,9 +149,20 @@ test('a sink that cannot take descriptors gets the bytes; the descriptors are re
   const got = [];
   const take = (bytes) => got.push(bytes.toString());
   const drops = [];
-  const conn = openConnection(a, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, source: null, descriptors: true,
-    sink: { writeNow: take, push: take, flush() {}, full: false, whenDrained: (cb) => cb() },
-    onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }) }, () => {});
+  const conn = openConnection(
+    a,
+    {
+      type: 'stream',
+      frame: 'raw',
+      maxSize: 1024,
+      diagnostics: quiet,
+      source: null,
+      descriptors: true,
+      sink: { writeNow: take, push: take, flush() {}, full: false, whenDrained: (cb) => cb() },
+      onDescriptorsDropped: (fds, reason, outgoing) => drops.push({ count: fds.length, reason, outgoing }),
+    },
+    () => {},
+  );
   t.teardown(() => conn.close());
   conn.start();
   sendWithDescriptors(x, Buffer.from('data'), [f]);
@@ -161,23 +185,31 @@ test('stream: 4 MiB relayed to a reader that stops for a while arrive whole and 
   };
   // Nobody reads y: the relay's sends toward it are cut short, then refused, while it still reads x.
   let last = -1;
-  await waitUntil(() => {
-    writeSome();
-    const stalled = sent === last;
-    last = sent;
-    return stalled;
-  }, 10_000, 'the relay to stall');
+  await waitUntil(
+    () => {
+      writeSome();
+      const stalled = sent === last;
+      last = sent;
+      return stalled;
+    },
+    10_000,
+    'the relay to stall',
+  );
   t.true(sent < data.length, 'the relay stalled before everything was sent');
   const got = [];
   let received = 0;
   const buf = Buffer.alloc(1 << 20);
-  await waitUntil(() => {
-    writeSome();
-    for (let n; (n = read(y, buf)) !== WOULD_BLOCK && n > 0;) {
-      got.push(Buffer.from(buf.subarray(0, n)));
-      received += n;
-    }
-    return received === data.length;
-  }, 10_000, 'all of the data at the far end');
+  await waitUntil(
+    () => {
+      writeSome();
+      for (let n; (n = read(y, buf)) !== WOULD_BLOCK && n > 0; ) {
+        got.push(Buffer.from(buf.subarray(0, n)));
+        received += n;
+      }
+      return received === data.length;
+    },
+    10_000,
+    'all of the data at the far end',
+  );
   t.true(Buffer.concat(got).equals(data));
 });

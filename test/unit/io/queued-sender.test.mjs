@@ -9,14 +9,24 @@ import { receiveMessage } from '../../../src/sys/msg.ts';
 
 function sender(t, type, kind) {
   const [a, b] = socketpair(type);
-  t.teardown(() => { closeQuietly(a); closeQuietly(b); });
+  t.teardown(() => {
+    closeQuietly(a);
+    closeQuietly(b);
+  });
   const released = [];
   const drops = [];
   const warnings = [];
   const stats = newStats();
   const q = new QueuedSender({
-    fd: a, kind, stats, diagnostics: { info() {}, warn: (event, text) => warnings.push({ event, text }) },
-    release: (u) => released.push(u), dropDescriptors: (fds, reason) => drops.push({ count: fds.length, reason }),
+    fd: a,
+    kind,
+    stats,
+    diagnostics: { info() {}, warn: (event, text) => warnings.push({ event, text }) },
+    release: (u) => released.push(u),
+    dropDescriptors: (fds, reason) => {
+      drops.push({ count: fds.length, reason });
+      for (const fd of fds) closeQuietly(fd);
+    },
   });
   return { q, peer: b, released, drops, warnings, stats };
 }
@@ -24,7 +34,7 @@ function sender(t, type, kind) {
 function readAll(fd) {
   const buf = Buffer.alloc(1 << 20);
   const parts = [];
-  for (let n; (n = read(fd, buf)) !== WOULD_BLOCK && n > 0;) parts.push(Buffer.from(buf.subarray(0, n)));
+  for (let n; (n = read(fd, buf)) !== WOULD_BLOCK && n > 0; ) parts.push(Buffer.from(buf.subarray(0, n)));
   return Buffer.concat(parts);
 }
 
@@ -52,7 +62,7 @@ test('messages: each unit is one message, sent whole', (t) => {
   t.true(q.flush());
   const buf = Buffer.alloc(64);
   const got = [];
-  for (let n; (n = recv(peer, buf)) !== WOULD_BLOCK;) got.push(buf.subarray(0, n).toString());
+  for (let n; (n = recv(peer, buf)) !== WOULD_BLOCK; ) got.push(buf.subarray(0, n).toString());
   t.deepEqual(got, ['one', 'two']);
   t.is(stats.messagesOut, 2);
 });

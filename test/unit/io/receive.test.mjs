@@ -13,9 +13,12 @@ test('one shared area per size, the same each time it is asked for', (t) => {
   t.not(sharedReceiveArea(2000), a);
 });
 
-test('an area\'s reader receives into the area\'s own buffer, and is made once', (t) => {
+test("an area's reader receives into the area's own buffer, and is made once", (t) => {
   const [x, y] = socketpair('stream');
-  t.teardown(() => { closeQuietly(x); closeQuietly(y); });
+  t.teardown(() => {
+    closeQuietly(x);
+    closeQuietly(y);
+  });
   const area = new ReceiveArea(Buffer.alloc(64));
   t.is(area.reader, area.reader);
   write(x, Buffer.from('into the area'));
@@ -27,7 +30,11 @@ test('an area\'s reader receives into the area\'s own buffer, and is made once',
 test('ancillaryOf: the descriptors of the last receive', (t) => {
   const [x, y] = socketpair('stream');
   const f = fs.openSync('/dev/null', 'r');
-  t.teardown(() => { closeQuietly(x); closeQuietly(y); closeQuietly(f); });
+  t.teardown(() => {
+    closeQuietly(x);
+    closeQuietly(y);
+    closeQuietly(f);
+  });
   const area = new ReceiveArea(Buffer.alloc(64));
   sendWithDescriptors(x, Buffer.from('fd'), [f]);
   area.reader.receive(y);

@@ -9,14 +9,20 @@ const sizes = (fd) => [getsockoptInt(fd, SOL_SOCKET, SO_SNDBUF), getsockoptInt(f
 
 test('setSocketBuffers asks for both sizes (the kernel doubles the value, socket(7))', (t) => {
   const [a, b] = socketpair('stream');
-  t.teardown(() => { closeQuietly(a); closeQuietly(b); });
+  t.teardown(() => {
+    closeQuietly(a);
+    closeQuietly(b);
+  });
   setSocketBuffers(a, 16384);
   t.deepEqual(sizes(a), [32768, 32768]);
 });
 
 test('by default it asks for STREAM_SOCKET_BUFFER (the kernel may cap it): larger than a small size asked before', (t) => {
   const [a, b] = socketpair('stream');
-  t.teardown(() => { closeQuietly(a); closeQuietly(b); });
+  t.teardown(() => {
+    closeQuietly(a);
+    closeQuietly(b);
+  });
   setSocketBuffers(a, 4096);
   const small = sizes(a);
   setSocketBuffers(a);

@@ -14,13 +14,26 @@ const quiet = { info() {}, warn() {} };
 function viewSink() {
   const pieces = [];
   const take = (b) => pieces.push({ text: b.toString(), memory: b.buffer, offset: b.byteOffset, length: b.length });
-  return { pieces, text: () => pieces.map((p) => p.text).join(''), writeNow: take, push: take, flush() {}, full: false, whenDrained: (cb) => cb(), takeAncillary: null };
+  return {
+    pieces,
+    text: () => pieces.map((p) => p.text).join(''),
+    writeNow: take,
+    push: take,
+    flush() {},
+    full: false,
+    whenDrained: (cb) => cb(),
+    takeAncillary: null,
+  };
 }
 
 function stream(t, opts) {
   const [a, b] = socketpair('stream');
   t.teardown(() => closeQuietly(b));
-  const conn = new StreamConnection(a, { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, source: null, ...opts }, () => {});
+  const conn = new StreamConnection(
+    a,
+    { type: 'stream', frame: 'raw', maxSize: 1024, diagnostics: quiet, source: null, ...opts },
+    () => {},
+  );
   t.teardown(() => conn.close());
   conn.start();
   return { conn, peer: b };
@@ -43,13 +56,13 @@ test('reads into the receive area it is given, at most its length at a time', as
 test('without an area of its own, every stream connection reads into the one shared area of STREAM_CHUNK bytes', async (t) => {
   const sinks = [viewSink(), viewSink()];
   const ends = sinks.map((sink) => stream(t, { sink }).peer);
-  ends.forEach((peer, i) => write(peer, Buffer.from(`to ${i}`)));
+  for (const [i, peer] of ends.entries()) write(peer, Buffer.from(`to ${i}`));
   await waitUntil(() => sinks.every((s) => s.pieces.length === 1), 5000, 'both reads');
   t.is(sinks[0].pieces[0].memory, sinks[1].pieces[0].memory);
   t.is(sinks[0].pieces[0].memory.byteLength, STREAM_CHUNK);
 });
 
-test('with descriptors: a descriptor reaches the sink\'s takeAncillary with the bytes it came with', async (t) => {
+test("with descriptors: a descriptor reaches the sink's takeAncillary with the bytes it came with", async (t) => {
   const got = [];
   const sink = { ...viewSink(), takeAncillary: (bytes, anc) => got.push({ text: bytes.toString(), fds: anc.fds.length }) };
   const { peer } = stream(t, { sink, descriptors: true });
@@ -60,7 +73,7 @@ test('with descriptors: a descriptor reaches the sink\'s takeAncillary with the 
   t.deepEqual(got, [{ text: 'here', fds: 1 }]);
 });
 
-test('a read of 0 bytes is the peer\'s EOF: read-ended', async (t) => {
+test("a read of 0 bytes is the peer's EOF: read-ended", async (t) => {
   const source = { addOutlet() {}, removeOutlet() {}, kick() {}, release() {}, stop() {} }; // never ends
   const { conn, peer } = stream(t, { sink: viewSink(), source });
   shutdown(peer, 1);
