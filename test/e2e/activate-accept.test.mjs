@@ -1,15 +1,15 @@
 // usock activate --accept and --inetd: a CMD per connection (as fd 3 with LISTEN_FDS=1, or on stdin and stdout), concurrently, within --max-conns, with the access rules; signals to every CMD.
 import ava from 'ava';
 import path from 'node:path';
-import { endedBy, py, python, runPython, show, tmpDir, usock, waitListening, waitUntil } from '../helpers.mjs';
-import { childrenOf, daemon, records, request } from './activate-helpers.mjs';
+import { endedBy, py, python, runPython, show, tmpDir, waitListening, waitUntil } from '../helpers.mjs';
+import { childrenOf, daemon, records, request, usockActivate } from './activate-helpers.mjs';
 
 const test = ava.serial;
 
 test('--accept: three clients at once, each served by a process of its own with the connection as fd 3', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'acc.sock');
-  const u = usock(['activate', '--accept', sock, '--', ...daemon('connection')], { t });
+  const u = usockActivate(['activate', '--accept', sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   // All three connect before any sends, and send in reverse order: one process serving them in turn would wait on the first for ever.
   const r = await runPython(
@@ -53,7 +53,7 @@ for c in conns:
 test('--inetd with cat: the connection on stdin and stdout, no LISTEN_* variables', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'cat.sock');
-  const u = usock(['activate', '--inetd', sock, '--', 'sh', '-c', 'env | grep ^LISTEN_ || echo no-listen-vars; exec cat'], {
+  const u = usockActivate(['activate', '--inetd', sock, '--', 'sh', '-c', 'env | grep ^LISTEN_ || echo no-listen-vars; exec cat'], {
     t,
     env: { LISTEN_FDS: '2', LISTEN_PID: '1' },
   });
@@ -67,7 +67,7 @@ test('--inetd with cat: the connection on stdin and stdout, no LISTEN_* variable
 test('--max-conns 1: the second client waits in the backlog until the first CMD has ended', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'max.sock');
-  const u = usock(['activate', '--json', '--accept', '--max-conns', '1', sock, '--', ...daemon('connection')], { t });
+  const u = usockActivate(['activate', '--json', '--accept', '--max-conns', '1', sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   const r = twoClients(t, sock);
   await r.waitStdout('first connected');
@@ -112,7 +112,7 @@ test('--accept with access rules: a peer no rule admits is closed and reported, 
   const dir = tmpDir(t);
   const sock = path.join(dir, 'rules.sock');
   const other = process.getuid() === 12345 ? 12346 : 12345;
-  const u = usock(['activate', '--accept', '--allow-uid', String(other), sock, '--', ...daemon('connection')], { t });
+  const u = usockActivate(['activate', '--accept', '--allow-uid', String(other), sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   const rejected = await runPython(
     py(`
@@ -131,7 +131,7 @@ except ConnectionResetError:
   t.is(u.text(), '', 'no CMD ran');
   u.kill('SIGTERM');
   await u.exited;
-  const v = usock(['activate', '--accept', '--allow-uid', String(process.getuid()), sock, '--', ...daemon('connection')], { t });
+  const v = usockActivate(['activate', '--accept', '--allow-uid', String(process.getuid()), sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   t.regex(await request(t, sock, 'me'), /^connection \d+ me$/);
   v.kill('SIGTERM');
@@ -141,7 +141,7 @@ except ConnectionResetError:
 test('--accept: a signal goes to every running CMD, then usock dies of it', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'sig.sock');
-  const u = usock(['activate', '--accept', sock, '--', ...daemon('connection')], { t });
+  const u = usockActivate(['activate', '--accept', sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   const clients = python(
     py(`

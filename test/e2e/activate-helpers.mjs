@@ -1,7 +1,7 @@
 // Helpers of the activate tests: the test daemon (test/fixtures/activated.py) as CMD, a client's request, usock's children.
 import fs from 'node:fs';
 import path from 'node:path';
-import { FIXTURES, PYTHON, py, runPython, show } from '../helpers.mjs';
+import { FIXTURES, PYTHON, py, runPython, show, usock } from '../helpers.mjs';
 
 /** The command line of the test daemon in MODE (see test/fixtures/activated.py). */
 export function daemon(...mode) {
@@ -60,4 +60,20 @@ export function records(stderr) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
+}
+
+/** Starts `usock ARGS` as usock() does; on teardown the commands it started are killed too (a killed usock leaves them behind). */
+export function usockActivate(args, opts = {}) {
+  const u = usock(args, opts);
+  // teardowns run newest first: this one before usock()'s own, while the commands are still usock's children
+  opts.t?.teardown(() => {
+    for (const pid of childrenOf(u.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  });
+  return u;
 }

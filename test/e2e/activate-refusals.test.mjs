@@ -2,8 +2,8 @@
 import ava from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { abstractName, assertCleanError, endedBy, runUsock, show, tmpDir, usock, waitListening } from '../helpers.mjs';
-import { daemon, daemonInfo, request } from './activate-helpers.mjs';
+import { abstractName, assertCleanError, endedBy, runUsock, show, tmpDir, waitListening } from '../helpers.mjs';
+import { daemon, daemonInfo, request, usockActivate } from './activate-helpers.mjs';
 
 const test = ava.serial;
 
@@ -82,7 +82,7 @@ test('SIGHUP reaches the daemon, which dies of it: so does usock; SIGINT alike',
   for (const sig of ['SIGHUP', 'SIGINT']) {
     const dir = tmpDir(t);
     const sock = path.join(dir, 'hup.sock');
-    const u = usock(['activate', sock, '--', ...daemon('serve')], { t });
+    const u = usockActivate(['activate', sock, '--', ...daemon('serve')], { t });
     await waitListening(sock);
     const reply = await request(t, sock, 'x');
     const info = daemonInfo(u.text());

@@ -16,14 +16,14 @@ import {
   waitListening,
   waitUntil,
 } from '../helpers.mjs';
-import { childrenOf, daemon, daemonInfo, request } from './activate-helpers.mjs';
+import { childrenOf, daemon, daemonInfo, request, usockActivate } from './activate-helpers.mjs';
 
 const test = ava.serial;
 
 test('lazy start: the daemon starts at the first connection, which it answers; LISTEN_PID is its own pid, the socket fd 3, blocking and listening', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'app.sock');
-  const u = usock(['activate', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', sock, '--', ...daemon('serve')], { t });
   await waitListening(sock);
   t.deepEqual(childrenOf(u.pid), [], 'nothing started before a client came');
   t.is(u.text(), '');
@@ -47,7 +47,9 @@ test('two sockets in the order given, named by --fdname; seqpacket and an abstra
   const dir = tmpDir(t);
   const sock = path.join(dir, 'web.sock');
   const name = `@${abstractName()}`;
-  const u = usock(['activate', '-t', 'seqpacket', '--fdname', 'web', '--fdname', 'admin', sock, name, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '-t', 'seqpacket', '--fdname', 'web', '--fdname', 'admin', sock, name, '--', ...daemon('serve')], {
+    t,
+  });
   await waitListening(sock, 'seqpacket');
   await waitListening(name, 'seqpacket');
   const reply = await request(t, name, 'via admin', 'seqpacket');
@@ -64,7 +66,7 @@ test('two sockets in the order given, named by --fdname; seqpacket and an abstra
 test("the default names: each address's last component, other bytes as _", async (t) => {
   const dir = tmpDir(t);
   const name = abstractName();
-  const u = usock(['activate', '--now', path.join(dir, 'my app.sock'), `@${name}/x!y`, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '--now', path.join(dir, 'my app.sock'), `@${name}/x!y`, '--', ...daemon('serve')], { t });
   await u.waitStdout('\n');
   t.deepEqual(daemonInfo(u.text()).names, ['my_app.sock', `${name}_x_y`]);
   u.kill('SIGTERM');
@@ -74,7 +76,7 @@ test("the default names: each address's last component, other bytes as _", async
 test('dgram: the first datagram starts the daemon, which receives it', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'log.sock');
-  const u = usock(['activate', '-t', 'dgram', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '-t', 'dgram', sock, '--', ...daemon('serve')], { t });
   await waitListening(sock, 'dgram');
   t.deepEqual(childrenOf(u.pid), []);
   const client = path.join(dir, 'client.sock');
@@ -101,7 +103,7 @@ print(s.recv(100).decode())
 test('--now starts the daemon before any client', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'now.sock');
-  const u = usock(['activate', '--now', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '--now', sock, '--', ...daemon('serve')], { t });
   await u.waitStdout('\n');
   t.deepEqual(daemonInfo(u.text()).names, ['now.sock']);
   u.kill('SIGTERM');
@@ -111,7 +113,7 @@ test('--now starts the daemon before any client', async (t) => {
 test('after the hand-over usock holds no copy: `usock ls` shows the daemon as the holder', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'held.sock');
-  const u = usock(['activate', '--now', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '--now', sock, '--', ...daemon('serve')], { t });
   await u.waitStdout('\n');
   const { pid } = daemonInfo(u.text());
   const rows = await waitUntil(
@@ -140,7 +142,7 @@ test('binding as listen does: --mode race-free, a stale socket file replaced, a 
   // a stale socket file: bound, then its socket closed
   const stale = await runPython(py('s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])'), [sock], { t });
   t.is(stale.code, 0, show(stale));
-  const u = usock(['activate', '--mode', '0600', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', '--mode', '0600', sock, '--', ...daemon('serve')], { t });
   await waitListening(sock);
   t.is(fs.statSync(sock).mode & 0o777, 0o600);
   t.regex(await request(t, sock, 'mode'), /^mode\.sock \d+ mode$/);
@@ -148,7 +150,7 @@ test('binding as listen does: --mode race-free, a stale socket file replaced, a 
   t.is(again.code, 73, show(again));
   t.regex(again.stderr.toString(), /address in use/);
   const long = path.join(longDir(dir, 120), 'long.sock');
-  const v = usock(['activate', long, '--', ...daemon('serve')], { t });
+  const v = usockActivate(['activate', long, '--', ...daemon('serve')], { t });
   await waitForSocketFile(long);
   const reply = await runPython(
     py(`
@@ -170,7 +172,7 @@ print(recv_all(s).decode())
 test('a signal before any client: usock dies of it, nothing started, the socket file removed', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'idle.sock');
-  const u = usock(['activate', sock, '--', ...daemon('serve')], { t });
+  const u = usockActivate(['activate', sock, '--', ...daemon('serve')], { t });
   await waitListening(sock);
   u.kill('SIGTERM');
   const r = await u.exited;
@@ -182,10 +184,13 @@ test('a signal before any client: usock dies of it, nothing started, the socket 
 test("-E sets variables for CMD (VAR alone: usock's own value); usock's own LISTEN_* never reach it", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'env.sock');
-  const u = usock(['activate', '--now', '-E', 'ACT_ONE=1', '--setenv', 'ACT_TWO', '-E', 'ACT_UNSET', sock, '--', ...daemon('serve')], {
-    t,
-    env: { ACT_TWO: 'from usock', LISTEN_FDNAMES: 'stale:names:here', LISTEN_FDS: '3', LISTEN_PID: '1' },
-  });
+  const u = usockActivate(
+    ['activate', '--now', '-E', 'ACT_ONE=1', '--setenv', 'ACT_TWO', '-E', 'ACT_UNSET', sock, '--', ...daemon('serve')],
+    {
+      t,
+      env: { ACT_TWO: 'from usock', LISTEN_FDNAMES: 'stale:names:here', LISTEN_FDS: '3', LISTEN_PID: '1' },
+    },
+  );
   await u.waitStdout('\n');
   const info = daemonInfo(u.text());
   t.deepEqual(info.env, { ACT_ONE: '1', ACT_TWO: 'from usock' });
