@@ -151,7 +151,7 @@ export function peerCredentials(fd: number): Ucred {
   return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
 }
 
-/** Returns the byte count of the next queued message (SIOCINQ/FIONREAD). Throws SysError. */
+/** Returns the bytes queued to read (SIOCINQ/FIONREAD, unix(7)): a dgram socket's next datagram, every byte queued on a stream or seqpacket socket. Throws SysError. */
 export function bytesQueued(fd: number): number {
   const out = new Int32Array(1);
   if (lib().ioctl(fd, L.FIONREAD, out) < 0) fail('ioctl');
