@@ -38,7 +38,12 @@ export interface ClientSocket {
  * the peer sees that address), else a dgram socket autobinds so that replies can arrive. Throws
  * SysError/UsockError; closes what it opened on failure. The caller releases address.
  */
-export async function connectTo(address: SocketAddress, type: SocketType, bindTo?: SocketAddress, patience: ConnectPatience = {}): Promise<ClientSocket> {
+export async function connectTo(
+  address: SocketAddress,
+  type: SocketType,
+  bindTo?: SocketAddress,
+  patience: ConnectPatience = {},
+): Promise<ClientSocket> {
   const client = bindClient(type, bindTo);
   try {
     await connectWaiting(client.fd, address, patience);
@@ -88,7 +93,7 @@ async function connectWaiting(fd: number, address: SocketAddress, patience: Conn
     let last: string;
     try {
       if (connect(fd, address.sockaddr, address.text) !== WOULD_BLOCK) return;
-      last = 'the listener\'s backlog is full';
+      last = "the listener's backlog is full";
       pause = backlogPause;
       backlogPause = Math.min(backlogPause * 2, LONGEST_PAUSE_MS);
     } catch (err) {

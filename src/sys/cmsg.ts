@@ -2,7 +2,11 @@
 import { CMSG_ALIGN, CMSGHDR_SIZE, SCM_CREDENTIALS, SCM_MAX_FD, SCM_RIGHTS, SOL_SOCKET, UCRED_SIZE } from './platform/linux';
 
 /** Credentials carried by SCM_CREDENTIALS (struct ucred). */
-export interface ControlCred { pid: number; uid: number; gid: number }
+export interface ControlCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
 
 /** What a control buffer holds: the descriptors of every SCM_RIGHTS message in order, and the credentials, if any. */
 export interface ParsedControl {

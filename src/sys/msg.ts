@@ -2,7 +2,17 @@
 import { SysError } from './errors';
 import { controlSpace, encodeRights, parseControl } from './cmsg';
 import { lib } from './libc';
-import { EINVAL, IOVEC_SIZE, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, MSGHDR_SIZE, SA_FAMILY_SIZE, SCM_MAX_FD, SOCKADDR_UN_SIZE } from './platform/linux';
+import {
+  EINVAL,
+  IOVEC_SIZE,
+  MSG_CMSG_CLOEXEC,
+  MSG_CTRUNC,
+  MSG_TRUNC,
+  MSGHDR_SIZE,
+  SA_FAMILY_SIZE,
+  SCM_MAX_FD,
+  SOCKADDR_UN_SIZE,
+} from './platform/linux';
 import { decodeAddress } from './sockaddr';
 import { closeQuietly, WOULD_BLOCK } from './fd';
 import { recvmsg, sendmsg, type Ucred } from './socket';
@@ -60,7 +70,12 @@ function buildIovec(data: Buffer, length: number): Buffer {
  * descriptors beyond maxFds are closed at once and counted in extraClosed. Returns WOULD_BLOCK when
  * nothing is queued. Throws SysError (nothing is left open then).
  */
-export function receiveMessage(fd: number, maxData: number, maxFds: number, controlRoom: number = SCM_MAX_FD): ReceivedMessage | typeof WOULD_BLOCK {
+export function receiveMessage(
+  fd: number,
+  maxData: number,
+  maxFds: number,
+  controlRoom: number = SCM_MAX_FD,
+): ReceivedMessage | typeof WOULD_BLOCK {
   const data = Buffer.alloc(Math.max(maxData, 1));
   const name = Buffer.alloc(SOCKADDR_UN_SIZE);
   const control = Buffer.alloc(controlSpace(Math.max(maxFds, controlRoom, 0)));
@@ -107,7 +122,10 @@ export class MessageReader {
   controlTruncated = false;
 
   /** data: where each receive puts its bytes (the whole buffer is offered). */
-  constructor(readonly data: Buffer, maxFds: number = SCM_MAX_FD) {
+  constructor(
+    readonly data: Buffer,
+    maxFds: number = SCM_MAX_FD,
+  ) {
     this.control = Buffer.alloc(controlSpace(Math.max(maxFds, 1), false));
     this.iov = buildIovec(data, data.length);
     this.hdr = buildMsghdr(Buffer.alloc(0), this.iov, this.control);

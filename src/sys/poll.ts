@@ -24,7 +24,11 @@ export function isPollable(fd: number): boolean {
 }
 
 /** A started poll handle: start again with other events (UV_READABLE | UV_WRITABLE), stop, close for good. */
-interface Poller { start(events: number): void; stop(): void; close(): void }
+interface Poller {
+  start(events: number): void;
+  stop(): void;
+  close(): void;
+}
 
 /** Returned where libuv will not watch the descriptor (epoll refuses regular files and /dev/null). */
 const REFUSED = Symbol('refused');
@@ -58,7 +62,8 @@ function uvPoller(u: Uv, fd: number, events: number, onEvent: OnEvent): Poller |
   const { poll, close } = uvCallbacks;
   const handle = c.malloc(u.pollSize) as number;
   if (!handle) throw new Error('cannot watch a descriptor: out of memory');
-  if (u.pollInit(handle, fd) < 0) { // libuv asked epoll, which refused fd
+  if (u.pollInit(handle, fd) < 0) {
+    // libuv asked epoll, which refused fd
     c.free(handle);
     return REFUSED;
   }
@@ -85,9 +90,17 @@ function uvPoller(u: Uv, fd: number, events: number, onEvent: OnEvent): Poller |
 }
 
 /** The events koffi.node.poll reports, and asks for when a handle starts. */
-interface KoffiPollEvents { readable?: boolean; writable?: boolean; disconnect?: boolean }
+interface KoffiPollEvents {
+  readable?: boolean;
+  writable?: boolean;
+  disconnect?: boolean;
+}
 type KoffiPollCallback = (status: number, ev: KoffiPollEvents) => void;
-interface KoffiPollHandle { start(opts: KoffiPollEvents, cb: KoffiPollCallback): void; stop(): void; close(): void }
+interface KoffiPollHandle {
+  start(opts: KoffiPollEvents, cb: KoffiPollCallback): void;
+  stop(): void;
+  close(): void;
+}
 /** koffi.node.poll(fd, events, cb): koffi's own libuv poll handle; its callback gets (status, events), though koffi's declarations omit status. */
 type KoffiPoll = (fd: number, opts: KoffiPollEvents, cb: KoffiPollCallback) => KoffiPollHandle;
 
@@ -128,7 +141,10 @@ export class FdWatcher {
   };
 
   /** onFault gets an exception thrown by a callback (the owner closes what failed); without it the exception reaches the process's handler. */
-  constructor(fd: number, private readonly onFault?: (err: unknown) => void) {
+  constructor(
+    fd: number,
+    private readonly onFault?: (err: unknown) => void,
+  ) {
     this.fd = fd;
   }
 
@@ -171,11 +187,12 @@ export class FdWatcher {
       this.pollable = false;
     }
     if (!this.pollable) {
-      if (events && !this.immediate) this.immediate = setImmediate(() => {
-        this.immediate = null;
-        this.fire(true, true);
-        this.update();
-      });
+      if (events && !this.immediate)
+        this.immediate = setImmediate(() => {
+          this.immediate = null;
+          this.fire(true, true);
+          this.update();
+        });
       return;
     }
     // Restarting a handle costs an epoll_ctl; the callbacks are looked up at each event anyway.

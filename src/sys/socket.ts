@@ -143,7 +143,11 @@ export function getpeername(fd: number): AddressText {
   return decodeAddress(addr, len[0]!);
 }
 
-export interface Ucred { pid: number; uid: number; gid: number }
+export interface Ucred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
 
 /** Returns the peer's credentials at connect time (SO_PEERCRED). Throws SysError. */
 export function peerCredentials(fd: number): Ucred {

@@ -4,8 +4,15 @@ import { SysError } from './errors';
 import { fail } from './fd';
 import { ENOENT, ERANGE } from './platform/linux';
 
-export interface UserEntry { name: string; uid: number; gid: number }
-export interface GroupEntry { name: string; gid: number }
+export interface UserEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
+export interface GroupEntry {
+  name: string;
+  gid: number;
+}
 
 /** A get*_r function of the user or group database, looking up by name or id. */
 type Lookup<K> = (key: K, struct: Buffer, buf: Buffer, len: number, result: unknown[]) => number;

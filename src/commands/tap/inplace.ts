@@ -1,5 +1,16 @@
 // `tap --inplace`: a daemon's live socket moved aside and a new socket put at its path (same owner, group and mode), and the daemon's socket put back.
-import { accessSync, chmodSync, constants, lchownSync, linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, UsockError } from '../../errors';
 import { asSysError, hasCode, SysError } from '../../sys/errors';
@@ -26,7 +37,10 @@ export interface Inplace {
   restore(): string | null;
 }
 
-interface Identity { dev: number; ino: number }
+interface Identity {
+  dev: number;
+  ino: number;
+}
 
 /** Returns path quoted for a shell command line where it needs it. */
 function shellQuote(path: string): string {
@@ -55,7 +69,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
   const dir = dirname(resolve(path));
   const name = basename(resolve(path));
   refuseLeftover(dir, name, path);
-  let daemon;
+  let daemon: Stats;
   try {
     daemon = lstatSync(path);
   } catch (err) {
@@ -100,7 +114,10 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
       lchownSync(temp, daemon.uid, daemon.gid);
     } catch (err) {
       if (hasCode(err, 'EPERM', 'EACCES')) {
-        throw new UsockError(`--inplace ${path}: cannot give tap's socket the owner ${daemon.uid}:${daemon.gid} of the daemon's socket (run as root or as its owner)`, 'NOPERM');
+        throw new UsockError(
+          `--inplace ${path}: cannot give tap's socket the owner ${daemon.uid}:${daemon.gid} of the daemon's socket (run as root or as its owner)`,
+          'NOPERM',
+        );
       }
       throw err;
     }
@@ -164,7 +181,8 @@ function moveAside(path: string, aside: string, daemonId: Identity): void {
     try {
       renameSync(path, aside);
     } catch (err) {
-      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS')) throw new UsockError(`--inplace ${path}: cannot move it aside: ${(asSysError(err) as Error).message}`, 'NOPERM');
+      if (hasCode(err, 'EACCES', 'EPERM', 'EROFS'))
+        throw new UsockError(`--inplace ${path}: cannot move it aside: ${(asSysError(err) as Error).message}`, 'NOPERM');
       throw err;
     }
   }
@@ -205,8 +223,11 @@ function refuseLeftover(dir: string, name: string, path: string): void {
   const left = entries.find((e) => e.startsWith(prefix));
   if (left === undefined) return;
   const aside = join(dirname(path), left);
-  throw new UsockError(`--inplace ${path}: a socket moved aside by an earlier tap is still there: put it back with: ${putBackCommand(aside, path)}`, 'CANTCREAT',
-    'or remove it if it is no daemon\'s socket');
+  throw new UsockError(
+    `--inplace ${path}: a socket moved aside by an earlier tap is still there: put it back with: ${putBackCommand(aside, path)}`,
+    'CANTCREAT',
+    "or remove it if it is no daemon's socket",
+  );
 }
 
 /** Throws UsockError unless a server of `type` accepts connections at address: CANTCREAT when nothing listens or the type differs, NOPERM when connecting is not allowed. */
@@ -216,8 +237,10 @@ function probeLive(address: SocketAddress, type: SocketType): void {
     connect(probe, address.sockaddr, address.text);
   } catch (err) {
     if (err instanceof SysError) {
-      if (err.code === 'ECONNREFUSED') throw new UsockError(`--inplace ${address.text}: a stale socket, nothing listens (left untouched)`, 'CANTCREAT');
-      if (err.code === 'EPROTOTYPE') throw new UsockError(`--inplace ${address.text}: not a ${type} socket (left untouched)`, 'CANTCREAT', 'choose its type with -t');
+      if (err.code === 'ECONNREFUSED')
+        throw new UsockError(`--inplace ${address.text}: a stale socket, nothing listens (left untouched)`, 'CANTCREAT');
+      if (err.code === 'EPROTOTYPE')
+        throw new UsockError(`--inplace ${address.text}: not a ${type} socket (left untouched)`, 'CANTCREAT', 'choose its type with -t');
       if (err.code === 'EACCES' || err.code === 'EPERM') throw new UsockError(`--inplace ${address.text}: permission denied`, 'NOPERM');
     }
     throw err;

@@ -3,12 +3,22 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { cmsgLen, cmsgSpace, controlSpace, encodeRights, parseControl } from '../../../src/sys/cmsg.ts';
 
-test('CMSG_LEN and CMSG_SPACE agree with Python\'s socket.CMSG_LEN / CMSG_SPACE (64-bit layout)', (t) => {
+test("CMSG_LEN and CMSG_SPACE agree with Python's socket.CMSG_LEN / CMSG_SPACE (64-bit layout)", (t) => {
   const ns = [0, 1, 2, 3, 7, 64, 253];
-  const r = spawnSync('python3', ['-c', `import socket; print(' '.join(f'{socket.CMSG_LEN(4*n)},{socket.CMSG_SPACE(4*n)}' for n in [${ns}])); print(socket.CMSG_SPACE(12))`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    [
+      '-c',
+      `import socket; print(' '.join(f'{socket.CMSG_LEN(4*n)},{socket.CMSG_SPACE(4*n)}' for n in [${ns}])); print(socket.CMSG_SPACE(12))`,
+    ],
+    { encoding: 'utf8' },
+  );
   t.is(r.status, 0, r.stderr);
   const [pairs, ucred] = r.stdout.trim().split('\n');
-  t.deepEqual(pairs.split(' '), ns.map((n) => `${cmsgLen(4 * n)},${cmsgSpace(4 * n)}`));
+  t.deepEqual(
+    pairs.split(' '),
+    ns.map((n) => `${cmsgLen(4 * n)},${cmsgSpace(4 * n)}`),
+  );
   t.is(controlSpace(0), Number(ucred));
   t.is(controlSpace(3), cmsgSpace(12) + cmsgSpace(12));
   t.is(controlSpace(3, false), 32);

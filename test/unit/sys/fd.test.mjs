@@ -3,10 +3,33 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { close, closeQuietly, fcntl, GATHER_MAX, open, pollNow, pollWait, read, write, writeGather, WOULD_BLOCK } from '../../../src/sys/fd.ts';
+import {
+  close,
+  closeQuietly,
+  fcntl,
+  GATHER_MAX,
+  open,
+  pollNow,
+  pollWait,
+  read,
+  write,
+  writeGather,
+  WOULD_BLOCK,
+} from '../../../src/sys/fd.ts';
 import { shutdown, socketpair } from '../../../src/sys/socket.ts';
 import {
-  F_GETFD, F_GETFL, F_SETFL, FD_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDONLY, O_WRONLY, POLLHUP, POLLIN, POLLOUT, SHUT_WR,
+  F_GETFD,
+  F_GETFL,
+  F_SETFL,
+  FD_CLOEXEC,
+  O_CREAT,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_WRONLY,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+  SHUT_WR,
 } from '../../../src/sys/platform/linux.ts';
 import { openFds, tmpDir } from '../../helpers.mjs';
 
@@ -17,7 +40,9 @@ const owned = new Set();
 function pair(t) {
   const fds = socketpair('stream');
   for (const fd of fds) owned.add(fd);
-  t.teardown(() => fds.forEach((fd) => owned.delete(fd) && closeQuietly(fd)));
+  t.teardown(() => {
+    for (const fd of fds) if (owned.delete(fd)) closeQuietly(fd);
+  });
   return fds;
 }
 
@@ -56,8 +81,14 @@ test('close closes; a second close throws SysError EBADF; closeQuietly ignores a
   const [a, b] = pair(t);
   owned.delete(a);
   close(a);
-  t.like(t.throws(() => fcntl(a, F_GETFD), { name: 'SysError' }), { syscall: 'fcntl', code: 'EBADF' });
-  t.like(t.throws(() => close(a), { name: 'SysError' }), { syscall: 'close', code: 'EBADF' });
+  t.like(
+    t.throws(() => fcntl(a, F_GETFD), { name: 'SysError' }),
+    { syscall: 'fcntl', code: 'EBADF' },
+  );
+  t.like(
+    t.throws(() => close(a), { name: 'SysError' }),
+    { syscall: 'close', code: 'EBADF' },
+  );
   t.notThrows(() => closeQuietly(a));
   t.notThrows(() => closeQuietly(-1));
   t.is(read(b, Buffer.alloc(4)), 0); // the peer sees the end
@@ -83,7 +114,10 @@ test('write gives WOULD_BLOCK once the peer stops reading, and SysError EPIPE on
   t.is(n, WOULD_BLOCK);
   t.true(total > 0);
   closedNow(b);
-  t.like(t.throws(() => write(a, chunk), { name: 'SysError' }), { syscall: 'write', code: 'EPIPE' });
+  t.like(
+    t.throws(() => write(a, chunk), { name: 'SysError' }),
+    { syscall: 'write', code: 'EPIPE' },
+  );
 });
 
 test('writeGather writes every buffer in order in one call', (t) => {
@@ -105,7 +139,10 @@ test('writeGather gives WOULD_BLOCK when nothing fits, and throws SysError namin
   const [c, d] = socketpair('stream');
   closeQuietly(c);
   closeQuietly(d);
-  t.like(t.throws(() => writeGather(c, [Buffer.from('x')]), { name: 'SysError' }), { syscall: 'writev', code: 'EBADF' });
+  t.like(
+    t.throws(() => writeGather(c, [Buffer.from('x')]), { name: 'SysError' }),
+    { syscall: 'writev', code: 'EBADF' },
+  );
 });
 
 test('fcntl reads and sets the file flags; a closed descriptor throws SysError', (t) => {
@@ -114,7 +151,10 @@ test('fcntl reads and sets the file flags; a closed descriptor throws SysError',
   t.is(flags & O_NONBLOCK, O_NONBLOCK);
   fcntl(a, F_SETFL, flags & ~O_NONBLOCK);
   t.is(fcntl(a, F_GETFL) & O_NONBLOCK, 0);
-  t.like(t.throws(() => fcntl(-1, F_GETFL), { name: 'SysError' }), { syscall: 'fcntl', code: 'EBADF' });
+  t.like(
+    t.throws(() => fcntl(-1, F_GETFL), { name: 'SysError' }),
+    { syscall: 'fcntl', code: 'EBADF' },
+  );
 });
 
 test('pollNow tells what is ready now; pollWait returns the events, or 0 when its time is up', (t) => {

@@ -5,11 +5,11 @@ import { errno, lib, uv } from '../../../src/sys/libc.ts';
 
 test.serial('a function is declared on its first use, and only then', (t) => {
   const c = lib();
-  const before = Object.getOwnPropertyDescriptor(c, 'getgrouplist');
+  const before = /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(c, 'getgrouplist'));
   t.is(typeof before.get, 'function');
   t.is(before.value, undefined);
   t.is(typeof c.getgrouplist, 'function');
-  const after = Object.getOwnPropertyDescriptor(c, 'getgrouplist');
+  const after = /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(c, 'getgrouplist'));
   t.is(after.get, undefined);
   t.is(typeof after.value, 'function');
   t.is(c.getgrouplist, after.value); // declared once
@@ -25,7 +25,7 @@ test.serial('every prototype of the table names a function libc exports, and par
     try {
       if (typeof c[name] !== 'function') failed.push(`${name}: ${typeof c[name]}`);
     } catch (err) {
-      failed.push(`${name}: ${err.message}`);
+      failed.push(`${name}: ${String(err)}`);
     }
   }
   t.deepEqual(failed, []);
@@ -42,7 +42,9 @@ test('the calls work as their prototypes say: a pointer out (socketpair), a stri
   const c = lib();
   const sv = new Int32Array(2);
   t.is(c.socketpair(1, 1, 0, sv), 0); // AF_UNIX, SOCK_STREAM
-  t.teardown(() => sv.forEach((fd) => c.close(fd)));
+  t.teardown(() => {
+    for (const fd of sv) c.close(fd);
+  });
   t.true(sv[0] > 2 && sv[1] > 2);
   t.is(c.write(sv[0], Buffer.from('abc'), 3), 3);
   const buf = Buffer.alloc(8);
@@ -52,9 +54,9 @@ test('the calls work as their prototypes say: a pointer out (socketpair), a stri
   t.is(c.gettid(), process.pid); // the main thread
 });
 
-test('libuv\'s poll functions are found in the main thread, with the size of a poll handle', (t) => {
+test("libuv's poll functions are found in the main thread, with the size of a poll handle", (t) => {
   const u = uv();
-  t.not(u, null);
+  if (!u) return t.fail('uv() is null in the main thread');
   t.true(u.pollSize >= 64 && u.pollSize <= 4096);
   t.is(uv(), u); // looked up once
 });

@@ -112,7 +112,7 @@ test('MSG_CTRUNC: a control buffer too small for the message is reported; the ke
   t.is(fdsPointingAt(file), 1);
 });
 
-test('dgram: receiveMessage reports the sender\'s SCM_CREDENTIALS (SO_PASSCRED)', (t) => {
+test("dgram: receiveMessage reports the sender's SCM_CREDENTIALS (SO_PASSCRED)", (t) => {
   // A socketpair end with SO_PASSCRED gets the sending process's credentials.
   const [a, b] = socketpair('dgram');
   t.teardown(() => closeAll([a, b]));
@@ -192,7 +192,7 @@ test('MessageReader, stream: every byte arrives around a message with descriptor
   const reader = new MessageReader(Buffer.alloc(64));
   let text = '';
   const fds = [];
-  for (let n; (n = reader.receive(b)) !== WOULD_BLOCK;) {
+  for (let n; (n = reader.receive(b)) !== WOULD_BLOCK; ) {
     text += reader.data.subarray(0, n).toString();
     fds.push(...reader.fds);
     if (reader.fds.length) t.true(text.endsWith('bbb'), 'a read with descriptors ends with their message');
@@ -217,7 +217,7 @@ test('MessageReader, seqpacket: MSG_TRUNC gives the real length; a message of 0 
   closeAll(reader.fds);
 });
 
-test('MessageReader: MSG_CTRUNC when its room is too small; the kernel closed what did not fit, the rest is the caller\'s', (t) => {
+test("MessageReader: MSG_CTRUNC when its room is too small; the kernel closed what did not fit, the rest is the caller's", (t) => {
   const { file, fd: f } = openedFile(t, '');
   const [a, b] = socketpair('seqpacket');
   t.teardown(() => closeAll([a, b]));

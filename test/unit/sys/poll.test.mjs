@@ -12,7 +12,6 @@ const POLL = fileURLToPath(new URL('../../../src/sys/poll.ts', import.meta.url))
 const SOCKET = fileURLToPath(new URL('../../../src/sys/socket.ts', import.meta.url));
 const FD = fileURLToPath(new URL('../../../src/sys/fd.ts', import.meta.url));
 
-
 test('an exception thrown in a readable callback reaches uncaughtException instead of leaving the handle firing', (t) => {
   // A readable socket whose callback throws once: without the rethrow the error unwinds into koffi's
   // libuv callback, and the level-triggered handle goes on firing without ever reaching JavaScript.
@@ -102,12 +101,23 @@ const BACKEND_CHECKS = `
 
 test('both poll backends: libuv called straight in the main thread, koffi.node.poll in a worker; readable, writable, close inside a callback, a regular file, handles taken and freed', (t) => {
   const file = path.join(tmpDir(t), 'checks.cjs');
-  buildSync({ stdin: { contents: BACKEND_CHECKS, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'node', format: 'cjs', external: ['koffi'], outfile: file, logLevel: 'silent' });
+  buildSync({
+    stdin: { contents: BACKEND_CHECKS, resolveDir: ROOT, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    external: ['koffi'],
+    outfile: file,
+    logLevel: 'silent',
+  });
   // The bundle finds koffi through NODE_PATH (it lives outside the project).
   const env = { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') };
   const r = spawnSync(process.execPath, [file, file], { cwd: ROOT, env, encoding: 'utf8', timeout: 60000 });
   t.is(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   const expected = { read: 'ping', writable: true, callsAfterClose: 1, afterError: 'called again', file: true, fired: 300 };
   t.deepEqual(lines, [
     { thread: 'main', backend: 'libuv', ...expected },

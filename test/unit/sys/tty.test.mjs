@@ -30,8 +30,11 @@ test('a socket, a regular file and a closed descriptor are no terminal, of width
 test('a pseudo-terminal is a terminal with the width it was given', (t) => {
   const dir = tmpDir(t);
   const script = path.join(dir, 'tty.mjs');
-  fs.writeFileSync(script, `import { columns, isTerminal } from ${JSON.stringify(TTY)};
-console.log(JSON.stringify({ stdin: [isTerminal(0), columns(0)], stdout: [isTerminal(1), columns(1)] }));`);
+  fs.writeFileSync(
+    script,
+    `import { columns, isTerminal } from ${JSON.stringify(TTY)};
+console.log(JSON.stringify({ stdin: [isTerminal(0), columns(0)], stdout: [isTerminal(1), columns(1)] }));`,
+  );
   // python3 opens a pty of 40 rows and 123 columns and runs node with the pty as stdin and a pipe as stdout.
   const runner = `import fcntl, os, pty, struct, subprocess, sys, termios
 master, slave = pty.openpty()

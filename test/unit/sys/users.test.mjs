@@ -14,7 +14,10 @@ const USERS = fileURLToPath(new URL('../../../src/sys/users.ts', import.meta.url
 /** Returns the lines of `getent DATABASE [KEYS]`, split at ':' ([] when there is no such entry). */
 function getent(...args) {
   const r = spawnSync('getent', args, { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map((line) => line.split(':'));
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(':'));
 }
 
 test('userByName and userById give what getent passwd gives', (t) => {
@@ -43,21 +46,32 @@ test('a user or group that does not exist is null, not an error', (t) => {
 
 test('allUsers lists every user of getent passwd, in its order, each name once', (t) => {
   const expected = [...new Set(getent('passwd').map(([name]) => name))];
-  t.deepEqual(allUsers().map((u) => u.name), expected);
-  t.deepEqual(allUsers().find((u) => u.name === 'nobody'), { name: 'nobody', uid: NOBODY_UID, gid: NOBODY_GID });
+  t.deepEqual(
+    allUsers().map((u) => u.name),
+    expected,
+  );
+  t.deepEqual(
+    allUsers().find((u) => u.name === 'nobody'),
+    { name: 'nobody', uid: NOBODY_UID, gid: NOBODY_GID },
+  );
 });
 
 test('groupsOf gives the groups id -G gives', (t) => {
   for (const name of ['root', 'nobody']) {
-    const user = userByName(name);
+    const user = /** @type {import('../../../src/sys/users.ts').UserEntry} */ (userByName(name));
     const expected = spawnSync('id', ['-G', name], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
-    t.deepEqual(groupsOf(name, user.gid).sort((a, b) => a - b), expected.sort((a, b) => a - b));
+    t.deepEqual(
+      groupsOf(name, user.gid).sort((a, b) => a - b),
+      expected.sort((a, b) => a - b),
+    );
   }
 });
 
 rootTest('becomeUser drops the process to the user, its gid and its groups, for good', (t) => {
   const script = path.join(tmpDir(t), 'become.mjs');
-  fs.writeFileSync(script, `import { becomeUser } from ${JSON.stringify(USERS)};
+  fs.writeFileSync(
+    script,
+    `import { becomeUser } from ${JSON.stringify(USERS)};
 becomeUser('nobody', ${NOBODY_UID}, ${NOBODY_GID});
 let back;
 try {
@@ -66,11 +80,15 @@ try {
 } catch (err) {
   back = { name: err.name, syscall: err.syscall, code: err.code, path: err.path };
 }
-console.log(JSON.stringify({ uid: process.getuid(), euid: process.geteuid(), gid: process.getgid(), groups: process.getgroups(), back }));`);
+console.log(JSON.stringify({ uid: process.getuid(), euid: process.geteuid(), gid: process.getgid(), groups: process.getgroups(), back }));`,
+  );
   const r = spawnSync(process.execPath, ['--import=tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   t.is(r.status, 0, r.stderr);
   t.deepEqual(JSON.parse(r.stdout), {
-    uid: NOBODY_UID, euid: NOBODY_UID, gid: NOBODY_GID, groups: [NOBODY_GID],
+    uid: NOBODY_UID,
+    euid: NOBODY_UID,
+    gid: NOBODY_GID,
+    groups: [NOBODY_GID],
     back: { name: 'SysError', syscall: 'initgroups', code: 'EPERM', path: 'root' },
   });
 });

@@ -2,8 +2,11 @@
 // errno, socket, os, fcntl, select and termios modules (compiled against them) report it.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import * as L from '../../../../src/sys/platform/linux.ts';
+import * as linux from '../../../../src/sys/platform/linux.ts';
 import { PYTHON } from '../../../helpers.mjs';
+
+/** The constants, by name. */
+const L = { ...linux };
 
 /** Constants whose Python name differs from theirs: the bit O_SYNC and O_TMPFILE add. */
 const EXPRESSIONS = { O_SYNC_BIT: 'os.O_SYNC & ~os.O_DSYNC', O_TMPFILE_BIT: 'os.O_TMPFILE & ~os.O_DIRECTORY' };
@@ -27,13 +30,37 @@ print(json.dumps(out))`;
 test('each constant that Python names is the number of the system headers', (t) => {
   const names = Object.keys(L).filter((name) => typeof L[name] === 'number');
   const system = systemValues(names);
-  const differ = names.filter((name) => system[name] !== null && system[name] !== L[name]).map((name) => `${name}: ${L[name]}, system ${system[name]}`);
+  const differ = names
+    .filter((name) => system[name] !== null && system[name] !== L[name])
+    .map((name) => `${name}: ${L[name]}, system ${system[name]}`);
   t.deepEqual(differ, []);
   // Python names these at least: errno values, families, types, options, flags, poll and ioctl numbers.
   const named = names.filter((name) => system[name] !== null);
-  for (const name of ['ENOENT', 'EINTR', 'EAGAIN', 'EINVAL', 'ERANGE', 'ENODATA', 'ETIMEDOUT', 'EINPROGRESS', 'AF_UNIX', 'SOCK_SEQPACKET',
-    'SOCK_CLOEXEC', 'SO_PEERCRED', 'SCM_RIGHTS', 'MSG_CMSG_CLOEXEC', 'O_PATH', 'O_SYNC_BIT', 'O_TMPFILE_BIT', 'F_SETPIPE_SZ', 'FD_CLOEXEC',
-    'EPOLL_CLOEXEC', 'POLLRDHUP', 'TIOCGWINSZ', 'FIONREAD']) {
+  for (const name of [
+    'ENOENT',
+    'EINTR',
+    'EAGAIN',
+    'EINVAL',
+    'ERANGE',
+    'ENODATA',
+    'ETIMEDOUT',
+    'EINPROGRESS',
+    'AF_UNIX',
+    'SOCK_SEQPACKET',
+    'SOCK_CLOEXEC',
+    'SO_PEERCRED',
+    'SCM_RIGHTS',
+    'MSG_CMSG_CLOEXEC',
+    'O_PATH',
+    'O_SYNC_BIT',
+    'O_TMPFILE_BIT',
+    'F_SETPIPE_SZ',
+    'FD_CLOEXEC',
+    'EPOLL_CLOEXEC',
+    'POLLRDHUP',
+    'TIOCGWINSZ',
+    'FIONREAD',
+  ]) {
     t.true(named.includes(name), `Python has no value for ${name}`);
   }
 });
