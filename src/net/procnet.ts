@@ -1,5 +1,6 @@
 // The system's Unix sockets from /proc/net/unix, and the processes that hold them from /proc/PID/fd.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { SO_ACCEPTCON } from '../sys/platform/linux';
 import { socketTypeName } from '../sys/socket';
 
 export interface UnixSocketEntry {
@@ -10,8 +11,12 @@ export interface UnixSocketEntry {
   address: string; // path, @abstract, or '' when unnamed
 }
 
-const STATES: Record<string, UnixSocketEntry['state']> = { '01': 'unconnected', '02': 'connecting', '03': 'connected', '04': 'disconnecting' };
-const SO_ACCEPTCON = 0x10000;
+const STATES: Record<string, UnixSocketEntry['state']> = {
+  '01': 'unconnected',
+  '02': 'connecting',
+  '03': 'connected',
+  '04': 'disconnecting',
+};
 
 /** Returns every entry of /proc/net/unix ([] when it cannot be read). */
 export function readUnixSockets(): UnixSocketEntry[] {
@@ -37,7 +42,10 @@ export function readUnixSockets(): UnixSocketEntry[] {
   return out;
 }
 
-export interface SocketOwner { pid: number; command: string }
+export interface SocketOwner {
+  pid: number;
+  command: string;
+}
 
 /** Returns, for each inode asked for, the processes holding that socket (found through /proc/PID/fd links). */
 export function findOwners(inodes: number[]): Map<number, SocketOwner[]> {
@@ -67,7 +75,10 @@ export function findOwners(inodes: number[]): Map<number, SocketOwner[]> {
 export function processCommand(pid: number): string {
   try {
     const raw = readFileSync(`/proc/${pid}/cmdline`);
-    const args = raw.toString('utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+    const args = raw
+      .toString('utf8')
+      .split('\0')
+      .filter((a, i, all) => a !== '' || i < all.length - 1);
     if (args.length) return args.join(' ').trim();
   } catch {
     // fall through to comm
@@ -114,7 +125,12 @@ export function parseProcNetUnix(text: string): ProcUnixSocket[] {
   const finish = () => {
     if (!last) return;
     const p = last.path;
-    last.entry.name = p === null ? null : p.startsWith('@') ? Buffer.concat([Buffer.from([0]), Buffer.from(p.slice(1), 'latin1')]) : Buffer.from(p, 'latin1');
+    last.entry.name =
+      p === null
+        ? null
+        : p.startsWith('@')
+          ? Buffer.concat([Buffer.from([0]), Buffer.from(p.slice(1), 'latin1')])
+          : Buffer.from(p, 'latin1');
   };
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
@@ -152,7 +168,10 @@ export function readProcNetUnix(): ProcUnixSocket[] {
 export function socketHolders(): { holders: Map<number, number[]>; hidden: number } {
   const holders = new Map<number, number[]>();
   let hidden = 0;
-  const pids = readdirSafe('/proc').filter((p) => /^\d+$/.test(p)).map(Number).sort((a, b) => a - b);
+  const pids = readdirSafe('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .sort((a, b) => a - b);
   for (const pid of pids) {
     const dir = `/proc/${pid}/fd/`;
     let fds: string[];

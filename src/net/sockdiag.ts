@@ -1,22 +1,28 @@
 // netlink sock_diag for AF_UNIX (sock_diag(7)): the request and reply encoding (pure), and the dump of every Unix socket with its name and peer.
 import { SysError } from '../sys/errors';
-import { AF_UNIX, ETIMEDOUT, NETLINK_SOCK_DIAG, POLLIN, POLLOUT } from '../sys/platform/linux';
+import {
+  AF_UNIX,
+  ETIMEDOUT,
+  NETLINK_SOCK_DIAG,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  POLLIN,
+  POLLOUT,
+  SOCK_DIAG_BY_FAMILY,
+  UDIAG_SHOW_NAME,
+  UDIAG_SHOW_PEER,
+  UNIX_DIAG_MSG_LEN,
+  UNIX_DIAG_NAME,
+  UNIX_DIAG_PEER,
+  UNIX_DIAG_REQ_LEN,
+} from '../sys/platform/linux';
 import { closeQuietly, pollWait, WOULD_BLOCK } from '../sys/fd';
 import { netlinkSocket, recv, send, socketTypeName } from '../sys/socket';
 
-// linux/netlink.h, linux/sock_diag.h, linux/unix_diag.h. Host byte order is little-endian on every platform usock runs on (x86-64, arm64).
-const NLMSG_HDRLEN = 16;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
-const SOCK_DIAG_BY_FAMILY = 20;
-const UDIAG_SHOW_NAME = 0x1;
-const UDIAG_SHOW_PEER = 0x4;
-const UNIX_DIAG_NAME = 0;
-const UNIX_DIAG_PEER = 2;
-const UNIX_DIAG_MSG_LEN = 16; // family, type, state, pad, ino, cookie[2]
-const UNIX_DIAG_REQ_LEN = 24; // family, protocol, pad, states, ino, show, cookie[2]
+// Host byte order is little-endian on every platform usock runs on (x86-64, arm64).
 
 /** The kernel's socket states (sk_state, as TCP's) as unix_diag_msg gives them. */
 const STATES: Record<number, string> = { 1: 'established', 2: 'syn-sent', 7: 'close', 10: 'listen' };
@@ -53,7 +59,10 @@ export function encodeUnixDiagRequest(seq = 1): Buffer {
 }
 
 /** What one datagram of a dump holds: its entries, and whether NLMSG_DONE ended the dump. */
-export interface DiagChunk { entries: UnixDiagEntry[]; done: boolean }
+export interface DiagChunk {
+  entries: UnixDiagEntry[];
+  done: boolean;
+}
 
 const align4 = (n: number) => (n + 3) & ~3;
 
@@ -65,9 +74,10 @@ const align4 = (n: number) => (n + 3) & ~3;
 export function decodeUnixDiagReplies(buf: Buffer, seq?: number): DiagChunk {
   const entries: UnixDiagEntry[] = [];
   let done = false;
-  for (let off = 0; off + NLMSG_HDRLEN <= buf.length;) {
+  for (let off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
     const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > buf.length) throw new Error(`sock_diag: malformed netlink message (length ${len} at offset ${off} of ${buf.length})`);
+    if (len < NLMSG_HDRLEN || off + len > buf.length)
+      throw new Error(`sock_diag: malformed netlink message (length ${len} at offset ${off} of ${buf.length})`);
     const type = buf.readUInt16LE(off + 4);
     const msgSeq = buf.readUInt32LE(off + 8);
     const body = buf.subarray(off + NLMSG_HDRLEN, off + len);
@@ -99,7 +109,7 @@ function decodeUnixDiagMsg(body: Buffer): UnixDiagEntry | null {
     name: null,
     peer: null,
   };
-  for (let off = UNIX_DIAG_MSG_LEN; off + 4 <= body.length;) {
+  for (let off = UNIX_DIAG_MSG_LEN; off + 4 <= body.length; ) {
     const len = body.readUInt16LE(off);
     const type = body.readUInt16LE(off + 2);
     if (len < 4 || off + len > body.length) break;

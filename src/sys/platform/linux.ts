@@ -16,6 +16,22 @@ export const AF_NETLINK = 16;
 
 /** netlink(7): the sock_diag protocol (sock_diag(7)). */
 export const NETLINK_SOCK_DIAG = 4;
+// netlink(7) and sock_diag(7) messages (linux/netlink.h, linux/sock_diag.h, linux/unix_diag.h)
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+/** NLM_F_ROOT | NLM_F_MATCH */
+export const NLM_F_DUMP = 0x300;
+export const SOCK_DIAG_BY_FAMILY = 20;
+export const UDIAG_SHOW_NAME = 0x1;
+export const UDIAG_SHOW_PEER = 0x4;
+export const UNIX_DIAG_NAME = 0;
+export const UNIX_DIAG_PEER = 2;
+/** struct unix_diag_msg: family, type, state, pad, ino, cookie[2] */
+export const UNIX_DIAG_MSG_LEN = 16;
+/** struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2] */
+export const UNIX_DIAG_REQ_LEN = 24;
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
@@ -32,6 +48,8 @@ export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
 export const SO_PEERSEC = 31;
 export const SO_PEERGROUPS = 59;
+/** The flag of a listening socket in /proc/net/unix (__SO_ACCEPTCON, linux/net.h). */
+export const SO_ACCEPTCON = 0x10000;
 
 export const SCM_RIGHTS = 1;
 export const SCM_CREDENTIALS = 2;
