@@ -125,7 +125,7 @@ test('after the hand-over usock holds no copy: `usock ls` shows the daemon as th
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l));
-      return found.length === 1 && found[0].pid !== null ? found : null;
+      return found.length === 1 && found[0].pids?.length === 1 ? found : null; // usock's copy closed
     },
     60_000,
     'the socket in usock ls',
