@@ -7,22 +7,24 @@ import { daemon, daemonInfo, request, usockActivate } from './activate-helpers.m
 
 const test = ava.serial;
 
+// Each message as the options' checks word it: `--X applies with --accept or --inetd only` or, from the command specs,
+// `activate: --X does not apply without --accept ...`; both name the option and the rule.
 const USAGE = [
-  [['--allow-uid', '0'], /--allow-uid applies with --accept or --inetd only/],
-  [['--allow-user', 'root'], /--allow-user applies with --accept or --inetd only/],
-  [['--max-conns', '3'], /--max-conns applies with --accept or --inetd only/],
-  [['--accept', '--inetd'], /--accept and --inetd cannot be used together/],
-  [['--accept', '-t', 'dgram'], /--accept needs connections/],
-  [['--inetd', '-t', 'dgram'], /--inetd needs connections/],
-  [['--accept', '--now'], /--now applies to a daemon started once, not with --accept/],
-  [['--inetd', '--ready-timeout', '3'], /--ready-timeout applies to a daemon started once/],
-  [['--accept', '--fdname', 'x'], /--fdname applies to a daemon started once/],
+  [['--allow-uid', '0'], /--allow-uid (applies with --accept or --inetd only|does not apply without --accept)/],
+  [['--allow-user', 'root'], /--allow-user (applies with --accept or --inetd only|does not apply without --accept)/],
+  [['--max-conns', '3'], /--max-conns (applies with --accept or --inetd only|does not apply without --accept)/],
+  [['--accept', '--inetd'], /--accept and --inetd cannot be used together|--inetd does not apply with --accept/],
+  [['--accept', '-t', 'dgram'], /--accept (needs connections|does not apply to -t dgram)/],
+  [['--inetd', '-t', 'dgram'], /--inetd (needs connections|does not apply to -t dgram)/],
+  [['--accept', '--now'], /--now (applies to a daemon started once, not with --accept|does not apply with --accept)/],
+  [['--inetd', '--ready-timeout', '3'], /--ready-timeout (applies to a daemon started once|does not apply with --inetd)/],
+  [['--accept', '--fdname', 'x'], /--fdname (applies to a daemon started once|does not apply with --accept)/],
   [['--fdname', 'a', '--fdname', 'b'], /2 --fdname for 1 addresses/],
   [['--fdname', 'a:b'], /bad --fdname 'a:b'/],
   [['-E', 'LISTEN_FDS=4'], /--setenv LISTEN_FDS: usock sets it/],
   [['-E', '1BAD=x'], /bad --setenv '1BAD=x'/],
   [['--ready-timeout', '0'], /bad --ready-timeout '0'/],
-  [['--backlog', '5', '-t', 'dgram'], /--backlog applies to stream and seqpacket only/],
+  [['--backlog', '5', '-t', 'dgram'], /--backlog (applies to stream and seqpacket only|does not apply to -t dgram)/],
 ];
 
 for (const [options, message] of USAGE) {
