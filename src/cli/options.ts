@@ -4,7 +4,8 @@ import { UsageError } from '../errors';
 import { FRAME_MODES, type FrameMode } from '../io/framing';
 import { parseAccessRules, type AccessRules } from '../net/access';
 import { readFileSync } from 'node:fs';
-import { parseAddress, type SocketAddress } from '../net/address';
+import { isInherited, parseAddress, parseInherited, type NamedAddress, type SocketAddress } from '../net/address';
+import { inspectInherited, type InheritedRole } from '../net/inherited';
 import type { ServerSpec } from '../net/server';
 import { cannotCreate, parseMode } from '../net/socketfile';
 import { Reporter } from '../report/reporter';
@@ -31,7 +32,8 @@ export const globalOptions = {
     alias: 't',
     // `auto` only where a command adds it (connect, for -z: cli/registry); typed as a string, so that a command may compare it with 'auto'.
     choices: ['stream', 'dgram', 'seqpacket'] as string[],
-    default: 'stream',
+    // No default here: with fd:N and sd: an unset -t takes the inherited socket's type (socketTypeFor); stream otherwise (concreteType).
+    defaultDescription: 'stream; with fd:N or sd:, the socket\'s own',
     describe: 'socket type',
     global: true,
     requiresArg: true,
@@ -160,8 +162,9 @@ export function seconds(name: string, v: unknown, positive = false): number {
   return n;
 }
 
-/** Returns the socket type of --type; throws UsageError for `auto` where the command cannot detect it. */
-export function concreteType(type: string, where: string): SocketType {
+/** Returns the socket type of --type (stream when not given); throws UsageError for `auto` where the command cannot detect it. */
+export function concreteType(type: string | undefined, where: string): SocketType {
+  if (type === undefined) return 'stream';
   if (type === 'stream' || type === 'dgram' || type === 'seqpacket') return type;
   throw new UsageError(`--type ${type} is not available for ${where}`, '--type auto works with connect -z; give -t stream, dgram or seqpacket');
 }
@@ -220,9 +223,14 @@ export function serverSpecOf(argv: AccessArgv & { address: string; mode?: string
   const backlog = wholeNumber('backlog', argv.backlog ?? DEFAULTS.backlog, 1, 1 << 20);
   let address: SocketAddress;
   try {
-    address = addressOf(argv.address);
+    address = inheritableAddressOf(argv.address);
   } catch (err) {
     throw cannotCreate(err, name, argv.address); // a long path's directory missing: 73, as bind would say
+  }
+  if (isInherited(address)) {
+    const hint = 'an inherited socket is used as it was made';
+    if (mode !== undefined) throw new UsageError(`--mode does not apply to ${argv.address}: usock does not create its file`, hint);
+    if (argv.backlog !== undefined) throw new UsageError(`--backlog does not apply to ${argv.address}: the socket listens already`, hint);
   }
   if (address.kind === 'abstract' && mode !== undefined) {
     throw new UsageError(`--mode does not apply to the abstract address ${argv.address}: it has no file and no permissions`, 'use --allow-uid, --allow-user, --allow-gid or --allow-group to limit who may connect');
@@ -278,7 +286,31 @@ export function exactArg(text: string): string | Buffer {
   'give such names through a UTF-8 path, e.g. a symbolic link to the directory');
 }
 
-/** Returns the address an argument names, byte for byte (see exactArg). Throws as parseAddress does; the caller releases it. */
-export function addressOf(text: string): SocketAddress {
+/**
+ * Returns the path or abstract name an argument names, byte for byte (see exactArg). Throws as
+ * parseAddress does, and UsageError (64) for fd:N and sd: (they serve, or connect: see
+ * inheritableAddressOf). The caller releases it.
+ */
+export function addressOf(text: string): NamedAddress {
+  const address = inheritableAddressOf(text);
+  if (isInherited(address)) {
+    throw new UsageError(`${text}: an inherited socket does not apply here: give a path or @name`, 'fd:N and sd: serve listen, echo-server, tap\'s LISTEN and --listen; connect takes fd:N');
+  }
+  return address;
+}
+
+/** Returns the address an argument names, byte for byte (see exactArg): a path, @name, or an inherited socket (fd:N, sd:NAME, sd:). Throws as parseAddress does; the caller releases it. */
+export function inheritableAddressOf(text: string): SocketAddress {
   return parseAddress(exactArg(text));
+}
+
+/**
+ * Returns the socket type of a command on addressText: with fd:N or sd:, the inherited socket's own
+ * (checked for role as net/inherited says; a different -t given is a UsageError); otherwise -t,
+ * stream when not given. Throws UsageError (64), SysError.
+ */
+export function socketTypeFor(argv: { type?: string }, addressText: string | undefined, where: string, role: InheritedRole): SocketType {
+  const inherited = addressText === undefined ? null : parseInherited(addressText);
+  if (!inherited) return concreteType(argv.type, where);
+  return inspectInherited(inherited, role, argv.type === undefined ? undefined : concreteType(argv.type, where)).type;
 }

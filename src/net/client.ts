@@ -5,7 +5,7 @@ import { describeErrno, hasCode, SysError } from '../sys/errors';
 import { closeQuietly, WOULD_BLOCK } from '../sys/fd';
 import { bind, connect, socket, type SocketType } from '../sys/socket';
 import { encodeAutobindAddress } from '../sys/sockaddr';
-import type { SocketAddress } from './address';
+import type { NamedAddress } from './address';
 import { kindOf } from './pathwalk';
 import { readUnixSockets } from './procnet';
 import { bindSocketFile, type BoundSocket } from './socketfile';
@@ -39,9 +39,9 @@ export interface ClientSocket {
  * SysError/UsockError; closes what it opened on failure. The caller releases address.
  */
 export async function connectTo(
-  address: SocketAddress,
+  address: NamedAddress,
   type: SocketType,
-  bindTo?: SocketAddress,
+  bindTo?: NamedAddress,
   patience: ConnectPatience = {},
 ): Promise<ClientSocket> {
   const client = bindClient(type, bindTo);
@@ -60,7 +60,7 @@ export async function connectTo(
  * file guarded as a server's, a stale one replaced, and removed when closed), else for dgram autobound
  * so that replies can arrive, else unbound. Throws SysError/UsockError; closes what it opened on failure.
  */
-export function bindClient(type: SocketType, bindTo?: SocketAddress): ClientSocket {
+export function bindClient(type: SocketType, bindTo?: NamedAddress): ClientSocket {
   if (bindTo) {
     const bound = bindSocketFile(bindTo, type);
     return { fd: bound.fd, bound };
@@ -84,7 +84,7 @@ export function bindClient(type: SocketType, bindTo?: SocketAddress): ClientSock
  * again too (10 ms up to 1 s). Throws SysError, or UsockError (TEMPFAIL) once patience.seconds pass,
  * naming the last reason.
  */
-async function connectWaiting(fd: number, address: SocketAddress, patience: ConnectPatience): Promise<void> {
+async function connectWaiting(fd: number, address: NamedAddress, patience: ConnectPatience): Promise<void> {
   const deadline = patience.seconds === undefined ? Infinity : Date.now() + patience.seconds * 1000;
   let backlogPause = FIRST_PAUSE_MS;
   let retryPause = FIRST_RETRY_MS;
@@ -115,7 +115,7 @@ async function connectWaiting(fd: number, address: SocketAddress, patience: Conn
  * and neither waiting nor another -t helps. Returns quietly otherwise (a socket, an abstract name, or a
  * path it cannot look at).
  */
-function notASocket(address: SocketAddress): void {
+function notASocket(address: NamedAddress): void {
   const problem = unreachable(address);
   if (problem?.startsWith('not a socket')) throw new UsockError(`connect ${address.text}: ${problem}`, 'UNAVAILABLE');
 }
@@ -125,7 +125,7 @@ function notASocket(address: SocketAddress): void {
  * exist` (a path, symbolic links followed; an abstract name no socket holds in /proc/net/unix) or `not
  * a socket (KIND)`; null when something may be there, or when usock may not look.
  */
-export function unreachable(address: SocketAddress): string | null {
+export function unreachable(address: NamedAddress): string | null {
   if (address.path === undefined) {
     const sockets = readUnixSockets();
     return sockets.length > 0 && !sockets.some((s) => s.address === address.text) ? 'does not exist' : null;
@@ -141,7 +141,7 @@ export function unreachable(address: SocketAddress): string | null {
 }
 
 /** Returns a socket of type connected to address (no --bind), and releases address. Throws as connectTo does. */
-export async function connectAndRelease(address: SocketAddress, type: SocketType, patience: ConnectPatience = {}): Promise<number> {
+export async function connectAndRelease(address: NamedAddress, type: SocketType, patience: ConnectPatience = {}): Promise<number> {
   try {
     return (await connectTo(address, type, undefined, patience)).fd;
   } finally {
@@ -150,7 +150,7 @@ export async function connectAndRelease(address: SocketAddress, type: SocketType
 }
 
 /** Returns the type of the socket at address, trying stream, seqpacket and dgram; throws the first type's error when none connects. */
-export async function detectType(address: SocketAddress, patience: ConnectPatience = {}): Promise<SocketType> {
+export async function detectType(address: NamedAddress, patience: ConnectPatience = {}): Promise<SocketType> {
   let first: unknown;
   for (const type of CONCRETE_TYPES) {
     try {

@@ -5,7 +5,7 @@ import { UsockError, UsageError } from '../errors';
 import { asSysError, describeErrno, hasCode, SysError } from '../sys/errors';
 import { close, closeQuietly } from '../sys/fd';
 import { bind, connect, socket, type SocketType } from '../sys/socket';
-import type { SocketAddress } from './address';
+import type { NamedAddress, SocketAddress } from './address';
 import { findOwners, readUnixSockets } from './procnet';
 import { userById } from '../sys/users';
 
@@ -65,7 +65,7 @@ export function cannotCreate(err: unknown, label: string, text: string): unknown
  * CANTCREAT too (see cannotCreate). Throws UsockError or SysError (each about the path labelled
  * opts.label); closes the socket it made on failure. The caller owns the result.
  */
-export function bindSocketFile(address: SocketAddress, type: SocketType, opts: BindOptions = {}): BoundSocket {
+export function bindSocketFile(address: NamedAddress, type: SocketType, opts: BindOptions = {}): BoundSocket {
   const label = opts.label ?? 'bind';
   if (address.path !== undefined) {
     try {
@@ -188,7 +188,7 @@ export function isSameFile(path: string | Buffer, id: { dev: number; ino: number
  * (bindSocketFile puts those in usock's form). Returns quietly when nothing is there, or a directory on the
  * way is missing (bind says so).
  */
-function clearStaleSocket(address: SocketAddress, type: SocketType, opts: BindOptions): void {
+function clearStaleSocket(address: NamedAddress, type: SocketType, opts: BindOptions): void {
   const path = address.path!;
   let st;
   try {
@@ -223,7 +223,7 @@ function clearStaleSocket(address: SocketAddress, type: SocketType, opts: BindOp
  * usock's own user's, or the directory is not sticky and belongs to that user. In a sticky directory
  * such as /tmp, root would otherwise remove another user's file.
  */
-function refuseOthersStaleSocket(address: SocketAddress, st: { uid: number }): void {
+function refuseOthersStaleSocket(address: NamedAddress, st: { uid: number }): void {
   const euid = process.geteuid?.() ?? -1;
   if (st.uid === euid) return;
   const dir = lstatSync(parentOf(address.path!));
@@ -248,7 +248,7 @@ function parentOf(path: string | Buffer): string | Buffer {
 }
 
 /** Returns the exit-73 error for an address a live socket holds, naming its owner where /proc shows it. */
-function addressInUse(address: SocketAddress): UsockError {
+function addressInUse(address: NamedAddress): UsockError {
   const full = typeof address.path === 'string' ? resolve(address.path) : undefined;
   const candidates = readUnixSockets().filter((s) => s.address === address.text || (full !== undefined && s.address === full));
   const owners = findOwners(candidates.map((c) => c.inode));

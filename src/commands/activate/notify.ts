@@ -3,7 +3,7 @@ import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from '../../cli/lifecycle';
-import { parseAddress } from '../../net/address';
+import { parseNamedAddress } from '../../net/address';
 import { DatagramReceiver, type Datagram } from '../../net/datagram';
 import { type BoundSocket, bindSocketFile } from '../../net/socketfile';
 import { describeDescriptor } from '../../proc/fdinfo';
@@ -51,7 +51,7 @@ export function openNotifySocket(o: NotifyOptions): string {
   const path = join(dir, 'notify');
   let server: BoundSocket;
   try {
-    server = bindSocketFile(parseAddress(path), 'dgram', { label: 'notify socket' });
+    server = bindSocketFile(parseNamedAddress(path), 'dgram', { label: 'notify socket' });
   } catch (err) {
     rmdirSync(dir);
     throw err;

@@ -1,11 +1,12 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { addressOf, concreteType, countOf, DEFAULTS, framingFor, rejectOptions, reporterOf, seconds, shutdownDelayMsOf, timeoutOf } from '../../cli/options';
+import { addressOf, countOf, DEFAULTS, framingFor, inheritableAddressOf, rejectOptions, reporterOf, seconds, shutdownDelayMsOf, socketTypeFor, timeoutOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
-import type { SocketAddress } from '../../net/address';
-import { connectTo, detectType, type ConnectPatience } from '../../net/client';
+import { isInherited, parseInherited, type NamedAddress, type SocketAddress } from '../../net/address';
+import { connectTo, detectType, type ClientSocket, type ConnectPatience } from '../../net/client';
+import { adoptInherited } from '../../net/inherited';
 import { credentialsOf } from '../../net/credentials';
 import type { Reporter } from '../../report/reporter';
 import { closeQuietly } from '../../sys/fd';
@@ -27,18 +28,18 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   const type = checkOptions(argv);
   if (argv.as !== undefined && !process.env[RUN_AS_ENV]) return connectAsUser(argv.as, reporter);
   if (process.env[RUN_AS_ENV]) dropToUser(process.env[RUN_AS_ENV]);
-  const address = addressOf(argv.address);
+  const address = inheritableAddressOf(argv.address);
   try {
     const bindTo = argv.bind === undefined ? undefined : addressOf(argv.bind);
     const timeout = timeoutOf(argv);
     const patience: ConnectPatience = argv.retry !== undefined ? { seconds: seconds('retry', argv.retry, true), retry: true } : { seconds: timeout ?? undefined };
-    if (argv.probe) return await probe(address, type, reporter, argv.json, bindTo, patience);
+    if (argv.probe && !isInherited(address)) return await probe(address, type, reporter, argv.json, bindTo, patience);
     const concrete = type as SocketType;
     const framedExec = argv.exec !== undefined && concrete === 'seqpacket' && !argv['exec-socket'];
     const framing = argv.exec === undefined || framedExec ? framingFor(argv, concrete) : null;
     const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
     const count = countOf(argv);
-    const client = await connectTo(address, concrete, bindTo, patience);
+    const client = await connectOrAdopt(address, concrete, bindTo, patience);
     client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     const peer = credentialsOf(client.fd);
     reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
@@ -59,8 +60,15 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   }
 }
 
+/** Returns a socket of type connected to address; for fd:N and sd:, the inherited one, checked and adopted (net/inherited). Throws as connectTo and adoptInherited do. */
+async function connectOrAdopt(address: SocketAddress, type: SocketType, bindTo: NamedAddress | undefined, patience: ConnectPatience): Promise<ClientSocket> {
+  if (!isInherited(address)) return connectTo(address, type, bindTo, patience);
+  return { fd: adoptInherited(address, type, 'connect').fd };
+}
+
 /** Returns the socket type (or 'auto' with -z) after checking that every option given applies. Throws UsageError (64). */
 function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
+  if (parseInherited(argv.address)) rejectOptions(argv, ['probe', 'bind', 'as', 'retry'], `does not apply to ${argv.address}: the socket is connected already`);
   timeoutOf(argv);
   countOf(argv);
   if (argv.retry !== undefined) seconds('retry', argv.retry, true);
@@ -71,7 +79,7 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
       return 'auto';
     }
   }
-  const type = concreteType(argv.type, 'connect without -z');
+  const type = socketTypeFor(argv, argv.address, 'connect without -z', 'connect');
   if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
   if (type === 'stream') rejectOptions(argv, ['count'], 'applies to dgram and seqpacket only (a stream has no messages to count)');
   if (type === 'dgram') rejectOptions(argv, ['no-shutdown', 'shutdown-delay'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
@@ -90,7 +98,7 @@ function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
 }
 
 /** Returns 0 when something accepts at address (printing the type with --type auto), connecting from bindTo when given; throws the connect error otherwise. */
-async function probe(address: SocketAddress, typeArg: SocketType | 'auto', reporter: Reporter, json: boolean | undefined, bindTo: SocketAddress | undefined,
+async function probe(address: NamedAddress, typeArg: SocketType | 'auto', reporter: Reporter, json: boolean | undefined, bindTo: NamedAddress | undefined,
   patience: ConnectPatience): Promise<number> {
   const type: SocketType = typeArg === 'auto' ? await detectType(address, patience) : typeArg;
   if (typeArg !== 'auto') {

@@ -1,5 +1,5 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, socketTypeFor, timeoutOf } from '../../cli/options';
 import { EXIT } from '../../errors';
 import { idleTimer } from '../../io/timer';
 import { openConnection } from '../../io/connection';
@@ -22,7 +22,7 @@ import type { EchoServerArgv } from './index';
  */
 export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'echo-server');
+  const type = socketTypeFor(argv, argv.address, 'echo-server', 'serve');
   const { maxSize } = framingFor(argv, type);
   if (type === 'dgram') rejectOptions(argv, ['timeout'], 'applies to stream and seqpacket only (a dgram echo-server has no connections to close)');
   const timeout = timeoutOf(argv);

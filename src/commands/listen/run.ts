@@ -1,5 +1,5 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { concreteType, countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, shutdownDelayMsOf, timeoutOf, type Framing } from '../../cli/options';
+import { countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, shutdownDelayMsOf, socketTypeFor, timeoutOf, type Framing } from '../../cli/options';
 import { EXIT, UsageError } from '../../errors';
 import { idleTimer } from '../../io/timer';
 import { type Connection, openConnection } from '../../io/connection';
@@ -27,7 +27,7 @@ const EXEC_DRAIN_SECONDS = 1;
  */
 export async function runListen(argv: ListenArgv): Promise<number> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'listen');
+  const type = socketTypeFor(argv, argv.address, 'listen', 'serve');
   if (type === 'dgram') {
     if (argv.exec !== undefined) throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
     rejectOptions(argv, ['keep-open'], 'applies to stream and seqpacket only (a dgram listener receives from every sender anyway)');

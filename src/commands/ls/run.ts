@@ -63,6 +63,9 @@ export async function runLs(argv: LsArgv): Promise<number> {
   const pid = argv.pid === undefined ? null : wholeNumber('pid', argv.pid, 1, 0x7fffffff);
   const type = argv.type ?? null;
   if (type === 'auto') throw new UsageError('ls: --type auto does not apply (it is for connect -z)', 'give -t stream, dgram or seqpacket, or no -t for every type');
+  if (argv.prefix !== undefined && /^(fd|sd):/.test(argv.prefix)) {
+    throw new UsageError(`ls: ${argv.prefix} names an inherited socket, not an address to match`, `for a path that begins so, write ./${argv.prefix}; --pid PID lists a process's sockets`);
+  }
   const prefix = argv.prefix === undefined ? null : prefixBytes(argv.prefix);
   if (prefix !== null && prefix.length === 0) throw new UsageError('ls: an empty PREFIX matches nothing', 'leave PREFIX out to list every socket');
 

@@ -1,6 +1,6 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
-import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { addressOf, countOf, maxConnsOf, rejectOptions, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, socketTypeFor } from '../../cli/options';
 import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
@@ -134,7 +134,7 @@ function wrapText(text: string, width: number): string {
 /** Runs `usock peercred`; returns 0 (with --listen it serves until a signal). Throws UsockError, SysError or UsageError. */
 export async function runPeercred(argv: PeercredArgv): Promise<number> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'peercred');
+  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'peercred', 'serve');
   if (argv.listen) return listenForPeers(argv, type, reporter);
   rejectServerOptions(argv, 'applies only with --listen');
   rejectOptions(argv, ['count'], 'applies only with --listen (records of clients)');

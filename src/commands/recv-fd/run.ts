@@ -1,6 +1,6 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
 import { createReadStream } from 'node:fs';
-import { addressOf, concreteType, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber } from '../../cli/options';
+import { addressOf, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber, socketTypeFor } from '../../cli/options';
 import { deadline } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
@@ -74,7 +74,7 @@ export function assessMessage(msg: ReceivedMessage, maxFds: number): MessageAsse
 /** Runs `usock recv-fd`; returns 0, 74 after MSG_CTRUNC or a descriptor that could not be read, or CMD's status. Throws UsockError (65 without descriptors, 69 when the peer leaves first), UsageError, SysError. */
 export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'recv-fd');
+  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'recv-fd', 'serve');
   const maxFds = wholeNumber('max-fds', argv['max-fds'] ?? DEFAULTS.maxFds, 1, SCM_MAX_FD);
   const command = argv['--'];
   if (command !== undefined && command.length === 0) throw new UsageError('no command after --', 'usage: usock recv-fd ADDRESS -- CMD [ARGS...]');

@@ -1,5 +1,5 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { addressOf, concreteType, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf } from '../../cli/options';
+import { addressOf, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, socketTypeFor } from '../../cli/options';
 import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
@@ -84,7 +84,7 @@ class Parcel {
 /** Runs `usock send-fd`; returns 0 once the message is sent (with --listen, serves until a signal). Throws UsockError, UsageError or SysError. */
 export async function runSendFd(argv: SendFdArgv): Promise<number> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'send-fd');
+  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'send-fd', 'serve');
   const files = (argv.files ?? []).map(String);
   const message = Buffer.from(String(argv.message ?? DEFAULTS.message));
   const count = files.length + (argv.fd?.length ?? 0);

@@ -2,7 +2,7 @@
 import type { Diagnostics } from '../../sys/diagnostics';
 import { idleTimer, type LongTimer } from '../../io/timer';
 import type { AccessRules } from '../../net/access';
-import type { SocketAddress } from '../../net/address';
+import type { NamedAddress } from '../../net/address';
 import { connectTo } from '../../net/client';
 import { DatagramReceiver, senderText, type Datagram } from '../../net/datagram';
 import { processCommand } from '../../net/procnet';
@@ -18,7 +18,7 @@ import { describeFds, type Direction, type Recorder } from './record';
 export interface DgramTapOptions {
   /** The bound dgram socket at LISTEN_ADDRESS (the caller owns it). */
   fd: number;
-  target: SocketAddress;
+  target: NamedAddress;
   rules: AccessRules | null;
   maxSize: number;
   timeout: number | null;

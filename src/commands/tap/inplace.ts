@@ -16,7 +16,7 @@ import { UsageError, UsockError } from '../../errors';
 import { asSysError, hasCode, SysError } from '../../sys/errors';
 import { closeQuietly } from '../../sys/fd';
 import { bind, connect, listen, socket, type SocketType } from '../../sys/socket';
-import { parseAddress, type SocketAddress } from '../../net/address';
+import { parseNamedAddress, type NamedAddress, type SocketAddress } from '../../net/address';
 import { guardSocketFile, isSameFile } from '../../net/socketfile';
 
 /** The mark in the name of a daemon's socket moved aside: `.NAME.usock-tap.PID`. */
@@ -26,7 +26,7 @@ export interface Inplace {
   /** tap's listening (or, for dgram, bound) socket, now at the daemon's path. */
   readonly fd: number;
   /** The daemon's socket where it was moved aside, for tap to connect to. */
-  readonly target: SocketAddress;
+  readonly target: NamedAddress;
   /** The path where the daemon's socket waits while tap runs. */
   readonly aside: string;
   /**
@@ -90,7 +90,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
   const daemonId: Identity = { dev: daemon.dev, ino: daemon.ino };
   const temp = join(dir, `.${name}.usock-tapnew.${process.pid}`);
   const aside = join(dir, `.${name}.${ASIDE_MARK}.${process.pid}`);
-  const tempAddress = parseAddress(temp);
+  const tempAddress = parseNamedAddress(temp);
   const fd = socket(type);
   let tempGuard: { remove: () => void; unregister: () => void } | null = null;
   let ownId: Identity;
@@ -140,7 +140,7 @@ export function takeOver(address: SocketAddress, type: SocketType, backlog: numb
   }
   tempGuard.unregister();
   const ownGuard = guardSocketFile(path, ownId);
-  const target = parseAddress(aside);
+  const target = parseNamedAddress(aside);
   let restored = false;
   return {
     fd,
@@ -231,7 +231,7 @@ function refuseLeftover(dir: string, name: string, path: string): void {
 }
 
 /** Throws UsockError unless a server of `type` accepts connections at address: CANTCREAT when nothing listens or the type differs, NOPERM when connecting is not allowed. */
-function probeLive(address: SocketAddress, type: SocketType): void {
+function probeLive(address: NamedAddress, type: SocketType): void {
   const probe = socket(type);
   try {
     connect(probe, address.sockaddr, address.text);

@@ -1,5 +1,5 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
-import { addressOf, concreteType, countOf, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber } from '../../cli/options';
+import { addressOf, countOf, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, socketTypeFor, timeoutOf, wholeNumber } from '../../cli/options';
 import { fstatSync } from 'node:fs';
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
@@ -15,7 +15,7 @@ import { ReceiveArea, STREAM_CHUNK } from '../../io/receive';
 import { setSocketBuffers } from '../../io/socket-buffers';
 import { FdWriter, type ByteWriter } from '../../io/writer';
 import { acceptLoop, type AcceptLoop } from '../../net/accept';
-import type { SocketAddress } from '../../net/address';
+import type { NamedAddress } from '../../net/address';
 import { connectTo, unreachable } from '../../net/client';
 import { takeOver, type Inplace } from './inplace';
 import { openServer } from '../../net/server';
@@ -50,7 +50,7 @@ const INPLACE_GRACE_MS = 1000;
  */
 export async function runTap(argv: TapArgv): Promise<Status> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'tap');
+  const type = socketTypeFor(argv, argv.listen ?? argv.inplace, 'tap', 'serve');
   const timeout = timeoutOf(argv);
   const count = countOf(argv);
   const maxConns = maxConnsOf(argv, false);
@@ -71,7 +71,7 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   onCleanup(() => recorder.formatPending()); // runs before the drains above (newest first)
   let inplace: Inplace | null = null;
   let server: { fd: number };
-  let target: SocketAddress;
+  let target: NamedAddress;
   if (argv.inplace !== undefined) {
     inplace = takeOver(spec.address, type, spec.backlog);
     server = inplace;
@@ -196,7 +196,7 @@ function fileWriter(option: string, path: string, how: number, ring?: Buffer): B
 interface TapConnection {
   conn: number;
   clientFd: number;
-  target: SocketAddress;
+  target: NamedAddress;
   type: SocketType;
   timeout: number | null;
   recorder: Recorder;

@@ -69,7 +69,7 @@ export async function runWhoCan(argv: WhoCanArgv): Promise<number> {
       const target = address.kind === 'abstract' || argv.address.startsWith('/') ? argv.address : `./${argv.address}`;
       for (const row of rows) {
         row.tried = row.user !== null;
-        row.outcome = row.user ? await tryConnecting(row.user.name, target, argv.type, reporter) : null;
+        row.outcome = row.user ? await tryConnecting(row.user.name, target, argv.type ?? 'stream', reporter) : null;
         row.differs = row.outcome !== null && outcomeDiffers(row.verdict.allowed, row.outcome);
       }
     }

@@ -46,7 +46,9 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
+export const SO_ACCEPTCONN = 30;
 export const SO_PEERSEC = 31;
+export const SO_DOMAIN = 39;
 export const SO_PEERGROUPS = 59;
 /** The flag of a listening socket in /proc/net/unix (__SO_ACCEPTCON, linux/net.h). */
 export const SO_ACCEPTCON = 0x10000;
