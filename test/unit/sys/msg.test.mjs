@@ -13,7 +13,17 @@ import { assessMessage } from '../../../src/commands/recv-fd/run.ts';
 import { EXIT } from '../../../src/errors.ts';
 import { tmpDir, openFds, fdsPointingAt } from '../../helpers.mjs';
 
+/** @type {import('../../../src/sys/socket.ts').SocketType[]} */
 const TYPES = ['stream', 'seqpacket', 'dgram'];
+
+/** @type {import('../../../src/sys/socket.ts').SocketType[]} */
+const MESSAGE_TYPES = ['seqpacket', 'dgram'];
+
+/** Returns the message receiveMessage returned; throws where it found none (WOULD_BLOCK). */
+function received(m) {
+  if (m === WOULD_BLOCK) throw new Error('no message was queued');
+  return m;
+}
 
 function closeAll(fds) {
   for (const fd of fds) closeQuietly(fd);
@@ -28,7 +38,7 @@ for (const type of TYPES) {
     const f = fs.openSync(file, 'r');
     t.teardown(() => closeAll([a, b, f]));
     t.is(sendWithDescriptors(a, Buffer.from('hello'), [f, f]), 5);
-    const m = receiveMessage(b, 100, 64);
+    const m = received(receiveMessage(b, 100, 64));
     t.not(m, WOULD_BLOCK);
     t.is(m.data.toString(), 'hello');
     t.is(m.length, 5);
@@ -50,10 +60,10 @@ for (const type of TYPES) {
 }
 
 test('seqpacket and dgram: a message longer than maxData is cut, with its real length and truncated set', (t) => {
-  for (const type of ['seqpacket', 'dgram']) {
+  for (const type of MESSAGE_TYPES) {
     const [a, b] = socketpair(type);
     sendWithDescriptors(a, Buffer.from('0123456789'), [0]);
-    const m = receiveMessage(b, 4, 8);
+    const m = received(receiveMessage(b, 4, 8));
     t.is(m.length, 10, type);
     t.is(m.data.toString(), '0123', type);
     t.true(m.truncated, type);
@@ -62,10 +72,10 @@ test('seqpacket and dgram: a message longer than maxData is cut, with its real l
 });
 
 test('an empty message with descriptors passes over seqpacket and dgram (not over stream)', (t) => {
-  for (const type of ['seqpacket', 'dgram']) {
+  for (const type of MESSAGE_TYPES) {
     const [a, b] = socketpair(type);
     sendWithDescriptors(a, Buffer.alloc(0), [0, 1]);
-    const m = receiveMessage(b, 10, 8);
+    const m = received(receiveMessage(b, 10, 8));
     t.is(m.length, 0, type);
     t.is(m.fds.length, 2, type);
     closeAll([a, b, ...m.fds]);
@@ -82,7 +92,7 @@ test('descriptors beyond maxFds are closed at once and counted; none is left ope
   const before = fdsPointingAt(file);
   t.is(before, 1);
   sendWithDescriptors(a, Buffer.from('x'), Array(253).fill(f));
-  const m = receiveMessage(b, 10, 64);
+  const m = received(receiveMessage(b, 10, 64));
   t.false(m.controlTruncated);
   t.is(m.fds.length, 64);
   t.is(m.extraClosed, 253 - 64);
@@ -100,7 +110,7 @@ test('MSG_CTRUNC: a control buffer too small for the message is reported; the ke
   t.teardown(() => closeAll([a, b, f]));
   sendWithDescriptors(a, Buffer.from('x'), Array(40).fill(f));
   // Room for one descriptor (plus the ucred slot, which an SO_PASSCRED-less socket leaves to SCM_RIGHTS).
-  const m = receiveMessage(b, 10, 1, 1);
+  const m = received(receiveMessage(b, 10, 1, 1));
   t.true(m.controlTruncated);
   t.is(m.fds.length, 1);
   t.is(fdsPointingAt(file), 2, 'the one kept; the kernel closed the descriptors that did not fit, usock the extras');
@@ -118,8 +128,8 @@ test("dgram: receiveMessage reports the sender's SCM_CREDENTIALS (SO_PASSCRED)",
   t.teardown(() => closeAll([a, b]));
   passCredentials(b);
   sendWithDescriptors(a, Buffer.from('c'), []);
-  const m = receiveMessage(b, 10, 0);
-  t.deepEqual(m.cred, { pid: process.pid, uid: process.getuid(), gid: process.getgid() });
+  const m = received(receiveMessage(b, 10, 0));
+  t.deepEqual(m.cred, { pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
   t.deepEqual(m.fds, []);
 });
 
@@ -128,7 +138,7 @@ test('receiveMessage(fd, 0, 0): no data buffer and no descriptors kept, as peerc
   t.teardown(() => closeAll([a, b]));
   const before = openFds().length;
   sendWithDescriptors(a, Buffer.from('abc'), [0, 1, 2]);
-  const m = receiveMessage(b, 0, 0);
+  const m = received(receiveMessage(b, 0, 0));
   t.is(m.length, 3);
   t.is(m.data.length, 0);
   t.true(m.truncated);
