@@ -22,6 +22,7 @@ import {
   USOCK,
   waitListening,
 } from '../helpers.mjs';
+import { HAS_REDIS, startRedis } from '../daemons.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -274,6 +275,52 @@ test('echo-server sd:NAME picks the socket of that name among several (LISTEN_FD
   e.kill('SIGTERM');
   await e.exited;
 });
+
+// ---- under usock activate: its hand-over is what usock's sd: reads ---------------------------------------------
+
+test('usock activate app.sock -- usock echo-server sd:: the first client starts the echo-server, which answers it and later ones', async (t) => {
+  const sock = path.join(tmpDir(t), 'app.sock');
+  const a = usock(['activate', sock, '--', process.execPath, USOCK, 'echo-server', '-v', 'sd:'], { t });
+  a.end();
+  await waitListening(sock);
+  await assertEchoes(t, sock, 'stream');
+  t.regex(a.errText(), /echo-server: listening on sd: \(.*app\.sock, stream, inherited\)/);
+  await assertEchoes(t, sock, 'stream');
+  a.kill('SIGTERM');
+  await a.exited;
+});
+
+test("usock activate -t seqpacket x.sock -- usock echo-server sd:x.sock: the name activate gives, and the socket's type without -t", async (t) => {
+  const sock = path.join(tmpDir(t), 'x.sock');
+  const a = usock(['activate', '-t', 'seqpacket', sock, '--', process.execPath, USOCK, 'echo-server', 'sd:x.sock'], { t });
+  a.end();
+  await waitListening(sock, 'seqpacket');
+  await assertEchoes(t, sock, 'seqpacket');
+  a.kill('SIGTERM');
+  await a.exited;
+});
+
+(HAS_REDIS ? test : test.skip)(
+  `tap sd: in front of redis-server under usock activate: PING answered through it and recorded${HAS_REDIS ? '' : ' [skipped: redis-server is not installed]'}`,
+  async (t) => {
+    const redis = await startRedis(t);
+    const sock = path.join(tmpDir(t), 'tap.sock');
+    const a = usock(['activate', sock, '--', process.execPath, USOCK, 'tap', 'sd:', redis], { t });
+    a.end();
+    await waitListening(sock);
+    const c = await runPython(
+      py('s = connect_retry(socket.SOCK_STREAM, sys.argv[1]); s.sendall(b"PING\\r\\n"); s.settimeout(60); print(s.recv(100))'),
+      [sock],
+      { t },
+    );
+    t.is(c.code, 0, show(c));
+    t.is(c.stdout.toString().trim(), "b'+PONG\\r\\n'");
+    await a.waitStderr('+PONG');
+    t.regex(a.errText(), /PING/);
+    a.kill('SIGTERM');
+    await a.exited;
+  },
+);
 
 // ---- refusals: each a usage error (64) in one line -------------------------------------------------------------
 
