@@ -215,6 +215,36 @@ test('peercred --listen fd:3 reports the client of an inherited socket', async (
   t.is(JSON.parse(r.stdout.toString().trim().split('\n')[0]).pid, Number(c.stdout.toString().trim()));
 });
 
+test('send-fd --listen fd:3 and recv-fd --listen fd:3 serve on inherited sockets of their own type (seqpacket, dgram)', async (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'f');
+  fs.writeFileSync(file, 'from a file');
+  const s1 = path.join(dir, 's1');
+  const server = launch(t, { fds: [served('seqpacket', s1)] }, ['send-fd', '--listen', 'fd:3', file]);
+  server.end();
+  await waitListening(s1, 'seqpacket');
+  const got = usock(['recv-fd', '-t', 'seqpacket', s1], { t });
+  got.end();
+  const r1 = await got.exited;
+  t.is(r1.code, 0, show(r1));
+  t.is(r1.stdout.toString(), 'from a file');
+  server.kill('SIGTERM');
+  await server.exited;
+  t.true(fs.lstatSync(s1).isSocket());
+
+  const s2 = path.join(dir, 's2');
+  const rx = launch(t, { fds: [served('dgram', s2)] }, ['recv-fd', '--listen', 'fd:3']);
+  rx.end();
+  await waitListening(s2, 'dgram');
+  const sent = usock(['send-fd', '-t', 'dgram', s2, file], { t });
+  sent.end();
+  t.is((await sent.exited).code, 0);
+  const r2 = await rx.exited;
+  t.is(r2.code, 0, show(r2));
+  t.is(r2.stdout.toString(), 'from a file');
+  t.true(fs.lstatSync(s2).isSocket());
+});
+
 for (const type of TYPES) {
   test(`connect fd:3 relays stdio over an inherited connected ${type} socket (its own type)`, async (t) => {
     const target = path.join(tmpDir(t), 'echo.sock');
