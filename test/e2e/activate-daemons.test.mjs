@@ -1,9 +1,9 @@
-// usock activate with real daemons that implement socket activation, from Debian's packages: dbus-daemon (--address=systemd:) answering dbus-send through the activated socket, and gunicorn serving HTTP on it; both report READY=1.
+// usock activate with real daemons that implement socket activation, from Debian's packages: dbus-daemon (--address=systemd:) answering dbus-send through the activated socket, and gunicorn serving HTTP on it (also behind an activated `tap sd:`); both report READY=1.
 import ava from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hasCommand, show, tmpDir, waitListening } from '../helpers.mjs';
+import { endedBy, hasCommand, show, tmpDir, USOCK, waitListening } from '../helpers.mjs';
 import { childrenOf, records, usockActivate } from './activate-helpers.mjs';
 
 const test = ava.serial;
@@ -92,5 +92,38 @@ def app(environ, start_response):
     const end = await u.exited;
     t.is(end.code, 0, show(end));
     t.false(fs.existsSync(sock));
+  },
+);
+
+(HAS_GUNICORN ? test : test.skip)(
+  "tap sd: in front of gunicorn, both activated: the first request starts tap, tap's connection starts gunicorn, tap records both ways",
+  async (t) => {
+    const dir = tmpDir(t);
+    fs.writeFileSync(
+      path.join(dir, 'app.py'),
+      `def app(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello through tap\\n']
+`,
+    );
+    const real = path.join(dir, 'real.sock');
+    const front = path.join(dir, 'front.sock');
+    const daemonSide = usockActivate(['activate', real, '--', 'gunicorn', '--chdir', dir, '--workers', '1', 'app:app'], { t });
+    const tapSide = usockActivate(['activate', front, '--', USOCK, 'tap', 'sd:', real], { t });
+    await waitListening(real);
+    await waitListening(front);
+    const r = run('curl', ['-sS', '--max-time', '60', '--unix-socket', front, 'http://localhost/through']);
+    t.is(r.status, 0, JSON.stringify(r));
+    t.is(r.stdout, 'hello through tap\n');
+    // tap's records go to its stderr (usock activate's, which CMD inherits)
+    await tapSide.waitStderr('hello through tap');
+    t.regex(tapSide.errText(), /> \d+: GET \/through HTTP\/1\.1\\r\\n/, 'tap recorded the request');
+    t.regex(tapSide.errText(), /< \d+: HTTP\/1\.1 200 OK/, 'and the reply');
+    await daemonSide.waitStderr((s) => /notify from pid \d+ after \S+ s: READY=1/.test(s));
+    for (const side of [tapSide, daemonSide]) side.kill('SIGTERM');
+    t.true(endedBy(await tapSide.exited, 'SIGTERM'));
+    t.is((await daemonSide.exited).code, 0);
+    t.false(fs.existsSync(front));
+    t.false(fs.existsSync(real));
   },
 );
