@@ -27,20 +27,32 @@ function binDir(t) {
   return dir;
 }
 
-test("the README's activate example runs as written: the daemon starts at the first client and answers it", async (t) => {
-  const block = shBlock('### Start a daemon on demand: activate');
-  const [script, expected] = [block.replace(/\nHELLO\n$/, '\n'), 'HELLO\n'];
-  t.not(script, block, 'the block ends with the output HELLO');
+/**
+ * Runs the sh block under heading as written, less the output lines it shows (`output`, which must be there), its
+ * /tmp/app.sock moved into a temporary directory, with usock on PATH; returns the result and that socket's path.
+ */
+async function runBlock(t, heading, output) {
+  const block = shBlock(heading);
+  const script = block.replace(`\n${output}`, '\n');
+  t.not(script, block, `the block shows the output ${JSON.stringify(output)}`);
   const sock = path.join(tmpDir(t), 'app.sock');
   // A failed command ends the script; what it left running in the background goes with it.
   const wrapped = `trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n${script.replaceAll('/tmp/app.sock', sock)}\nwait`;
-  const p = startProcess('bash', ['-e', '-c', wrapped], {
-    t,
-    env: { PATH: `${binDir(t)}:${process.env.PATH}` },
-  });
+  const p = startProcess('bash', ['-e', '-c', wrapped], { t, env: { PATH: `${binDir(t)}:${process.env.PATH}` } });
   p.end();
-  const r = await p.exited;
+  return { r: await p.exited, sock };
+}
+
+test("the README's activate example runs as written: the daemon starts at the first client and answers it", async (t) => {
+  const { r, sock } = await runBlock(t, '### Start a daemon on demand: activate', 'HELLO\n');
   t.is(r.code, 0, show(r));
-  t.is(r.stdout.toString(), expected);
+  t.is(r.stdout.toString(), 'HELLO\n');
   t.false(fs.existsSync(sock), 'activate removed its socket file when the daemon exited');
+});
+
+test("the README's inherited-socket example runs as written: echo-server serves the socket activate hands over (sd:)", async (t) => {
+  const { r, sock } = await runBlock(t, '#### Inherited sockets: fd:N and sd:', 'hi\n');
+  t.is(r.code, 0, show(r));
+  t.is(r.stdout.toString(), 'hi\n');
+  t.false(fs.existsSync(sock), 'activate removed its socket file when echo-server died of SIGTERM');
 });
