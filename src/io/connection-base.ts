@@ -276,6 +276,7 @@ export abstract class Connection implements Outlet {
     const sink = this.sink;
     try {
       for (let i = 0; i < READS_PER_TURN; i++) {
+        if (this.closed) return; // the sink finished it (an echo whose peer left)
         if (sink.full) return this.pauseForSink();
         if (!this.receiveOnce()) break;
       }
