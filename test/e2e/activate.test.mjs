@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   abstractName,
+  USOCK,
   endedBy,
   longDir,
   py,
@@ -217,5 +218,20 @@ test('a daemon that exits: usock exits with its status and removes the socket fi
   const sock = path.join(dir, 'exit.sock');
   const r = await runUsock(['activate', '--now', sock, '--', ...daemon('exit', 5)], { t });
   t.is(r.code, 5, show(r));
+  t.false(fs.existsSync(sock));
+});
+
+test('a socket passed on: usock activate sd:NAME under another activate hands it to the daemon with its name', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'outer.sock');
+  const u = usockActivate(['activate', '--fdname', 'web', sock, '--', USOCK, 'activate', 'sd:web', '--', ...daemon('serve')], { t });
+  await waitListening(sock);
+  const reply = await request(t, sock, 'passed on');
+  const info = daemonInfo(u.text());
+  t.deepEqual(info.names, ['web']);
+  t.is(reply, `web ${info.pid} passed on`, 'the daemon, two activations down, answers the first client');
+  u.kill('SIGTERM');
+  const r = await u.exited;
+  t.is(r.code, 7, show(r));
   t.false(fs.existsSync(sock));
 });

@@ -18,9 +18,17 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** The longest name in LISTEN_FDNAMES (systemd's FDNAME_MAX). */
 const FDNAME_MAX = 255;
 
-/** Returns the default LISTEN_FDNAMES name of address: its last component (`@NAME`: NAME), bytes other than letters, digits, `_`, `.`, `-` replaced by `_`. */
+/**
+ * Returns the default LISTEN_FDNAMES name of address: its last component (`@NAME`: NAME; an inherited `sd:NAME`
+ * keeps NAME), bytes other than letters, digits, `_`, `.`, `-` replaced by `_`.
+ */
 export function defaultFdName(address: SocketAddress): string {
-  const text = address.kind === 'abstract' ? address.text.slice(1) : basename(address.text);
+  const text =
+    address.kind === 'abstract'
+      ? address.text.slice(1)
+      : address.kind === 'sd' && address.name !== null
+        ? address.name
+        : basename(address.text);
   const name = Buffer.from(text)
     .toString('latin1')
     .replace(/[^A-Za-z0-9_.-]/g, '_');

@@ -13,6 +13,8 @@ test('defaultFdName: the last component, @NAME as NAME, other bytes as _', (t) =
   t.is(defaultFdName(parseAddress('rel.sock')), 'rel.sock');
   t.is(defaultFdName(parseAddress('@svc/x y:z')), 'svc_x_y_z', 'an abstract name whole, not its last component');
   t.is(defaultFdName(parseAddress('/tmp/caf\u00e9.sock')), 'caf__.sock', 'each byte of a UTF-8 character becomes _');
+  t.is(defaultFdName(parseAddress('sd:web')), 'web', 'a socket passed on from socket activation keeps its name');
+  t.is(defaultFdName(parseAddress('fd:3')), 'fd_3');
 });
 
 test('fdNames: one per address, in order; a wrong count or a name with : or a space is 64', (t) => {
