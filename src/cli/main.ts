@@ -7,7 +7,6 @@ import { colourErrorLines, flushSummaries, loadColours, writeStderr } from '../r
 import { hasCode } from '../sys/errors';
 import { exitCodeFor, errorLines } from './exit';
 import { dieOfSignal, installSignalHandlers, onCleanup, onSignal, runCleanups } from './lifecycle';
-import { globalOptions } from './options';
 import { asksHelpOrVersion, commandNames, makeParser } from './parser';
 import { quickParse } from './quickparse';
 import { commands, type Status } from './registry';
@@ -25,7 +24,7 @@ function expandHelp(args: string[]): string[] {
 function checkHelpTopic(args: string[]): void {
   const topic = args[0];
   if (topic === undefined || topic.startsWith('-') || !asksHelpOrVersion(args)) return;
-  if (!commands.some((c) => c.command.split(' ')[0] === topic)) {
+  if (!commands.some((c) => c.spec.name === topic)) {
     throw new UsageError(`unknown command '${topic}': expected one of ${commandNames()}`, 'see `usock --help`');
   }
 }
@@ -75,12 +74,12 @@ async function main(): Promise<Status> {
   const args = expandHelp(process.argv.slice(2));
   checkHelpTopic(args);
   await loadColours();
-  const quick = quickParse(args, commands, globalOptions);
-  if (quick) return quick.command.run(quick.argv);
+  const quick = quickParse(args, commands);
+  if (quick) return quick.command.start(quick.given);
   const { default: yargs } = await import('yargs');
   let running: Promise<Status> | null = null;
-  const parser = makeParser(yargs, args, await helpWidth(args), (command, argv) => {
-    running = command.run(argv);
+  const parser = makeParser(yargs, args, await helpWidth(args), (command, given) => {
+    running = command.start(given);
   });
   const { result: parsed, text } = await collectingConsole(() => parser.parseAsync());
   if (running) return running;
@@ -102,6 +101,10 @@ onSignal(() => finishStdout(STDOUT_GRACE_MS));
 const interrupted = new Promise<Status>((resolve, reject) => {
   process.on('uncaughtException', reject);
   process.on('unhandledRejection', reject);
-  onStdoutFailure((err) => (hasCode(err, 'EPIPE') ? resolve(EXIT.OK) : reject(Object.assign(new Error(`stdout: ${err.message}`), { code: (err as { code?: string }).code }))));
+  onStdoutFailure((err) =>
+    hasCode(err, 'EPIPE')
+      ? resolve(EXIT.OK)
+      : reject(Object.assign(new Error(`stdout: ${err.message}`), { code: (err as { code?: string }).code })),
+  );
 });
 Promise.race([main(), interrupted]).then(exitWith, failWith);

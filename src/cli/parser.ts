@@ -1,9 +1,11 @@
 // The yargs parser of usock's command line (yargs itself is passed in: main imports it only where the quick parse cannot do).
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors';
-import { globalOptions } from './options';
-import { readBuilder } from './quickparse';
-import { commands, type UsockCommand } from './registry';
+import { globalOptions } from './common-options';
+import { commands } from './registry';
+import { optionsOf, type Command, type GivenArgs } from './settle';
+import { commandLine, kebab } from './spec';
+import { builderOf, givenOf, yargsOption } from './yargs-spec';
 
 declare const __USOCK_VERSION__: string;
 
@@ -14,7 +16,8 @@ declare const __USOCK_VERSION__: string;
  */
 function skipHelpCache(parser: unknown): void {
   const usage = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
-    .getInternalMethods?.().getUsageInstance?.();
+    .getInternalMethods?.()
+    .getUsageInstance?.();
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
@@ -31,7 +34,7 @@ export function asksHelpOrVersion(args: string[], version = false): boolean {
 
 /** Returns the commands' names, comma-separated. */
 export function commandNames(): string {
-  return commands.map((c) => c.command.split(' ')[0]).join(', ');
+  return commands.map((c) => c.spec.name).join(', ');
 }
 
 /** Returns an option name as the user would type it: -w, --timeout. */
@@ -45,13 +48,15 @@ function dashed(name: string): string {
  * ADDRESS instead. Reads the words before any `--`: a known option's value (the next word, when not
  * given with `=`) is skipped, a short group (-zv) is read letter by letter up to one that takes a value.
  */
-export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): string[] {
-  const takesValue = new Map<string, boolean>([['help', false], ['h', false], ['version', false]]);
-  for (const [name, def] of readBuilder(cmd, globalOptions).defs) {
-    const aliases = def.alias === undefined ? [] : [def.alias].flat();
-    for (const n of [name, ...aliases]) takesValue.set(n, def.type !== 'boolean' && def.type !== 'count');
+export function unknownOptions(args: string[], cmd: Command): string[] {
+  const takesValue = new Map<string, boolean>([
+    ['help', false],
+    ['h', false],
+    ['version', false],
+  ]);
+  for (const [key, opt] of optionsOf(cmd.spec)) {
+    for (const n of [kebab(key), opt.short]) if (n) takesValue.set(n, opt.value.takes !== 'flag');
   }
-  const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`); // yargs also reads --maxSize
   const unknown: string[] = [];
   const words = optionArgs(args);
   for (let i = 0; i < words.length; i++) {
@@ -60,7 +65,7 @@ export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): stri
     if (word.startsWith('--')) {
       const eq = word.indexOf('=');
       const name = word.slice(2, eq < 0 ? undefined : eq);
-      const value = takesValue.get(name) ?? takesValue.get(kebab(name));
+      const value = takesValue.get(name) ?? takesValue.get(kebab(name)); // yargs also reads --maxSize
       if (value === undefined) unknown.push(`--${name}`);
       else if (value && eq < 0) i++;
       continue;
@@ -78,15 +83,15 @@ export function unknownOptions(args: string[], cmd: UsockCommand<unknown>): stri
 }
 
 /** Returns the command args name: the first word, or the first command name after global options (`usock -t dgram connect ...`). */
-function commandOf(args: string[]): UsockCommand<unknown> | undefined {
-  const byName = (word: string | undefined) => commands.find((c) => c.command.split(' ')[0] === word);
+function commandOf(args: string[]): Command | undefined {
+  const byName = (word: string | undefined) => commands.find((c) => c.spec.name === word);
   return byName(args[0]) ?? (args[0]?.startsWith('-') ? optionArgs(args).map(byName).find(Boolean) : undefined);
 }
 
 /** Returns yargs's failure message in usock's own words, naming the command (e.g. `connect: missing ADDRESS`). */
 export function usageMessage(msg: string, args: string[]): string {
   const cmd = commandOf(args);
-  const where = cmd ? `${cmd.command.split(' ')[0]}: ` : '';
+  const where = cmd ? `${cmd.spec.name}: ` : '';
   // An unknown option first: whatever else yargs found may only follow from it (`-x ADDR` took ADDR as its value).
   const unknown = cmd ? unknownOptions(args, cmd) : [];
   if (unknown.length) return where + unknown.map((u) => `unknown option ${u}`).join('; ');
@@ -94,17 +99,20 @@ export function usageMessage(msg: string, args: string[]): string {
   if ((m = /^Unknown arguments?: (.*)$/s.exec(msg))) {
     const names = m[1]!.split(', ');
     if (!cmd) return `unknown command '${names[0]}': expected one of ${commandNames()}`;
-    const words = names.map((n) => (args.some((a) => a === dashed(n) || a.startsWith(`${dashed(n)}=`)) ? `unknown option ${dashed(n)}` : `unexpected argument '${n}'`));
+    const words = names.map((n) =>
+      args.some((a) => a === dashed(n) || a.startsWith(`${dashed(n)}=`)) ? `unknown option ${dashed(n)}` : `unexpected argument '${n}'`,
+    );
     return where + words.join('; ');
   }
   if ((m = /^Not enough non-option arguments: got (\d+)/.exec(msg)) && cmd) {
-    const wanted = [...cmd.command.matchAll(/<([^>]+)>/g)].map((x) => x[1]!.toUpperCase());
+    const wanted = [...commandLine(cmd.spec).matchAll(/<([^>]+)>/g)].map((x) => x[1]!.toUpperCase());
     return `${where}missing ${wanted[Number(m[1])] ?? wanted[wanted.length - 1] ?? 'an argument'}`;
   }
   if ((m = /^Not enough arguments following: (\S+)/.exec(msg))) return `${where}${dashed(m[1]!)} needs a value`;
   if ((m = /^Invalid values:\s*Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/s.exec(msg))) {
     const choices = m[3]!.replace(/"/g, '').trim();
-    if (m[1] === 'type' && m[2] === 'auto' && cmd) return `${where}--type auto does not apply (it is for connect -z): expected one of ${choices}`;
+    if (m[1] === 'type' && m[2] === 'auto' && cmd)
+      return `${where}--type auto does not apply (it is for connect -z): expected one of ${choices}`;
     return `bad ${dashed(m[1]!)} '${m[2]}': expected one of ${choices}`;
   }
   if (/^Too many non-option arguments/.test(msg)) return `${where}too many arguments`;
@@ -115,25 +123,39 @@ export function usageMessage(msg: string, args: string[]): string {
  * Returns the yargs parser of args (yargs being the yargs module's default export): usock's commands,
  * whose handler hands onCommand the command and the argv; help text width wide (null: yargs's own).
  */
-export function makeParser(yargs: (args: string[]) => Argv, args: string[], width: number | null,
-  onCommand: (command: UsockCommand<unknown>, argv: unknown) => void): Argv {
+export function makeParser(
+  yargs: (args: string[]) => Argv,
+  args: string[],
+  width: number | null,
+  onCommand: (command: Command, given: GivenArgs) => void,
+): Argv {
   const parser = yargs(args)
     .scriptName('usock')
     .parserConfiguration({ 'populate--': true, 'boolean-negation': false }) // --no-shutdown is an option of its own
     .usage('usock <command> [options]\n\nnetcat/socat for Unix domain sockets')
-    .options(globalOptions)
-    .command(commands.map((cmd) => ({ command: cmd.command, describe: cmd.describe, builder: cmd.builder, handler: (argv: unknown) => onCommand(cmd, argv) })))
+    .options(Object.fromEntries(Object.entries(globalOptions).map(([key, opt]) => [kebab(key), yargsOption(opt, false)]))) // each command gives them again, its own way
+    .command(
+      commands.map((cmd) => ({
+        command: commandLine(cmd.spec),
+        describe: cmd.spec.summary,
+        builder: builderOf(cmd.spec),
+        handler: (argv: Record<string, unknown>) => onCommand(cmd, givenOf(cmd.spec, argv)),
+      })),
+    )
     .demandCommand(1, `no command given: expected one of ${commandNames()}`)
     .recommendCommands()
     .strict()
     .help()
     .alias('help', 'h')
-    .epilogue('Run `usock help COMMAND` for a command\'s options; `man usock` for the whole manual.')
+    .epilogue("Run `usock help COMMAND` for a command's options; `man usock` for the whole manual.")
     .wrap(width)
     .exitProcess(false)
     .fail((msg, err) => {
       const cmd = commandOf(args);
-      throw err ?? new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${cmd ? `help ${cmd.command.split(' ')[0]}` : '--help'}\``);
+      throw (
+        err ??
+        new UsageError(usageMessage(msg.replace(/\s*\n\s*/g, ' '), args), `see \`usock ${cmd ? `help ${cmd.spec.name}` : '--help'}\``)
+      );
     });
   // bin/usock answers a lone --version itself; yargs sets the option up (and looks for a package.json) only where it shows.
   if (asksHelpOrVersion(args, true)) parser.version(__USOCK_VERSION__);

@@ -179,15 +179,15 @@ test('connect -t seqpacket --exec --frame nul: a message holding a newline reach
 });
 
 for (const [args, re] of [
-  [['listen', '--exec', 'cat', '--exec-socket'], /^usock: --exec-socket applies to -t seqpacket only/],
-  [['listen', '-t', 'seqpacket', '--exec-socket'], /^usock: --exec-socket applies with --exec only/],
-  [['listen', '--exec', 'cat', '--frame', 'nul'], /^usock: --frame does not apply with --exec on -t stream/],
-  [['listen', '--exec', 'cat', '--max-size', '10'], /^usock: --max-size does not apply with --exec on -t stream/],
-  [['listen', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--frame', 'nul'], /^usock: --frame does not apply with --exec-socket/],
-  [['connect', '--exec', 'cat', '--exec-socket'], /^usock: --exec-socket applies to -t seqpacket only/],
-  [['connect', '-t', 'seqpacket', '--exec-socket'], /^usock: --exec-socket applies with --exec only/],
-  [['connect', '--exec', 'cat', '--frame', 'nul'], /^usock: --frame does not apply with --exec on -t stream/],
-  [['connect', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--max-size', '10'], /^usock: --max-size does not apply with --exec-socket/],
+  [['listen', '--exec', 'cat', '--exec-socket'], /^usock: listen: --exec-socket does not apply to -t stream/],
+  [['listen', '-t', 'seqpacket', '--exec-socket'], /^usock: listen: --exec-socket does not apply without --exec/],
+  [['listen', '--exec', 'cat', '--frame', 'nul'], /^usock: listen: --frame does not apply to -t stream with --exec/],
+  [['listen', '--exec', 'cat', '--max-size', '10'], /^usock: listen: --max-size does not apply to -t stream with --exec/],
+  [['listen', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--frame', 'nul'], /^usock: listen: --frame does not apply with --exec-socket/],
+  [['connect', '--exec', 'cat', '--exec-socket'], /^usock: connect: --exec-socket does not apply to -t stream/],
+  [['connect', '-t', 'seqpacket', '--exec-socket'], /^usock: connect: --exec-socket does not apply without --exec/],
+  [['connect', '--exec', 'cat', '--frame', 'nul'], /^usock: connect: --frame does not apply to -t stream with --exec/],
+  [['connect', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--max-size', '10'], /^usock: connect: --max-size does not apply with --exec-socket/],
 ]) {
   test(`usock ${args.join(' ')}: a usage error (64)`, async (t) => {
     const r = await runUsock([...args, '@' + abstractName()], { t });

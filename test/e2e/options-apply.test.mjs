@@ -78,7 +78,7 @@ print(json.dumps({'peer': peer}), flush=True)
   t.false(fs.existsSync(me));
   const auto = await runUsock(['connect', '-z', '--type', 'auto', '--bind', me, sock], { input: '', t });
   t.is(auto.code, 64, show(auto));
-  assertCleanError(t, auto.stderr, /--bind does not apply with --type auto/);
+  assertCleanError(t, auto.stderr, /^usock: connect: --bind does not apply with -t auto/);
 });
 
 // A stream server at argv[1] that prints 'accepted' for every client it accepts.

@@ -305,7 +305,7 @@ test('peercred: --allow-* without --listen is a usage error (64), nothing printe
   const r = await runUsock(['peercred', '--allow-uid', '12345', name], { t });
   t.is(r.code, 64, show(r));
   t.is(r.stdout.toString(), '');
-  assertCleanError(t, r.stderr, /--allow-uid applies only with --listen/);
+  assertCleanError(t, r.stderr, /^usock: peercred: --allow-uid does not apply without --listen/);
   srv.end();
 });
 

@@ -201,7 +201,7 @@ test('bad values: -w 0, -w -1, -w abc, -c 0, --count on a stream connect, --retr
     [['connect', '-w', '0', name], /bad --timeout '0'/],
     [['connect', '-w', 'abc', name], /bad --timeout 'abc'/],
     [['connect', '-t', 'seqpacket', '-c', '0', name], /bad --count '0'/],
-    [['connect', '-c', '1', name], /--count applies to dgram and seqpacket only/],
+    [['connect', '-c', '1', name], /connect: --count does not apply to -t stream/],
     [['listen', '--retry', '1', name], /listen: unknown option --retry/],
     [['connect'], /connect: missing ADDRESS/],
     [['connect', '--wait', 'abc', '-t', 'dgram', name], /bad --wait 'abc'/],

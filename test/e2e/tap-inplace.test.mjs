@@ -259,7 +259,7 @@ test('usage: --inplace with LISTEN, neither, only LISTEN, or --mode (64)', async
     [['--inplace', sock, 'a.sock', 'b.sock'], /--inplace PATH replaces LISTEN and TARGET/],
     [[], /tap: missing LISTEN/],
     [['a.sock'], /tap: missing TARGET/],
-    [['--mode', '0600', '--inplace', sock], /--mode does not apply to --inplace/],
+    [['--mode', '0600', '--inplace', sock], /^usock: tap: --mode does not apply with --inplace/],
     [['--inplace', '@abstract'], /needs a socket file's path/],
   ]) {
     const r = await runUsock(['tap', ...args], { t });

@@ -312,7 +312,7 @@ test('usage and start-up errors: --pcap-port 0, x, 65536 or without --pcap (64);
   }
   const without = await runUsock(['tap', '--pcap-port', '80', listen, target]);
   t.is(without.code, 64, show(without));
-  assertCleanError(t, without.stderr, /--pcap-port applies with --pcap only/);
+  assertCleanError(t, without.stderr, /^usock: tap: --pcap-port does not apply without --pcap/);
   const missing = await runUsock(['tap', '--pcap', path.join(dir, 'no/such/x.pcap'), listen, target]);
   t.is(missing.code, 73, show(missing));
   assertCleanError(t, missing.stderr, /^usock: --pcap: open .*no\/such\/x\.pcap: No such file or directory/);

@@ -1,6 +1,6 @@
 // `usock activate`: bind every ADDRESS as listen does, then hand the sockets to CMD as systemd's socket activation does (at the first client, or --now), or start a CMD per connection (--accept, --inetd); readiness reported, signals passed on, CMD's status returned.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { ACCESS_OPTION_NAMES, concreteType, maxConnsOf, rejectOptions, reporterOf, seconds, serverSpecOf } from '../../cli/options';
+import { reporterOf, serverSpecOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { UsageError, UsockError } from '../../errors';
 import { setLongTimeout } from '../../io/timer';
@@ -11,7 +11,7 @@ import type { Reporter } from '../../report/reporter';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly } from '../../sys/fd';
 import { checkCommand, fdNames, makeBlocking, setenvOf, startWithSockets } from './handover';
-import type { ActivateArgv } from './index';
+import type { ActivateSettings } from './index';
 import { openNotifySocket } from './notify';
 
 /** How long a daemon stopped for --ready-timeout has after SIGTERM before it gets SIGKILL. */
@@ -56,47 +56,21 @@ export class Records {
   }
 }
 
-/** Returns the options checked against the mode: --accept and --inetd take the access rules and --max-conns; a daemon started once takes --now, --ready-timeout and --fdname. Throws UsageError. */
-function modeOf(argv: ActivateArgv, type: string): 'accept' | 'inetd' | null {
-  if (argv.accept && argv.inetd)
-    throw new UsageError(
-      '--accept and --inetd cannot be used together',
-      '--accept hands CMD the connection as fd 3, --inetd on its stdin and stdout',
-    );
-  const mode = argv.accept ? 'accept' : argv.inetd ? 'inetd' : null;
-  if (mode === null) {
-    rejectOptions(
-      argv,
-      [...ACCESS_OPTION_NAMES, 'max-conns'],
-      'applies with --accept or --inetd only: without them the daemon accepts its clients itself',
-    );
-    return null;
-  }
-  if (type === 'dgram')
-    throw new UsageError(
-      `--${mode} needs connections: use -t stream or -t seqpacket`,
-      'a dgram socket is handed over whole: leave out --accept and --inetd',
-    );
-  rejectOptions(argv, ['now', 'ready-timeout', 'fdname'], `applies to a daemon started once, not with --${mode} (a CMD per connection)`);
-  return mode;
-}
-
 /**
  * Runs `usock activate`; resolves to CMD's status or the signal it died of (with --accept and --inetd,
  * the signal that ended usock). Throws UsageError, UsockError (127 CMD not found, 126 not runnable, 75
  * --ready-timeout, 73 and 77 binding), SysError.
  */
-export async function runActivate(argv: ActivateArgv): Promise<Status> {
+export async function runActivate(argv: ActivateSettings): Promise<Status> {
   const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'activate');
-  const command = (argv['--'] ?? []).map(String);
+  const { type, maxConns } = argv;
+  const command = argv.rest ?? [];
   if (command.length === 0) throw new UsageError('no command after --', 'usage: usock activate [options] ADDRESS... -- CMD [ARGS...]');
-  const mode = modeOf(argv, type);
-  const readyTimeout = argv['ready-timeout'] === undefined ? null : seconds('ready-timeout', argv['ready-timeout'], true);
-  const maxConns = mode ? maxConnsOf(argv, true) : 0;
+  const mode = argv.accept ? 'accept' : argv.inetd ? 'inetd' : null; // one or neither (the spec)
+  const readyTimeout = argv.readyTimeout ?? null;
   const setenv = setenvOf(argv.setenv);
   const specs = argv.address.map((address) => ({
-    ...serverSpecOf({ ...argv, address: String(address) }, type, reporter, 'activate'),
+    ...serverSpecOf(address, argv, type, reporter, 'activate'),
     limitedBy: mode ? undefined : 'the daemon must check its peers itself',
   }));
   const names = fdNames(
@@ -127,7 +101,7 @@ export async function runActivate(argv: ActivateArgv): Promise<Status> {
     const { servePerConnection } = await import('./per-connection');
     return servePerConnection(servers, { kind: mode, command, env, rules: specs[0]!.rules, maxConns, records, onSignal });
   }
-  return runDaemon(servers, { command, env, names, now: !!argv.now, readyTimeout, records, readiness });
+  return runDaemon(servers, { command, env, names, now: argv.now, readyTimeout, records, readiness });
 }
 
 interface DaemonOptions {

@@ -1,77 +1,32 @@
-// The completion callback's candidates: command names, a command's options (read from its yargs module), option values, socket files and @abstract names.
+// The completion callback's candidates: command names, a command's options and option values (read from its spec), socket files and @abstract names.
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { Argv, Options } from 'yargs';
-import { globalOptions } from '../../cli/options';
-import { commands, type UsockCommand } from '../../cli/registry';
+import { globalOptions } from '../../cli/common-options';
+import { commands } from '../../cli/registry';
+import { optionsOf } from '../../cli/settle';
+import { kebab, type CommandSpec, type OptionSpec, type PositionalSpec } from '../../cli/spec';
+import { flag } from '../../cli/values';
 import { readUnixSockets } from '../../net/procnet';
-import { SHELLS } from './index';
 
-/** An option as completion sees it: its names as typed, whether it takes a value, and its choices. */
+/** An option as completion sees it: its spec and its names as typed. */
 interface OptionInfo {
-  name: string;
+  opt: OptionSpec;
   flags: string[];
-  takesValue: boolean;
-  choices: string[];
-  hidden: boolean;
 }
 
-/** What can follow a command's name: its options and its positionals in order (the last one repeats when variadic). */
-interface CommandSpec {
-  options: OptionInfo[];
-  positionals: string[];
-  variadic: boolean;
+/** Returns the OptionInfo of option key. */
+function optionInfo(key: string, opt: OptionSpec): OptionInfo {
+  return { opt, flags: [`--${kebab(key)}`, ...(opt.short ? [`-${opt.short}`] : [])] };
 }
 
-/** Options whose value is an address (a socket path or @name). */
-const ADDRESS_OPTIONS = new Set(['bind', 'inplace']);
-/** Options whose value is a user or group name. */
-const USER_OPTIONS = new Set(['as', 'allow-user', 'user']);
-const GROUP_OPTIONS = new Set(['allow-group', 'group']);
+/** -h/--help, which every command has, and --version, which usock has alone. */
+const HELP = optionInfo('help', { value: flag(), short: 'h', help: '' });
+const VERSION = optionInfo('version', { value: flag(), help: '' });
 
-/** Returns the OptionInfo of a yargs option definition. */
-function optionInfo(name: string, def: Options): OptionInfo {
-  const aliases = def.alias === undefined ? [] : Array.isArray(def.alias) ? def.alias : [def.alias];
-  return {
-    name,
-    flags: [name, ...aliases].map((n) => (n.length === 1 ? `-${n}` : `--${n}`)),
-    takesValue: def.type !== 'boolean' && def.type !== 'count',
-    choices: (def.choices ?? []).map(String),
-    hidden: def.hidden === true,
-  };
-}
-
-/** Returns the options every command has: the global ones and -h/--help. */
-function commonOptions(): OptionInfo[] {
-  return [
-    ...Object.entries(globalOptions).map(([name, def]) => optionInfo(name, def as Options)),
-    optionInfo('help', { alias: 'h', type: 'boolean' }),
-  ];
-}
-
-/**
- * Returns cmd's options and positionals, read by running its yargs builder on a recorder that keeps
- * .options/.option/.positional calls and ignores the rest (yargs itself is not needed for that).
- */
-function commandSpec(cmd: UsockCommand<unknown>): CommandSpec {
-  const options = commonOptions();
-  const recorder: Argv = new Proxy({} as Argv, {
-    get: (_target, method) => (...args: unknown[]) => {
-      if (method === 'options' && typeof args[0] === 'object' && args[0] !== null) {
-        for (const [name, def] of Object.entries(args[0] as Record<string, Options>)) options.push(optionInfo(name, def));
-      } else if (method === 'option' && typeof args[0] === 'string') {
-        options.push(optionInfo(args[0], (args[1] ?? {}) as Options));
-      } else if (method === 'choices' && typeof args[0] === 'string') {
-        options.find((o) => o.name === args[0])?.choices.push(...[args[1]].flat().map(String)); // added to the option's own, as yargs does
-      }
-      return recorder;
-    },
-  });
-  cmd.builder(recorder);
-  const positionals = [...cmd.command.matchAll(/[<[]([^>\]]+)[>\]]/g)].map((m) => m[1]!);
-  const variadic = positionals.length > 0 && positionals[positionals.length - 1]!.endsWith('..');
-  return { options, positionals: positionals.map((p) => p.replace(/\.\.$/, '')), variadic };
+/** Returns the options of a command (the global ones and -h/--help too). */
+function commandOptions(spec: CommandSpec): OptionInfo[] {
+  return [...optionsOf(spec).map(([key, opt]) => optionInfo(key, opt)), HELP];
 }
 
 /** Returns the option that word names (--name, --name=VALUE, -x), or undefined. */
@@ -83,7 +38,10 @@ function findOption(options: OptionInfo[], word: string): OptionInfo | undefined
 /** Returns the names of the first field of each line of a colon-separated database file (/etc/passwd, /etc/group), [] when unreadable. */
 function databaseNames(file: string): string[] {
   try {
-    return readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')[0]!).filter((n) => n !== '' && !n.startsWith('#'));
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.split(':')[0]!)
+      .filter((n) => n !== '' && !n.startsWith('#'));
   } catch {
     return [];
   }
@@ -128,27 +86,29 @@ export function addressCandidates(cur: string): string[] {
   return [...names].sort();
 }
 
-/** Returns the candidates for the value of option opt. */
-function valueCandidates(opt: OptionInfo | undefined, cur: string): string[] {
-  if (!opt) return [];
-  if (opt.choices.length > 0) return opt.choices.filter((c) => c.startsWith(cur));
-  if (ADDRESS_OPTIONS.has(opt.name)) return addressCandidates(cur);
-  if (USER_OPTIONS.has(opt.name)) return databaseNames('/etc/passwd').filter((n) => n.startsWith(cur));
-  if (GROUP_OPTIONS.has(opt.name)) return databaseNames('/etc/group').filter((n) => n.startsWith(cur));
+/** Returns the candidates for the value of option info. */
+function valueCandidates(info: OptionInfo | undefined, cur: string): string[] {
+  if (!info) return [];
+  const { choices, complete } = info.opt.value;
+  if (choices) return choices.filter((c) => c.startsWith(cur));
+  if (complete === 'address') return addressCandidates(cur);
+  if (complete === 'file') return pathCandidates(cur, 'all');
+  if (complete === 'user') return databaseNames('/etc/passwd').filter((n) => n.startsWith(cur));
+  if (complete === 'group') return databaseNames('/etc/group').filter((n) => n.startsWith(cur));
   return [];
 }
 
-/** Returns the candidates for positional `name` of a command. */
-function positionalCandidates(name: string | undefined, cur: string): string[] {
-  if (name === 'address' || name === 'listen' || name === 'target') return addressCandidates(cur); // tap's two addresses
-  if (name === 'files') return pathCandidates(cur, 'all');
-  if (name === 'shell') return SHELLS.filter((s) => s.startsWith(cur));
+/** Returns the candidates for positional p of a command. */
+function positionalCandidates(p: PositionalSpec | undefined, cur: string): string[] {
+  if (p?.choices) return p.choices.filter((c) => c.startsWith(cur));
+  if (p?.kind === 'address') return addressCandidates(cur);
+  if (p?.kind === 'file') return pathCandidates(cur, 'all');
   return [];
 }
 
 /** Returns the long flags of options (hidden ones left out) that start with cur. */
 function flagCandidates(options: OptionInfo[], cur: string): string[] {
-  return [...new Set(options.filter((o) => !o.hidden).map((o) => o.flags.find((f) => f.startsWith('--')) ?? o.flags[0]!))].filter((f) => f.startsWith(cur));
+  return [...new Set(options.filter((o) => !o.opt.hidden).map((o) => o.flags[0]!))].filter((f) => f.startsWith(cur));
 }
 
 /**
@@ -158,8 +118,8 @@ function flagCandidates(options: OptionInfo[], cur: string): string[] {
  */
 export function completeWords(words: string[]): string[] {
   const cur = words[words.length - 1] ?? '';
-  const names = commands.map((c) => c.command.split(' ')[0]!);
-  let options = [...commonOptions(), optionInfo('version', { type: 'boolean' })];
+  const names = commands.map((c) => c.spec.name);
+  let options = [...Object.entries(globalOptions).map(([key, opt]) => optionInfo(key, opt)), HELP, VERSION];
   let spec: CommandSpec | null = null;
   let help = false;
   let positional = 0;
@@ -174,16 +134,16 @@ export function completeWords(words: string[]): string[] {
       afterDashes = true;
     } else if (w.startsWith('-') && w.length > 1) {
       const opt = findOption(options, w);
-      if (opt?.takesValue && !w.includes('=')) pending = opt;
+      if (opt && opt.opt.value.takes !== 'flag' && !w.includes('=')) pending = opt;
     } else if (!spec && !help) {
       if (w === 'help') {
         help = true;
         continue;
       }
-      const cmd = commands.find((c) => c.command.split(' ')[0] === w);
+      const cmd = commands.find((c) => c.spec.name === w);
       if (!cmd) return [];
-      spec = commandSpec(cmd);
-      options = spec.options;
+      spec = cmd.spec;
+      options = commandOptions(spec);
     } else {
       positional++;
     }
@@ -197,6 +157,7 @@ export function completeWords(words: string[]): string[] {
   if (cur.startsWith('-')) return flagCandidates(options, cur);
   if (help) return positional === 0 ? names.filter((n) => n.startsWith(cur)) : [];
   if (!spec) return [...names, 'help'].filter((n) => n.startsWith(cur));
-  const at = spec.variadic ? Math.min(positional, spec.positionals.length - 1) : positional;
-  return positionalCandidates(spec.positionals[at], cur);
+  const slots = Object.values(spec.positionals);
+  const at = slots.at(-1)?.variadic ? Math.min(positional, slots.length - 1) : positional;
+  return positionalCandidates(slots[at], cur);
 }

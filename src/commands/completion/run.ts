@@ -3,7 +3,7 @@ import { EXIT, UsageError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import type { Status } from '../../cli/registry';
 import { completeWords } from './complete';
-import { SHELLS, type CompletionArgv, type Shell } from './index';
+import { SHELLS, type CompletionSettings, type Shell } from './index';
 // The scripts are bundled as text (scripts/build.mjs); the comments in them say how they work.
 import BASH_SCRIPT from './usock.bash';
 import ZSH_SCRIPT from './_usock.zsh';
@@ -23,9 +23,9 @@ export function completionScript(shell: Shell): string {
 }
 
 /** Prints the script, or with --complete the candidates for argv['--'] one a line; resolves to 0. Throws UsageError for an unknown shell. */
-export async function runCompletion(argv: CompletionArgv): Promise<Status> {
+export async function runCompletion(argv: CompletionSettings): Promise<Status> {
   if (argv.complete) {
-    const found = completeWords((argv['--'] ?? []).map(String));
+    const found = completeWords(argv.rest ?? []);
     if (found.length > 0) await printOut(found.join('\n') + '\n');
     return EXIT.OK;
   }

@@ -1,20 +1,20 @@
 // `usock connect`: relay stdio to a socket, probe an address (-z, --type auto), connect as another user, or run a command on the connection.
 import { deferSignals, onSignal } from '../../cli/lifecycle';
-import { addressOf, countOf, DEFAULTS, framingFor, inheritableAddressOf, rejectOptions, reporterOf, seconds, shutdownDelayMsOf, socketTypeFor, timeoutOf } from '../../cli/options';
+import { addressOf, inheritableAddressOf, reporterOf } from '../../cli/options';
 import type { Status } from '../../cli/registry';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
-import { isInherited, parseInherited, type NamedAddress, type SocketAddress } from '../../net/address';
+import { isInherited, type NamedAddress, type SocketAddress } from '../../net/address';
 import { connectTo, detectType, type ClientSocket, type ConnectPatience } from '../../net/client';
 import { adoptInherited } from '../../net/inherited';
 import { credentialsOf } from '../../net/credentials';
 import type { Reporter } from '../../report/reporter';
 import { closeQuietly } from '../../sys/fd';
-import { type SocketType } from '../../sys/socket';
+import type { SocketType } from '../../sys/socket';
 import { becomeUser } from '../../sys/users';
 import { groupsOf, userById, userByName } from '../../sys/users';
 import { relayConnection } from '../relay';
-import type { ConnectArgv } from './index';
+import type { ConnectSettings } from './index';
 
 /** How long the peer of an --exec command that has ended may go on sending before the connection is closed. */
 const EXEC_DRAIN_SECONDS = 1;
@@ -23,34 +23,43 @@ const EXEC_DRAIN_SECONDS = 1;
 const RUN_AS_ENV = 'USOCK_RUN_AS';
 
 /** Runs `usock connect`; resolves to the exit status (or the signal that ended a `--as` child). Throws UsockError, SysError. */
-export async function runConnect(argv: ConnectArgv): Promise<Status> {
-  const reporter = reporterOf(argv);
-  const type = checkOptions(argv);
-  if (argv.as !== undefined && !process.env[RUN_AS_ENV]) return connectAsUser(argv.as, reporter);
+export async function runConnect(s: ConnectSettings): Promise<Status> {
+  const reporter = reporterOf(s);
+  if (s.as !== undefined && !process.env[RUN_AS_ENV]) return connectAsUser(s.as, reporter);
   if (process.env[RUN_AS_ENV]) dropToUser(process.env[RUN_AS_ENV]);
-  const address = inheritableAddressOf(argv.address);
+  const type = s.type;
+  if (s.probe || type === 'auto') return probeAt(s, type, reporter); // -t auto comes with -z, and -z with a path or @name (the spec)
+  const address = inheritableAddressOf(s.address);
   try {
-    const bindTo = argv.bind === undefined ? undefined : addressOf(argv.bind);
-    const timeout = timeoutOf(argv);
-    const patience: ConnectPatience = argv.retry !== undefined ? { seconds: seconds('retry', argv.retry, true), retry: true } : { seconds: timeout ?? undefined };
-    if (argv.probe && !isInherited(address)) return await probe(address, type, reporter, argv.json, bindTo, patience);
-    const concrete = type as SocketType;
-    const framedExec = argv.exec !== undefined && concrete === 'seqpacket' && !argv['exec-socket'];
-    const framing = argv.exec === undefined || framedExec ? framingFor(argv, concrete) : null;
-    const wait = seconds('wait', argv.wait ?? DEFAULTS.wait);
-    const count = countOf(argv);
-    const client = await connectOrAdopt(address, concrete, bindTo, patience);
+    const bindTo = s.bind === undefined ? undefined : addressOf(s.bind);
+    const framedExec = s.exec !== undefined && type === 'seqpacket' && !s.execSocket;
+    const framing = s.exec === undefined || framedExec ? { frame: s.frame, maxSize: s.maxSize } : null;
+    const client = await connectOrAdopt(address, type, bindTo, patienceOf(s));
     client.bound?.giveAwayDescriptor(); // the relay or the command owns fd; the bound socket keeps its file to remove
     const peer = credentialsOf(client.fd);
-    reporter.info('connected', `connected to ${address.text} (${concrete})`, { address: address.text, type: concrete, peer });
+    reporter.info('connected', `connected to ${address.text} (${type})`, { address: address.text, type, peer });
     try {
-      if (argv.exec !== undefined) {
+      if (s.exec !== undefined) {
         const { execOnce } = await import('../exec'); // child_process only where a command runs
         // Closed once CMD has ended: what it left unread must not turn into a reset.
-        return await execOnce(client.fd, peer, { cmd: argv.exec, framing: framedExec ? framing : null, drainSeconds: EXEC_DRAIN_SECONDS, reporter });
+        return await execOnce(client.fd, peer, {
+          cmd: s.exec,
+          framing: framedExec ? framing : null,
+          drainSeconds: EXEC_DRAIN_SECONDS,
+          reporter,
+        });
       }
       return await relayConnection(client.fd, {
-        ...framing!, type: concrete, reporter, label: `connect ${address.text}`, wait, timeout, count, noShutdown: !!argv['no-shutdown'], shutdownDelayMs: shutdownDelayMsOf(argv),
+        frame: s.frame,
+        maxSize: s.maxSize,
+        type,
+        reporter,
+        label: `connect ${address.text}`,
+        wait: s.wait,
+        timeout: s.timeout ?? null,
+        count: s.count ?? null,
+        noShutdown: s.noShutdown,
+        shutdownDelayMs: Math.round(s.shutdownDelay * 1000),
       });
     } finally {
       client.bound?.close();
@@ -60,53 +69,48 @@ export async function runConnect(argv: ConnectArgv): Promise<Status> {
   }
 }
 
+/** Returns how long connecting may take: --retry (trying again meanwhile), else -w. */
+function patienceOf(s: ConnectSettings): ConnectPatience {
+  return s.retry !== undefined ? { seconds: s.retry, retry: true } : { seconds: s.timeout };
+}
+
+/** Runs `connect -z` (with -t auto: prints the type); resolves to 0 or throws the connect error. Releases what it parses. */
+async function probeAt(s: ConnectSettings, type: SocketType | 'auto', reporter: Reporter): Promise<number> {
+  const address = addressOf(s.address);
+  try {
+    const bindTo = s.bind === undefined ? undefined : addressOf(s.bind);
+    return await probe(address, type, reporter, s.json, bindTo, patienceOf(s));
+  } finally {
+    address.release();
+  }
+}
+
 /** Returns a socket of type connected to address; for fd:N and sd:, the inherited one, checked and adopted (net/inherited). Throws as connectTo and adoptInherited do. */
-async function connectOrAdopt(address: SocketAddress, type: SocketType, bindTo: NamedAddress | undefined, patience: ConnectPatience): Promise<ClientSocket> {
+async function connectOrAdopt(
+  address: SocketAddress,
+  type: SocketType,
+  bindTo: NamedAddress | undefined,
+  patience: ConnectPatience,
+): Promise<ClientSocket> {
   if (!isInherited(address)) return connectTo(address, type, bindTo, patience);
   return { fd: adoptInherited(address, type, 'connect').fd };
 }
 
-/** Returns the socket type (or 'auto' with -z) after checking that every option given applies. Throws UsageError (64). */
-function checkOptions(argv: ConnectArgv): SocketType | 'auto' {
-  if (parseInherited(argv.address)) rejectOptions(argv, ['probe', 'bind', 'as', 'retry'], `does not apply to ${argv.address}: the socket is connected already`);
-  timeoutOf(argv);
-  countOf(argv);
-  if (argv.retry !== undefined) seconds('retry', argv.retry, true);
-  if (argv.probe) {
-    rejectOptions(argv, ['exec', 'exec-socket', 'wait', 'frame', 'max-size', 'count', 'no-shutdown', 'shutdown-delay'], 'does not apply with -z (nothing is sent or received)');
-    if (argv.type === 'auto') {
-      rejectOptions(argv, ['bind'], 'does not apply with --type auto (each type tried would bind it again): give the type');
-      return 'auto';
-    }
-  }
-  const type = socketTypeFor(argv, argv.address, 'connect without -z', 'connect');
-  if (type !== 'dgram') rejectOptions(argv, ['wait'], 'applies to -t dgram only (a stream or seqpacket peer ends with EOF)');
-  if (type === 'stream') rejectOptions(argv, ['count'], 'applies to dgram and seqpacket only (a stream has no messages to count)');
-  if (type === 'dgram') rejectOptions(argv, ['no-shutdown', 'shutdown-delay'], 'applies to stream and seqpacket only (a dgram socket has no write side to shut down)');
-  if (argv['no-shutdown']) rejectOptions(argv, ['shutdown-delay'], 'does not apply with --no-shutdown (the write side is never shut down)');
-  shutdownDelayMsOf(argv);
-  if (argv.exec === undefined) rejectOptions(argv, ['exec-socket'], 'applies with --exec only (on seqpacket: CMD gets the socket instead of relayed lines)');
-  else {
-    if (type !== 'seqpacket') rejectOptions(argv, ['exec-socket'], 'applies to -t seqpacket only (elsewhere CMD gets the socket anyway)');
-    if (type !== 'seqpacket' || argv['exec-socket']) {
-      rejectOptions(argv, ['frame', 'max-size'], `does not apply with ${argv['exec-socket'] ? '--exec-socket' : `--exec on -t ${type}`} (the command reads and writes the socket)`);
-    }
-    rejectOptions(argv, ['wait', 'count', 'no-shutdown', 'shutdown-delay', 'timeout'], 'does not apply with --exec (the command reads and writes the socket)');
-  }
-  if (!argv.probe && (argv.exec === undefined || (type === 'seqpacket' && !argv['exec-socket']))) framingFor(argv, type);
-  return type;
-}
-
 /** Returns 0 when something accepts at address (printing the type with --type auto), connecting from bindTo when given; throws the connect error otherwise. */
-async function probe(address: NamedAddress, typeArg: SocketType | 'auto', reporter: Reporter, json: boolean | undefined, bindTo: NamedAddress | undefined,
-  patience: ConnectPatience): Promise<number> {
+async function probe(
+  address: NamedAddress,
+  typeArg: SocketType | 'auto',
+  reporter: Reporter,
+  json: boolean | undefined,
+  bindTo: NamedAddress | undefined,
+  patience: ConnectPatience,
+): Promise<number> {
   const type: SocketType = typeArg === 'auto' ? await detectType(address, patience) : typeArg;
   if (typeArg !== 'auto') {
     const client = await connectTo(address, type, bindTo, patience);
     if (client.bound) client.bound.close();
     else closeQuietly(client.fd);
-  }
-  else await printOut(json ? JSON.stringify({ address: address.text, type }) + '\n' : `${type}\n`);
+  } else await printOut(json ? JSON.stringify({ address: address.text, type }) + '\n' : `${type}\n`);
   reporter.info('probe', `${address.text}: ${type} socket accepts connections`, { address: address.text, type });
   return EXIT.OK;
 }

@@ -1,5 +1,5 @@
 // `usock echo-server`: every byte (stream), message (seqpacket) or datagram (dgram) goes back to its sender, for any number of clients, until a signal.
-import { countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, socketTypeFor, timeoutOf } from '../../cli/options';
+import { reporterOf, serverSpecOf } from '../../cli/options';
 import { EXIT } from '../../errors';
 import { idleTimer } from '../../io/timer';
 import { openConnection } from '../../io/connection';
@@ -14,21 +14,18 @@ import { hasCode } from '../../sys/errors';
 import { releaseMemory } from '../../sys/memory';
 import { WOULD_BLOCK } from '../../sys/fd';
 import { sendto } from '../../sys/socket';
-import type { EchoServerArgv } from './index';
+import type { EchoServerSettings } from './index';
 
 /**
  * Runs `usock echo-server` until a signal ends the process, or -c N connections (dgram: datagrams) have
  * been served (then 0). With -w, a connection idle that long is closed. Throws UsockError or SysError at start-up.
  */
-export async function runEchoServer(argv: EchoServerArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.address, 'echo-server', 'serve');
-  const { maxSize } = framingFor(argv, type);
-  if (type === 'dgram') rejectOptions(argv, ['timeout'], 'applies to stream and seqpacket only (a dgram echo-server has no connections to close)');
-  const timeout = timeoutOf(argv);
-  const count = countOf(argv);
-  const spec = serverSpecOf(argv, type, reporter, 'echo-server');
-  const maxConns = maxConnsOf(argv, false);
+export async function runEchoServer(s: EchoServerSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type, maxSize, maxConns } = s;
+  const timeout = s.timeout ?? null;
+  const count = s.count ?? null;
+  const spec = serverSpecOf(s.address, s, type, reporter, 'echo-server');
   const server = openServer(spec);
   return new Promise<number>((resolve) => {
     if (type === 'dgram') {

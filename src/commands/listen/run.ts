@@ -1,6 +1,6 @@
 // `usock listen`: bind an address and relay stdio with one peer, with every peer (-k), with datagram senders, or run a command per connection.
-import { countOf, framingFor, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, shutdownDelayMsOf, socketTypeFor, timeoutOf, type Framing } from '../../cli/options';
-import { EXIT, UsageError } from '../../errors';
+import { reporterOf, serverSpecOf, type Framing } from '../../cli/options';
+import { EXIT } from '../../errors';
 import { idleTimer } from '../../io/timer';
 import { type Connection, openConnection } from '../../io/connection';
 import { setSocketBuffers } from '../../io/socket-buffers';
@@ -16,7 +16,7 @@ import type { ExecOptions } from '../exec';
 import { releaseMemory } from '../../sys/memory';
 import { relayConnection } from '../relay';
 import { relayDatagrams } from './dgram';
-import type { ListenArgv } from './index';
+import { MAX_CONNS, type ListenSettings } from './index';
 
 /** How long a connection whose --exec command has ended may go on sending before it is closed (unless -w says otherwise). */
 const EXEC_DRAIN_SECONDS = 1;
@@ -25,34 +25,22 @@ const EXEC_DRAIN_SECONDS = 1;
  * Runs `usock listen`; resolves to the exit status (servers with -k or dgram run until a signal, -c N
  * or, for dgram, -w). Throws UsockError (TEMPFAIL when -w passes without a client), SysError.
  */
-export async function runListen(argv: ListenArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.address, 'listen', 'serve');
-  if (type === 'dgram') {
-    if (argv.exec !== undefined) throw new UsageError('--exec needs connections: use -t stream or -t seqpacket', 'a dgram listener has no connection to give a command');
-    rejectOptions(argv, ['keep-open'], 'applies to stream and seqpacket only (a dgram listener receives from every sender anyway)');
-  }
-  checkExecOptions(argv, type);
-  if (!argv['keep-open']) rejectOptions(argv, ['max-conns'], 'applies with -k only (without it listen serves one connection)');
-  if (type === 'dgram' || argv['keep-open'] || argv.exec !== undefined) {
-    rejectOptions(argv, ['shutdown-delay', 'no-shutdown'], 'applies to the one peer of a stream or seqpacket listen without -k or --exec');
-  }
-  if (argv['no-shutdown']) rejectOptions(argv, ['shutdown-delay'], 'does not apply with --no-shutdown (the write side is never shut down)');
-  const shutdownDelayMs = shutdownDelayMsOf(argv);
-  if (type === 'stream' && !argv['keep-open']) rejectOptions(argv, ['count'], 'applies to dgram and seqpacket, or with -k (connections served): a stream has no messages to count');
-  const maxConns = maxConnsOf(argv, argv.exec !== undefined);
-  const timeout = timeoutOf(argv);
-  const count = countOf(argv);
-  const framedExec = argv.exec !== undefined && type === 'seqpacket' && !argv['exec-socket'];
-  const framing = argv.exec === undefined || framedExec ? framingFor(argv, type) : null;
-  const spec = serverSpecOf(argv, type, reporter, 'listen');
+export async function runListen(s: ListenSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type } = s;
+  const maxConns = s.maxConns ?? (s.exec !== undefined ? MAX_CONNS.exec : MAX_CONNS.relay);
+  const timeout = s.timeout ?? null;
+  const count = s.count ?? null;
+  const framedExec = s.exec !== undefined && type === 'seqpacket' && !s.execSocket;
+  const framing: Framing | null = s.exec === undefined || framedExec ? { frame: s.frame, maxSize: s.maxSize } : null;
+  const spec = serverSpecOf(s.address, s, type, reporter, 'listen');
   const server = openServer(spec);
   try {
     if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules, timeout, count });
-    const exec: ExecOptions | null = argv.exec === undefined ? null
-      : { cmd: argv.exec, framing: framedExec ? framing : null, drainSeconds: timeout ?? EXEC_DRAIN_SECONDS, reporter };
+    const exec: ExecOptions | null = s.exec === undefined ? null
+      : { cmd: s.exec, framing: framedExec ? framing : null, drainSeconds: timeout ?? EXEC_DRAIN_SECONDS, reporter };
     const execModule = exec ? await import('../exec') : null; // child_process only with --exec
-    if (argv['keep-open']) {
+    if (s.keepOpen) {
       return await new Promise<number>((resolve) => {
         const loop = acceptLoop(server.fd, {
           rules: spec.rules,
@@ -80,25 +68,11 @@ export async function runListen(argv: ListenArgv): Promise<number> {
       }
     }
     return await relayConnection(fd, {
-      ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count, noShutdown: !!argv['no-shutdown'], shutdownDelayMs,
+      ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count, noShutdown: s.noShutdown, shutdownDelayMs: Math.round(s.shutdownDelay * 1000),
     });
   } finally {
     server.close();
   }
-}
-
-/**
- * Throws UsageError (64) for options that do not apply to --exec on type: --frame and --max-size apply
- * only where usock relays CMD's lines (seqpacket without --exec-socket), --exec-socket only to seqpacket --exec.
- */
-function checkExecOptions(argv: ListenArgv, type: SocketType): void {
-  if (argv.exec === undefined) {
-    rejectOptions(argv, ['exec-socket'], 'applies with --exec only (on seqpacket: CMD gets the socket instead of relayed lines)');
-    return;
-  }
-  if (type !== 'seqpacket') rejectOptions(argv, ['exec-socket'], 'applies to -t seqpacket only (elsewhere CMD gets the socket anyway)');
-  if (type === 'stream') rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec on -t stream (the command reads and writes the socket)');
-  if (argv['exec-socket']) rejectOptions(argv, ['frame', 'max-size'], 'does not apply with --exec-socket (the command reads and writes the socket)');
 }
 
 let sharedStdin: StdinReader | null = null;

@@ -1,6 +1,6 @@
 // `usock ls`: the Unix sockets of the system from /proc/net/unix, their peers from sock_diag, their holders from /proc/PID/fd.
 import { resolve } from 'node:path';
-import { exactArg, reporterOf, wholeNumber } from '../../cli/options';
+import { exactArg, reporterOf } from '../../cli/options';
 import { EXIT, UsageError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { processCommand, readProcNetUnix, socketHolders, type ProcUnixSocket } from '../../net/procnet';
@@ -8,7 +8,7 @@ import { dumpUnixDiag, type UnixDiagEntry } from '../../net/sockdiag';
 import { headCells, renderTable, terminalWidth } from '../../report/table';
 import { escapeBytes, escapeField } from '../../report/text';
 import { isTerminal } from '../../sys/tty';
-import type { LsArgv } from './index';
+import type { LsSettings } from './index';
 
 /** One socket as ls shows it; null where it is unknown or does not apply. */
 export interface LsRecord {
@@ -58,11 +58,10 @@ function field(r: LsRecord, k: (typeof COLUMNS)[number]): string {
 }
 
 /** Runs `usock ls`; resolves to 0. Throws UsageError (64) for a bad --pid, UsockError when /proc/net/unix cannot be read. */
-export async function runLs(argv: LsArgv): Promise<number> {
+export async function runLs(argv: LsSettings): Promise<number> {
   const reporter = reporterOf(argv);
-  const pid = argv.pid === undefined ? null : wholeNumber('pid', argv.pid, 1, 0x7fffffff);
+  const pid = argv.pid ?? null;
   const type = argv.type ?? null;
-  if (type === 'auto') throw new UsageError('ls: --type auto does not apply (it is for connect -z)', 'give -t stream, dgram or seqpacket, or no -t for every type');
   if (argv.prefix !== undefined && /^(fd|sd):/.test(argv.prefix)) {
     throw new UsageError(`ls: ${argv.prefix} names an inherited socket, not an address to match`, `for a path that begins so, write ./${argv.prefix}; --pid PID lists a process's sockets`);
   }

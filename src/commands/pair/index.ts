@@ -1,18 +1,23 @@
-// yargs module for `usock pair`: its options and help; the work is in ./run.
-import { framingOptions, type ArgvOf } from '../../cli/options';
-import type { UsockCommand } from '../../cli/registry';
+// `usock pair` as data: its two commands, its options and where each applies; the work is in ./run.
+import { framingOptions } from '../../cli/common-options';
+import { command, type SettingsOf } from '../../cli/settle';
+import type { CommandSpec } from '../../cli/spec';
 
-export const pairOptions = { ...framingOptions } as const;
+const USOCK_HOLDS_AN_END = { with: ['cmd2'], why: 'it applies only where usock itself holds the other end' } as const;
 
-export type PairArgv = ArgvOf<typeof pairOptions, { cmd1: string; cmd2?: string }>;
+export const pairSpec = {
+  name: 'pair',
+  summary: "socketpair(): CMD1 on one end, CMD2 (or usock's own stdin/stdout) on the other",
+  positionals: {
+    cmd1: { kind: 'command', required: true, help: 'shell command given one end as its stdin and stdout' },
+    cmd2: { kind: 'command', help: 'shell command given the other end (default: usock copies its stdin/stdout)' },
+  },
+  options: {
+    frame: { ...framingOptions.frame, notWhen: [USOCK_HOLDS_AN_END, ...framingOptions.frame.notWhen] },
+    maxSize: { ...framingOptions.maxSize, notWhen: [USOCK_HOLDS_AN_END, ...framingOptions.maxSize.notWhen] },
+  },
+} as const satisfies CommandSpec;
 
-export const pairCommand: UsockCommand<PairArgv> = {
-  command: 'pair <cmd1> [cmd2]',
-  describe: 'socketpair(): CMD1 on one end, CMD2 (or usock\'s own stdin/stdout) on the other',
-  builder: (y) =>
-    y
-      .positional('cmd1', { type: 'string', describe: 'shell command given one end as its stdin and stdout' })
-      .positional('cmd2', { type: 'string', describe: 'shell command given the other end (default: usock copies its stdin/stdout)' })
-      .options(pairOptions),
-  run: async (argv) => (await import('./run')).runPair(argv),
-};
+export type PairSettings = SettingsOf<typeof pairSpec>;
+
+export const pairCommand = command(pairSpec, async (settings) => (await import('./run')).runPair(settings));

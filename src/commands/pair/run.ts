@@ -1,6 +1,6 @@
 // `usock pair`: a socketpair() whose ends go to one or two `sh -c` commands, or to one command and usock's own stdin/stdout.
 import { onSignal } from '../../cli/lifecycle';
-import { concreteType, framingFor, rejectOptions, reporterOf, type Framing } from '../../cli/options';
+import { reporterOf, type Framing } from '../../cli/options';
 import type { Connection } from '../../io/connection';
 import { start, type Running } from '../../proc/spawn';
 import type { Reporter } from '../../report/reporter';
@@ -8,17 +8,16 @@ import { F_GETFL, F_SETFL, O_NONBLOCK, POLLIN, POLLNVAL } from '../../sys/platfo
 import { closeQuietly, fcntl, pollNow } from '../../sys/fd';
 import { socketpair, type SocketType } from '../../sys/socket';
 import { relayConnection } from '../relay';
-import type { PairArgv } from './index';
+import type { PairSettings } from './index';
 
 /**
  * Runs `usock pair`; returns the first non-zero status of CMD1 then CMD2 (in that order), else the
  * relay's status. Throws UsageError for a bad --type or option, SysError when socketpair fails. Closes both ends.
  */
-export async function runPair(argv: PairArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = concreteType(argv.type, 'pair');
-  if (argv.cmd2 !== undefined) rejectOptions(argv, ['frame', 'max-size'], 'applies only when usock itself holds the other end (no CMD2)');
-  const framing = argv.cmd2 === undefined ? framingFor(argv, type) : null;
+export async function runPair(s: PairSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type } = s;
+  const framing: Framing | null = s.cmd2 === undefined ? { frame: s.frame, maxSize: s.maxSize } : null;
   // Blocking ends, as programs expect of their stdin/stdout; close-on-exec, so that each child gets
   // only its own end (as fd 0 and 1) and an end's EOF is not held up by a copy in the other child.
   const [end1, end2] = socketpair(type, { nonblock: false, cloexec: true });
@@ -39,13 +38,13 @@ export async function runPair(argv: PairArgv): Promise<number> {
   };
   let first: Promise<number>;
   try {
-    first = (await startOn(argv.cmd1, end1, 'CMD1')).status;
+    first = (await startOn(s.cmd1, end1, 'CMD1')).status;
   } catch (err) {
     closeQuietly(end2);
     throw err;
   }
-  if (argv.cmd2 !== undefined) {
-    const second = (await startOn(argv.cmd2, end2, 'CMD2')).status;
+  if (s.cmd2 !== undefined) {
+    const second = (await startOn(s.cmd2, end2, 'CMD2')).status;
     const [s1, s2] = await Promise.all([first, second]);
     return s1 !== 0 ? s1 : s2;
   }

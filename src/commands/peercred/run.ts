@@ -1,6 +1,6 @@
 // `usock peercred`: the credentials of a listening process (SO_PEERCRED), or of each client with --listen (SCM_CREDENTIALS for dgram).
 import { readFileSync, readlinkSync } from 'node:fs';
-import { addressOf, countOf, maxConnsOf, rejectOptions, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, socketTypeFor } from '../../cli/options';
+import { addressOf, reporterOf, serverSpecOf } from '../../cli/options';
 import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
@@ -16,7 +16,7 @@ import { closeQuietly } from '../../sys/fd';
 import { getpeername, peerCredentials, type SocketType, type Ucred } from '../../sys/socket';
 import { isTerminal } from '../../sys/tty';
 import { groupById, userById } from '../../sys/users';
-import type { PeercredArgv } from './index';
+import type { PeercredSettings } from './index';
 
 /** Where a record's pid, uid and gid come from. */
 export type CredentialSource = 'SO_PEERCRED' | 'SCM_CREDENTIALS' | 'proc';
@@ -132,18 +132,16 @@ function wrapText(text: string, width: number): string {
 }
 
 /** Runs `usock peercred`; returns 0 (with --listen it serves until a signal). Throws UsockError, SysError or UsageError. */
-export async function runPeercred(argv: PeercredArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'peercred', 'serve');
-  if (argv.listen) return listenForPeers(argv, type, reporter);
-  rejectServerOptions(argv, 'applies only with --listen');
-  rejectOptions(argv, ['count'], 'applies only with --listen (records of clients)');
-  const timeout = timeoutOf(argv);
-  const address = addressOf(argv.address);
+export async function runPeercred(s: PeercredSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type } = s;
+  if (s.listen) return listenForPeers(s, type, reporter);
+  const timeout = s.timeout ?? null;
+  const address = addressOf(s.address);
   const fd = await deadline(connectAndRelease(address, type, { seconds: timeout ?? undefined }), timeout,
     () => new UsockError(`peercred ${address.text}: timed out after ${timeout} s`, 'TEMPFAIL'));
   try {
-    await new RecordPrinter(argv.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
+    await new RecordPrinter(s.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
     return EXIT.OK;
   } finally {
     closeQuietly(fd);
@@ -191,12 +189,12 @@ function processStatus(pid: number): { uid: number; gid: number; groups: number[
 }
 
 /** Serves `peercred --listen` until a signal: one record per admitted client (stream, seqpacket) or per admitted message (dgram). */
-function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnType<typeof reporterOf>): Promise<number> {
-  const timeout = timeoutOf(argv);
-  const count = countOf(argv);
-  const spec = serverSpecOf(argv, type, reporter, 'peercred');
+function listenForPeers(s: PeercredSettings, type: SocketType, reporter: ReturnType<typeof reporterOf>): Promise<number> {
+  const timeout = s.timeout ?? null;
+  const count = s.count ?? null;
+  const spec = serverSpecOf(s.address, s, type, reporter, 'peercred');
   const server = openServer(spec);
-  const printer = new RecordPrinter(argv.json, true);
+  const printer = new RecordPrinter(s.json, true);
   let records = 0;
   let lastActive = Date.now();
   let finish: (status: number | Error) => void = () => {};
@@ -233,7 +231,7 @@ function listenForPeers(argv: PeercredArgv, type: SocketType, reporter: ReturnTy
   } else {
     const loop = acceptLoop(server.fd, {
       rules: spec.rules,
-      maxConns: maxConnsOf(argv, false),
+      maxConns: s.maxConns,
       diagnostics: reporter,
       onPeer: (fd, cred) => {
         // Read everything before closing: the record describes the peer as it is now.

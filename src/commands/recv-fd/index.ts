@@ -1,27 +1,26 @@
-// yargs module for `usock recv-fd`: its options and help, `-- CMD ARGS` kept apart in argv['--']; the work is in ./run.
-import { accessOptions, DEFAULTS, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
-import type { UsockCommand } from '../../cli/registry';
+// `usock recv-fd` as data: its address, `-- CMD ARGS`, its options and where each applies; the work is in ./run.
+import { accessOptions, onlyWhen, serverOptions, timeoutOption } from '../../cli/common-options';
+import { command, type SettingsOf } from '../../cli/settle';
+import type { CommandSpec } from '../../cli/spec';
+import { flag, wholeNumber } from '../../cli/values';
+import { SCM_MAX_FD } from '../../sys/platform/linux';
 
-export const recvFdOptions = {
-  listen: { type: 'boolean', describe: 'bind ADDRESS and receive from the first client (dgram: the first datagram)' },
-  info: { type: 'boolean', describe: 'describe each descriptor (kind, target, open flags) instead of reading it' },
-  'max-fds': { type: 'string', defaultDescription: String(DEFAULTS.maxFds), describe: 'keep at most N descriptors; extras are closed at once', requiresArg: true },
-  ...timeoutOptions,
-  ...serverOptions,
-  ...accessOptions,
-} as const;
+export const recvFdSpec = {
+  name: 'recv-fd',
+  summary: 'receive descriptors (SCM_RIGHTS) from ADDRESS: copy their data to stdout, describe them, or run `-- CMD` with them',
+  positionals: { address: { kind: 'address', required: true, help: 'socket path or @abstract name' } },
+  rest: { label: 'CMD [ARGS...]', help: 'a command to run with the descriptors' },
+  inherits: { from: ['address'], role: 'serve', with: 'listen' },
+  options: {
+    listen: { value: flag(), help: 'bind ADDRESS and receive from the first client (dgram: the first datagram)' },
+    info: { value: flag(), help: 'describe each descriptor (kind, target, open flags) instead of reading it' },
+    maxFds: { value: wholeNumber(1, SCM_MAX_FD), default: 64, help: 'keep at most N descriptors; extras are closed at once' },
+    timeout: timeoutOption,
+    ...onlyWhen({ ...serverOptions, ...accessOptions }, { without: ['listen'], why: 'recv-fd binds ADDRESS only with --listen' }),
+  },
+  epilogue: 'After --, CMD runs with the descriptors as fd 3, 4, ... and USOCK_FDS="3 4 ..."; usock exits with its status.',
+} as const satisfies CommandSpec;
 
-export type RecvFdArgv = ArgvOf<typeof recvFdOptions>;
+export type RecvFdSettings = SettingsOf<typeof recvFdSpec>;
 
-export const recvFdCommand: UsockCommand<RecvFdArgv> = {
-  command: 'recv-fd <address>',
-  describe: 'receive descriptors (SCM_RIGHTS) from ADDRESS: copy their data to stdout, describe them, or run `-- CMD` with them',
-  builder: (y) =>
-    y
-      .parserConfiguration({ 'populate--': true })
-      .usage('usock recv-fd [options] <address> [-- CMD [ARGS...]]')
-      .positional('address', { type: 'string', describe: 'socket path or @abstract name' })
-      .options(recvFdOptions)
-      .epilogue('After --, CMD runs with the descriptors as fd 3, 4, ... and USOCK_FDS="3 4 ..."; usock exits with its status.'),
-  run: async (argv) => (await import('./run')).runRecvFd(argv),
-};
+export const recvFdCommand = command(recvFdSpec, async (settings) => (await import('./run')).runRecvFd(settings));

@@ -1,6 +1,6 @@
 // `usock recv-fd`: receive one message with descriptors (SCM_RIGHTS), then copy their data to stdout, describe them (--info) or run `-- CMD` with them.
 import { createReadStream } from 'node:fs';
-import { addressOf, DEFAULTS, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, wholeNumber, socketTypeFor } from '../../cli/options';
+import { addressOf, reporterOf, serverSpecOf } from '../../cli/options';
 import { deadline } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut, stdoutWriter } from '../../io/stdio';
@@ -15,12 +15,12 @@ import type { Reporter } from '../../report/reporter';
 import { headCells, renderTable } from '../../report/table';
 import { describePeer, escapeField, plural } from '../../report/text';
 import { receiveMessage, type ReceivedMessage } from '../../sys/msg';
-import { F_GETFL, O_NONBLOCK, SCM_MAX_FD } from '../../sys/platform/linux';
+import { F_GETFL, O_NONBLOCK } from '../../sys/platform/linux';
 import { FdWatcher, isPollable, whenWritable } from '../../sys/poll';
 import { closeQuietly, fcntl, read, WOULD_BLOCK } from '../../sys/fd';
 import { peerCredentials, send, seqpacketEnded, type SocketType, type Ucred } from '../../sys/socket';
 import { isTerminal } from '../../sys/tty';
-import type { RecvFdArgv } from './index';
+import type { RecvFdSettings } from './index';
 
 /** The longest payload kept from the message (it is only reported with -v). */
 const MAX_PAYLOAD = 64 * 1024;
@@ -72,18 +72,16 @@ export function assessMessage(msg: ReceivedMessage, maxFds: number): MessageAsse
 }
 
 /** Runs `usock recv-fd`; returns 0, 74 after MSG_CTRUNC or a descriptor that could not be read, or CMD's status. Throws UsockError (65 without descriptors, 69 when the peer leaves first), UsageError, SysError. */
-export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'recv-fd', 'serve');
-  const maxFds = wholeNumber('max-fds', argv['max-fds'] ?? DEFAULTS.maxFds, 1, SCM_MAX_FD);
-  const command = argv['--'];
+export async function runRecvFd(s: RecvFdSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type, maxFds } = s;
+  const command = s.rest;
   if (command !== undefined && command.length === 0) throw new UsageError('no command after --', 'usage: usock recv-fd ADDRESS -- CMD [ARGS...]');
-  if (command !== undefined && argv.info) throw new UsageError('--info and -- CMD cannot be used together');
-  if (!argv.listen) rejectServerOptions(argv, 'applies only with --listen');
+  if (command !== undefined && s.info) throw new UsageError('--info and -- CMD cannot be used together');
 
-  const timeout = timeoutOf(argv);
-  const { msg, peer } = await deadline(argv.listen ? receiveListening(argv, type, maxFds, reporter) : receiveAsClient(argv.address, type, maxFds), timeout,
-    () => new UsockError(`timed out after ${timeout} s waiting for ${argv.listen ? 'a client and its descriptors' : 'descriptors'}`, 'TEMPFAIL'));
+  const timeout = s.timeout ?? null;
+  const { msg, peer } = await deadline(s.listen ? receiveListening(s, type, maxFds, reporter) : receiveAsClient(s.address, type, maxFds), timeout,
+    () => new UsockError(`timed out after ${timeout} s waiting for ${s.listen ? 'a client and its descriptors' : 'descriptors'}`, 'TEMPFAIL'));
   const assessment = assessMessage(msg, maxFds);
   for (const w of assessment.warnings) reporter.warn(w.event, w.text, w.fields);
   if (assessment.error) throw assessment.error;
@@ -94,7 +92,7 @@ export async function runRecvFd(argv: RecvFdArgv): Promise<number> {
     const status = await runWithDescriptors(command, msg.fds, peer);
     return status !== EXIT.OK ? status : assessment.status;
   }
-  const status = argv.info ? await printInfo(msg.fds, argv.json ? 'json' : isTerminal(1) ? 'table' : 'text') : await copyToStdout(msg.fds, reporter);
+  const status = s.info ? await printInfo(msg.fds, s.json ? 'json' : isTerminal(1) ? 'table' : 'text') : await copyToStdout(msg.fds, reporter);
   return Math.max(status, assessment.status);
 }
 
@@ -128,8 +126,8 @@ function knownPeer(fn: () => Ucred | null): Ucred | null {
 }
 
 /** Binds the address and waits for one client (stream, seqpacket) or one admitted datagram with its message. Closes the sockets (removing the socket file) before returning. */
-async function receiveListening(argv: RecvFdArgv, type: SocketType, maxFds: number, reporter: Reporter): Promise<Delivery> {
-  const spec = serverSpecOf(argv, type, reporter, 'recv-fd');
+async function receiveListening(s: RecvFdSettings, type: SocketType, maxFds: number, reporter: Reporter): Promise<Delivery> {
+  const spec = serverSpecOf(s.address, s, type, reporter, 'recv-fd');
   const server = openServer(spec);
   try {
     if (type === 'dgram') {

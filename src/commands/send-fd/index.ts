@@ -1,28 +1,31 @@
-// yargs module for `usock send-fd`: its options and help; the work is in ./run.
-import { accessOptions, maxConnsOptions, serverOptions, timeoutOptions, type ArgvOf } from '../../cli/options';
-import type { UsockCommand } from '../../cli/registry';
+// `usock send-fd` as data: its address and FILEs, its options and where each applies; the work is in ./run.
+import { accessOptions, maxConnsOption, onlyWhen, serverOptions, timeoutOption } from '../../cli/common-options';
+import { command, type SettingsOf } from '../../cli/settle';
+import type { CommandSpec } from '../../cli/spec';
+import { flag, repeatable, text } from '../../cli/values';
 
-export const sendFdOptions = {
-  listen: { type: 'boolean', describe: 'bind ADDRESS and send to every client (dgram: reply to every datagram\'s sender)' },
-  write: { type: 'boolean', describe: 'open FILEs read-write (created if missing)' },
-  append: { type: 'boolean', describe: 'open FILEs for appending (created if missing)' },
-  fd: { type: 'array', string: true, nargs: 1, describe: 'also send this descriptor of usock\'s own (repeatable; --fd 0 is stdin)', requiresArg: true },
-  message: { type: 'string', defaultDescription: 'one NUL byte', describe: 'the data sent with the descriptors', requiresArg: true },
-  ...maxConnsOptions,
-  ...timeoutOptions,
-  ...serverOptions,
-  ...accessOptions,
-} as const;
+const LISTEN_ONLY = { without: ['listen'], why: 'send-fd binds ADDRESS only with --listen' } as const;
 
-export type SendFdArgv = ArgvOf<typeof sendFdOptions, { address: string; files?: string[] }>;
+export const sendFdSpec = {
+  name: 'send-fd',
+  summary: 'pass FILEs and descriptors (SCM_RIGHTS) to ADDRESS, or to every client that connects',
+  positionals: {
+    address: { kind: 'address', required: true, help: 'socket path or @abstract name' },
+    files: { kind: 'file', variadic: true, help: 'files to open and send, in order (read-only by default)' },
+  },
+  inherits: { from: ['address'], role: 'serve', with: 'listen' },
+  options: {
+    listen: { value: flag(), help: "bind ADDRESS and send to every client (dgram: reply to every datagram's sender)" },
+    write: { value: flag(), help: 'open FILEs read-write (created if missing)' },
+    append: { value: flag(), help: 'open FILEs for appending (created if missing)' },
+    fd: { value: repeatable(text('FD')), help: "also send this descriptor of usock's own (repeatable; --fd 0 is stdin)" },
+    message: { value: text('TEXT'), default: '\0', defaultHelp: 'one NUL byte', help: 'the data sent with the descriptors' },
+    ...onlyWhen({ maxConns: maxConnsOption }, LISTEN_ONLY),
+    timeout: timeoutOption,
+    ...onlyWhen({ ...serverOptions, ...accessOptions }, LISTEN_ONLY),
+  },
+} as const satisfies CommandSpec;
 
-export const sendFdCommand: UsockCommand<SendFdArgv> = {
-  command: 'send-fd <address> [files..]',
-  describe: 'pass FILEs and descriptors (SCM_RIGHTS) to ADDRESS, or to every client that connects',
-  builder: (y) =>
-    y
-      .positional('address', { type: 'string', describe: 'socket path or @abstract name' })
-      .positional('files', { type: 'string', array: true, describe: 'files to open and send, in order (read-only by default)' })
-      .options(sendFdOptions),
-  run: async (argv) => (await import('./run')).runSendFd(argv),
-};
+export type SendFdSettings = SettingsOf<typeof sendFdSpec>;
+
+export const sendFdCommand = command(sendFdSpec, async (settings) => (await import('./run')).runSendFd(settings));

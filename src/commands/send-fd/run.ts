@@ -1,5 +1,5 @@
 // `usock send-fd`: open FILEs and pick inherited descriptors, then pass them all in one SCM_RIGHTS message, as a client or to every client (--listen).
-import { addressOf, DEFAULTS, maxConnsOf, rejectServerOptions, reporterOf, serverSpecOf, timeoutOf, socketTypeFor } from '../../cli/options';
+import { addressOf, reporterOf, serverSpecOf } from '../../cli/options';
 import { deadline, idleTimer } from '../../io/timer';
 import { EXIT, UsageError, UsockError } from '../../errors';
 import { acceptLoop } from '../../net/accept';
@@ -14,7 +14,7 @@ import { sendWithDescriptors } from '../../sys/msg';
 import { F_GETFD, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SCM_MAX_FD } from '../../sys/platform/linux';
 import { whenWritable } from '../../sys/poll';
 import { closeQuietly, fcntl, open, WOULD_BLOCK } from '../../sys/fd';
-import type { SendFdArgv } from './index';
+import type { SendFdSettings } from './index';
 
 /** Returns the descriptor numbers of --fd, checked to be open in this process. Throws UsageError (64). */
 export function inheritedDescriptors(values: readonly string[]): number[] {
@@ -82,26 +82,24 @@ class Parcel {
 }
 
 /** Runs `usock send-fd`; returns 0 once the message is sent (with --listen, serves until a signal). Throws UsockError, UsageError or SysError. */
-export async function runSendFd(argv: SendFdArgv): Promise<number> {
-  const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.listen ? argv.address : undefined, 'send-fd', 'serve');
-  const files = (argv.files ?? []).map(String);
-  const message = Buffer.from(String(argv.message ?? DEFAULTS.message));
-  const count = files.length + (argv.fd?.length ?? 0);
+export async function runSendFd(s: SendFdSettings): Promise<number> {
+  const reporter = reporterOf(s);
+  const { type, files } = s;
+  const message = Buffer.from(s.message);
+  const count = files.length + s.fd.length;
   if (count === 0) throw new UsageError('nothing to send', 'give a FILE or --fd N');
   if (count > SCM_MAX_FD) throw new UsageError(`too many descriptors: ${count} (one message carries at most ${SCM_MAX_FD})`);
   if (type === 'stream' && message.length === 0) {
     throw new UsageError("--message '' cannot carry descriptors over a stream socket", 'give at least one byte, or use -t seqpacket or -t dgram');
   }
-  if (!argv.listen) rejectServerOptions(argv, 'applies only with --listen');
-  const timeout = timeoutOf(argv);
-  const spec = argv.listen ? serverSpecOf(argv, type, reporter, 'send-fd') : null;
-  const parcel = new Parcel(message, files, fileFlags(!!argv.write, !!argv.append), inheritedDescriptors(argv.fd ?? []));
+  const timeout = s.timeout ?? null;
+  const spec = s.listen ? serverSpecOf(s.address, s, type, reporter, 'send-fd') : null;
+  const parcel = new Parcel(message, files, fileFlags(s.write, s.append), inheritedDescriptors(s.fd));
   if (spec) {
     const server = openServer(spec);
     const served = { count: 0, lastActive: Date.now() };
     if (type === 'dgram') answerDatagrams(server.fd, parcel, spec.rules, reporter, served);
-    else serveClients(server.fd, parcel, spec.rules, maxConnsOf(argv, false), reporter, served);
+    else serveClients(server.fd, parcel, spec.rules, s.maxConns, reporter, served);
     if (timeout === null) return new Promise<number>(() => {}); // until a signal
     // -w: no client for that long ends the server: 0 when it served some, 75 when none came.
     return new Promise<number>((resolve, reject) => {
@@ -109,7 +107,7 @@ export async function runSendFd(argv: SendFdArgv): Promise<number> {
         : reject(new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL'))));
     });
   }
-  const address = addressOf(argv.address);
+  const address = addressOf(s.address);
   const send = async () => {
     const fd = await connectAndRelease(address, type);
     try {

@@ -1,5 +1,5 @@
 // `usock tap`: a recording relay; each client accepted at LISTEN is connected to TARGET, the two sockets piped both ways (io/pipe) and every transfer recorded (./record), until a signal or -c N connections served.
-import { addressOf, countOf, maxConnsOf, rejectOptions, reporterOf, serverSpecOf, socketTypeFor, timeoutOf, wholeNumber } from '../../cli/options';
+import { addressOf, reporterOf, serverSpecOf } from '../../cli/options';
 import { fstatSync } from 'node:fs';
 import { deferSignals, onCleanup, onSignal } from '../../cli/lifecycle';
 import type { Status } from '../../cli/registry';
@@ -29,7 +29,7 @@ import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open } from '../../sys/fd';
 import { type SocketType, type Ucred } from '../../sys/socket';
 import { tapDatagrams } from './dgram';
-import type { TapArgv } from './index';
+import type { TapSettings } from './index';
 import { PcapRecorder } from './pcap-recorder';
 import { describeFds, Recorder, type Direction, type PeerInfo, type RecordFormat } from './record';
 
@@ -48,16 +48,12 @@ const INPLACE_GRACE_MS = 1000;
  * With --inplace, resolves to the signal's name once the daemon's socket is back and open connections
  * had up to INPLACE_GRACE_MS to finish.
  */
-export async function runTap(argv: TapArgv): Promise<Status> {
+export async function runTap(argv: TapSettings): Promise<Status> {
   const reporter = reporterOf(argv);
-  const type = socketTypeFor(argv, argv.listen ?? argv.inplace, 'tap', 'serve');
-  const timeout = timeoutOf(argv);
-  const count = countOf(argv);
-  const maxConns = maxConnsOf(argv, false);
-  checkAddresses(argv);
-  if (argv.pcap === undefined) rejectOptions(argv, ['pcap-port'], 'applies with --pcap only (the server port of the pcap flows)');
-  const pcapPort = wholeNumber('pcap-port', argv['pcap-port'] ?? 80, 1, 65_535);
-  const spec = serverSpecOf({ ...argv, address: argv.inplace ?? argv.listen! }, type, reporter, 'tap');
+  const { type, maxConns, pcapPort } = argv;
+  const timeout = argv.timeout ?? null;
+  const count = argv.count ?? null;
+  const spec = serverSpecOf(serverAddress(argv), argv, type, reporter, 'tap');
   const format: RecordFormat = argv.json ? 'json' : argv.hex ? 'hex' : 'text';
   const out = argv.log === undefined ? stderrWriter() : fileWriter('--log', argv.log, O_APPEND, simd()?.ringArea);
   onCleanup(() => out.drainSync(1000));
@@ -154,16 +150,16 @@ export async function runTap(argv: TapArgv): Promise<Status> {
   }); // until a signal, or -c
 }
 
-/** Throws UsageError (64) unless the arguments are exactly LISTEN TARGET, or --inplace PATH alone (without --mode: PATH's own is kept). */
-function checkAddresses(argv: TapArgv): void {
+/** Returns where tap listens: --inplace PATH, or LISTEN (with TARGET). Throws UsageError (64) unless the arguments are exactly LISTEN TARGET, or --inplace PATH alone. */
+function serverAddress(argv: TapSettings): string {
   const hint = 'see `usock help tap`';
   if (argv.inplace !== undefined) {
     if (argv.listen !== undefined) throw new UsageError('tap: --inplace PATH replaces LISTEN and TARGET: give one or the other', hint);
-    if (argv.mode !== undefined) throw new UsageError('tap: --mode does not apply to --inplace: the socket gets the mode of the one it replaces', hint);
-    return;
+    return argv.inplace;
   }
   if (argv.listen === undefined) throw new UsageError('tap: missing LISTEN (or --inplace PATH)', hint);
   if (argv.target === undefined) throw new UsageError('tap: missing TARGET', hint);
+  return argv.listen;
 }
 
 /** Returns the client as records show it (its command from /proc), or null when the kernel did not say. */

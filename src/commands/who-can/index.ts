@@ -1,18 +1,19 @@
-// yargs module for `usock who-can`: its options and help; the work is in ./run.
-import type { ArgvOf } from '../../cli/options';
-import type { UsockCommand } from '../../cli/registry';
+// `usock who-can` as data: its address and options; the work is in ./run.
+import { command, type SettingsOf } from '../../cli/settle';
+import type { CommandSpec } from '../../cli/spec';
+import { flag, group, repeatable, user } from '../../cli/values';
 
-export const whoCanOptions = {
-  user: { type: 'array', string: true, nargs: 1, describe: 'say whether this user can connect, and why (repeatable); exit 77 when one cannot', requiresArg: true },
-  group: { type: 'array', string: true, nargs: 1, describe: 'say whether a member of this group can connect, and why (repeatable)', requiresArg: true },
-  try: { type: 'boolean', describe: 'also connect as each --user (as connect -z --as; root only) and flag a real outcome that differs' },
-} as const;
+export const whoCanSpec = {
+  name: 'who-can',
+  summary: 'explain who may connect to the socket at ADDRESS: owner, group, mode, ACLs and every directory on the way',
+  positionals: { address: { kind: 'address', required: true, help: 'socket path or @abstract name' } },
+  options: {
+    user: { value: repeatable(user()), help: 'say whether this user can connect, and why (repeatable); exit 77 when one cannot' },
+    group: { value: repeatable(group()), help: 'say whether a member of this group can connect, and why (repeatable)' },
+    try: { value: flag(), help: 'also connect as each --user (as connect -z --as; root only) and flag a real outcome that differs' },
+  },
+} as const satisfies CommandSpec;
 
-export type WhoCanArgv = ArgvOf<typeof whoCanOptions>;
+export type WhoCanSettings = SettingsOf<typeof whoCanSpec>;
 
-export const whoCanCommand: UsockCommand<WhoCanArgv> = {
-  command: 'who-can <address>',
-  describe: 'explain who may connect to the socket at ADDRESS: owner, group, mode, ACLs and every directory on the way',
-  builder: (y) => y.positional('address', { type: 'string', describe: 'socket path or @abstract name' }).options(whoCanOptions),
-  run: async (argv) => (await import('./run')).runWhoCan(argv),
-};
+export const whoCanCommand = command(whoCanSpec, async (settings) => (await import('./run')).runWhoCan(settings));

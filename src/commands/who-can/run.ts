@@ -12,7 +12,7 @@ import type { Reporter } from '../../report/reporter';
 import { escapeField } from '../../report/text';
 import { isTerminal } from '../../sys/tty';
 import { allUsers, groupById, groupByName, groupsOf, userById, userByName, type UserEntry } from '../../sys/users';
-import type { WhoCanArgv } from './index';
+import type { WhoCanSettings } from './index';
 
 const ABSTRACT_REASON = 'an abstract address has no permissions: anyone in the network namespace can connect';
 
@@ -32,10 +32,10 @@ interface Row {
 type Style = 'table' | 'text' | 'json';
 
 /** Runs `usock who-can`; resolves to 0, or 77 when a named user or group cannot connect. Throws UsageError (64), UsockError (66, 77), SysError. */
-export async function runWhoCan(argv: WhoCanArgv): Promise<number> {
+export async function runWhoCan(argv: WhoCanSettings): Promise<number> {
   const reporter = reporterOf(argv);
-  const userNames = (argv.user ?? []).map(String);
-  const groupNames = (argv.group ?? []).map(String);
+  const userNames = argv.user;
+  const groupNames = argv.group;
   if (argv.try && userNames.length === 0) {
     throw new UsageError('--try needs --user NAME: the users to connect as', 'usock who-can --try --user www-data /run/app.sock');
   }

@@ -95,7 +95,7 @@ test('exitCodeFor follows the exit-code table of the CLI contract, kind by kind'
   t.is(exitCodeFor(new UsockError('x', 'NOPERM')), 77);
 });
 
-test('exitCodeFor: an error of another layer that names its kind (a malformed len32 frame) gets that kind\'s status', (t) => {
+test("exitCodeFor: an error of another layer that names its kind (a malformed len32 frame) gets that kind's status", (t) => {
   t.is(exitCodeFor(new FrameError('len32 frame of 9999 bytes on stdin exceeds --max-size 10: input stops there')), 65);
   t.is(exitCodeFor(Object.assign(new Error('x'), { kind: 'TEMPFAIL' })), 75);
   t.is(exitCodeFor(Object.assign(new Error('x'), { kind: 'NOT_A_KIND' })), 1, 'an unknown kind is no kind');
@@ -103,12 +103,22 @@ test('exitCodeFor: an error of another layer that names its kind (a malformed le
 
 test('exitCodeFor: each errno of a SysError to its status', (t) => {
   const table = {
-    ENOENT: 69, ECONNREFUSED: 69, ENOTDIR: 69, EPROTOTYPE: 69,
-    EADDRINUSE: 73, EEXIST: 73,
-    EACCES: 77, EPERM: 77,
+    ENOENT: 69,
+    ECONNREFUSED: 69,
+    ENOTDIR: 69,
+    EPROTOTYPE: 69,
+    EADDRINUSE: 73,
+    EEXIST: 73,
+    EACCES: 77,
+    EPERM: 77,
     ENAMETOOLONG: 64,
-    EPIPE: 74, ECONNRESET: 74, EIO: 74, ENOSPC: 74, EDQUOT: 74,
-    EINVAL: 1, EBADF: 1,
+    EPIPE: 74,
+    ECONNRESET: 74,
+    EIO: 74,
+    ENOSPC: 74,
+    EDQUOT: 74,
+    EINVAL: 1,
+    EBADF: 1,
   };
   for (const [code, status] of Object.entries(table)) {
     const errno = ERRNO[code];

@@ -5,11 +5,16 @@ import { commands } from '../../../src/cli/registry.ts';
 
 globalThis.__USOCK_VERSION__ = '0.0.0-test'; // the build's define
 
-const command = (name) => commands.find((c) => c.command.split(' ')[0] === name);
+/** @param {string} name */
+const command = (name) => {
+  const found = commands.find((c) => c.spec.name === name);
+  if (!found) throw new Error(`no command ${name}`);
+  return found;
+};
 
 test('unknownOptions names each unknown option as written, in every command', (t) => {
   for (const cmd of commands) {
-    const name = cmd.command.split(' ')[0];
+    const { name } = cmd.spec;
     t.deepEqual(unknownOptions([name, '-x', '/tmp/a.sock'], cmd), ['-x'], name);
     t.deepEqual(unknownOptions([name, '--frob', '/tmp/a.sock'], cmd), ['--frob'], name);
     t.deepEqual(unknownOptions([name, '--frob=1', '/tmp/a.sock'], cmd), ['--frob'], name);
@@ -34,10 +39,13 @@ test('unknownOptions knows aliases, camelCase forms, values, flag groups, negati
 test('usageMessage: an unknown option comes before the missing ADDRESS it caused', (t) => {
   t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['connect', '-x', '/tmp/a']), 'connect: unknown option -x');
   t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['connect']), 'connect: missing ADDRESS');
-  t.is(usageMessage('Unknown argument: b', ['connect', 'a', 'b']), 'connect: unexpected argument \'b\'');
+  t.is(usageMessage('Unknown argument: b', ['connect', 'a', 'b']), "connect: unexpected argument 'b'");
 });
 
 test('usageMessage finds the command after global options (usock -t dgram connect -x ADDR)', (t) => {
-  t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['-t', 'dgram', 'connect', '-x', '/tmp/a']), 'connect: unknown option -x');
+  t.is(
+    usageMessage('Not enough non-option arguments: got 0, need at least 1', ['-t', 'dgram', 'connect', '-x', '/tmp/a']),
+    'connect: unknown option -x',
+  );
   t.is(usageMessage('Not enough non-option arguments: got 0, need at least 1', ['--json', 'listen']), 'listen: missing ADDRESS');
 });

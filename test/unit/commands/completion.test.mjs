@@ -1,14 +1,15 @@
 // Unit tests of the completion callback's candidates (completeWords): where a word stands (command, option, option value, positional) and what it offers.
 import test from 'ava';
 import { completeWords } from '../../../src/commands/completion/complete.ts';
-import { connectOptions } from '../../../src/commands/connect/index.ts';
-import { listenOptions } from '../../../src/commands/listen/index.ts';
-import { globalOptions } from '../../../src/cli/options.ts';
+import { connectSpec } from '../../../src/commands/connect/index.ts';
+import { listenSpec } from '../../../src/commands/listen/index.ts';
+import { globalOptions } from '../../../src/cli/common-options.ts';
+import { kebab } from '../../../src/cli/spec.ts';
 
-test('every option of connect and listen, and every global option, is offered (read from the yargs modules)', (t) => {
-  for (const [command, options] of [['connect', connectOptions], ['listen', listenOptions]]) {
+test('every option of connect and listen, and every global option, is offered (read from the specs)', (t) => {
+  for (const { name: command, options } of [connectSpec, listenSpec]) {
     const offered = completeWords([command, '--']);
-    for (const name of [...Object.keys(options), ...Object.keys(globalOptions), 'help']) {
+    for (const name of [...Object.keys(options).map(kebab), ...Object.keys(globalOptions), 'help']) {
       t.true(offered.includes(`--${name}`), `${command}: --${name} not offered`);
     }
     t.false(offered.includes('--version'), `${command}: --version offered (only usock --version exists)`);
@@ -27,14 +28,14 @@ test('a word after an option that takes a value is that value; after a boolean o
   t.true(completeWords(['connect', '--as', 'ro']).includes('root'));
 });
 
-test('recv-fd\'s words after -- (CMD ARGS), a second word after help, an unknown command: nothing', (t) => {
+test("recv-fd's words after -- (CMD ARGS), a second word after help, an unknown command: nothing", (t) => {
   t.deepEqual(completeWords(['recv-fd', '@x', '--', 'ca']), []);
   t.deepEqual(completeWords(['help', 'connect', '']), []);
   t.deepEqual(completeWords(['nosuch', '--']), []);
   t.deepEqual(completeWords(['pair', 'cat', '']), []); // CMD2: a shell command
 });
 
-test('completion\'s shell, and the hidden --complete is not offered', (t) => {
+test("completion's shell, and the hidden --complete is not offered", (t) => {
   t.deepEqual(completeWords(['completion', 'z']), ['zsh']);
   t.deepEqual(completeWords(['completion', 'bash', '']), []);
   t.false(completeWords(['completion', '--']).includes('--complete'));
