@@ -14,9 +14,9 @@ const koffiVersion = JSON.parse(readFileSync(new URL('../node_modules/koffi/pack
 
 /**
  * string-width builds Unicode regular expressions and an Intl.Segmenter when its module loads, which
- * costs every usock run tens of milliseconds although only help output measures text. This plugin
- * hands the ES-module importers (yargs, cliui, wrap-ansi) a stand-in that loads the real module on
- * its first call; esbuild bundles a require()d ES module so that it initialises then.
+ * costs every run that yargs parses tens of milliseconds (CONTRIBUTING.md, start-up tricks) although only
+ * help output measures text. This plugin hands the ES-module importers (yargs, cliui, wrap-ansi) a stand-in
+ * that loads the real module on its first call; esbuild bundles a require()d ES module so that it initialises then.
  */
 const lazyStringWidth = {
   name: 'lazy-string-width',
@@ -37,7 +37,8 @@ const lazyStringWidth = {
 
 /**
  * yargs imports node:assert for two sanity checks (strictEqual, notStrictEqual); loading assert and its
- * internals costs every run about 1.5 ms. This plugin hands yargs a module with just those two checks.
+ * internals costs every run that yargs parses some milliseconds (CONTRIBUTING.md, start-up tricks). This
+ * plugin hands yargs a module with just those two checks.
  */
 const liteAssert = {
   name: 'lite-assert',
@@ -47,6 +48,7 @@ const liteAssert = {
     );
     b.onLoad({ filter: /.*/, namespace: 'lite-assert' }, () => ({
       contents: [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript text for esbuild, a template literal in it
         'const fail = (a, b, m, op) => { const e = new Error(m instanceof Error ? m.message : m ?? `${String(a)} ${op} ${String(b)}`); e.code = "ERR_ASSERTION"; throw e; };',
         'export function strictEqual(a, b, m) { if (!Object.is(a, b)) fail(a, b, m, "!=="); }',
         'export function notStrictEqual(a, b, m) { if (Object.is(a, b)) fail(a, b, m, "==="); }',
@@ -57,22 +59,19 @@ const liteAssert = {
 };
 
 /**
- * Two things yargs's platform shim does in every run that usock never needs:
- * - it reads process.stdout.columns when it loads, which makes Node build the stdout stream (net,
- *   stream, tty: about 2 ms) and changes stdout's flags behind usock's back; usock gives yargs the
- *   width itself (.wrap), so the shim gets null there;
- * - its findUp walks up from the bundle to read package.json (a directory listing and two reads) for a
- *   version yargs guesses while it sets up, and for package.json "yargs" settings, which usock has
- *   none of; usock sets its version itself, so findUp finds nothing.
- * If yargs changes either line, nothing is replaced and nothing breaks.
+ * yargs's platform shim reads process.stdout.columns when it loads, which makes Node build the stdout
+ * stream (net or tty and stream: some milliseconds, CONTRIBUTING.md, start-up tricks) and changes stdout's
+ * flags behind usock's back. usock gives yargs the width itself (.wrap), so the shim gets null there. If
+ * yargs changes that line, nothing is replaced and nothing breaks.
  */
-const leanYargsShim = {
-  name: 'lean-yargs-shim',
+const noStdoutColumns = {
+  name: 'no-stdout-columns',
   setup(b) {
     b.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => ({
-      contents: (await readFile(args.path, 'utf8'))
-        .replace("typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null", 'null')
-        .replace('findUp: escalade,', 'findUp: () => undefined,'),
+      contents: (await readFile(args.path, 'utf8')).replace(
+        "typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null",
+        'null',
+      ),
       resolveDir: path.dirname(args.path),
       loader: 'js',
     }));
@@ -80,12 +79,12 @@ const leanYargsShim = {
 };
 
 /**
- * y18n, yargs's translator, reads its locale file (locales/C.json, en_US.json, ...) at the first message
- * yargs builds, which every run does: a stat and an open that fail, and their errors (about 0.3 ms). The
- * bundle ships no locale files, and the directory y18n looks in is one above the package (say
- * /usr/lib/node_modules/locales/), so it finds nothing, or a stranger's file; usock reads yargs's English
- * messages besides (usageMessage). This plugin gives y18n a file system without files: it keeps the
- * built-in English strings.
+ * y18n, yargs's translator, reads a locale file (locales/C.json, de_DE.json, de.json, ...) at the first
+ * message yargs builds. Bundled, the directory it looks in is one above the package (say
+ * /usr/lib/node_modules/locales/): the bundle ships no locale files, so it finds nothing, or a stranger's
+ * file, whose strings would replace the English messages that usock reads (usageMessage) and whose syntax
+ * error would end usock. This plugin gives y18n a file system without files: it keeps the built-in English
+ * strings. (Not a start-up trick: the stat and open it saves are not worth 1 ms.)
  */
 const noLocaleFiles = {
   name: 'no-locale-files',
@@ -114,7 +113,7 @@ const common = {
   // calls (many in functions yargs runs at every start) cost each run about 2 ms and a scavenge; the
   // longer names cost about 0.3 ms to read and deserialize.
   minifyIdentifiers: false,
-  plugins: [lazyStringWidth, liteAssert, leanYargsShim, noLocaleFiles],
+  plugins: [lazyStringWidth, liteAssert, noStdoutColumns, noLocaleFiles],
   loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, src/commands/completion/
   define: {
     __USOCK_VERSION__: JSON.stringify(pkg.version),

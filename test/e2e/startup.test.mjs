@@ -141,3 +141,21 @@ test('connect -z, and a connect that relays data, load no node:worker_threads (2
     t.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), [], args.join(' '));
   }
 });
+
+test('a locale file beside the installed package (node_modules/locales/de.json) is not read: yargs keeps its English messages', async (t) => {
+  // Bundled, yargs's translator would look for its locale files one directory above the package.
+  const dir = tmpDir(t);
+  fs.mkdirSync(path.join(dir, 'usock'));
+  const bin = copyPackage(path.join(dir, 'usock'));
+  fs.mkdirSync(path.join(dir, 'locales'));
+  const env = { LANG: 'de_DE.UTF-8', LC_ALL: '', LC_MESSAGES: '', LANGUAGE: '' };
+  fs.writeFileSync(path.join(dir, 'locales/de.json'), '{ "Not enough non-option arguments: got %s, need at least %s": ');
+  await probeMissing(t, bin, dir, ['-zq'], env);
+  fs.writeFileSync(
+    path.join(dir, 'locales/de.json'),
+    JSON.stringify({ 'Not enough non-option arguments: got %s, need at least %s': { one: 'zu wenig', other: 'zu wenig' } }),
+  );
+  const r = await startProcess(process.execPath, [bin, 'connect', '-zq'], { t, env }).exited;
+  t.is(r.code, 64);
+  t.is(r.stderr.toString(), 'usock: connect: missing ADDRESS\nhint: see `usock help connect`\n');
+});
