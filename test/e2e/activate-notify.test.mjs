@@ -107,12 +107,12 @@ test('--ready-timeout: a daemon that never sends READY=1 gets SIGTERM, usock exi
 test('--ready-timeout: READY=1 in time keeps the daemon running', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'intime.sock');
-  const u = usockActivate(['activate', '--json', '--now', '--ready-timeout', '5', sock, '--', ...daemon('notify')], { t });
+  const u = usockActivate(['activate', '--json', '--now', '--ready-timeout', '10', sock, '--', ...daemon('notify')], { t });
   await u.waitStderr((s) => records(s).some((e) => e.event === 'notify'));
   const started = Date.now();
   // wait past the timeout as the daemon counts it (from READY's `after`, measured by usock)
   const after = records(u.stderr()).find((e) => e.event === 'notify').after;
-  await waitUntil(() => Date.now() - started > (5 - after) * 1000 + 1000, 60_000, 'the timeout to have passed');
+  await waitUntil(() => Date.now() - started > (10 - after) * 1000 + 1000, 60_000, 'the timeout to have passed');
   t.false(u.done, `usock ended: ${u.errText()}`);
   u.kill('SIGTERM');
   t.is((await u.exited).code, 7);
