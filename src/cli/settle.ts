@@ -133,7 +133,7 @@ export function settle<S extends CommandSpec>(spec: S, given: GivenArgs, inherit
       const where = rules.read(rule, values.get(key));
       if (where === null) continue;
       const value = rule.value === undefined ? '' : ` ${rule.value}`;
-      throw new UsageError(`${spec.name}: --${kebab(key)}${value} does not apply ${where} (${rule.why})`);
+      throw new UsageError(`${spec.name}: --${kebab(key)}${value} does not apply ${where} (${rule.why})`, rule.hint);
     }
   }
   typeOf();

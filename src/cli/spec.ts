@@ -16,6 +16,8 @@ export interface Exclusion {
   readonly without?: readonly string[];
   readonly value?: string;
   readonly why: string;
+  /** A hint line under the error, where an example helps. */
+  readonly hint?: string;
 }
 
 /** An option: its value type, one-letter alias, default (given once, here), help, and when it does not apply. Its name on the command line is its key in kebab case (maxSize: --max-size). */

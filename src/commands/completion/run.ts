@@ -14,7 +14,10 @@ export function shellOf(named: string | undefined, envShell = process.env.SHELL)
   if ((SHELLS as readonly string[]).includes(name)) return name as Shell;
   const shells = SHELLS.join(' or ');
   if (named !== undefined) throw new UsageError(`completion: unknown shell '${named}': expected ${shells}`);
-  throw new UsageError(`completion: no shell named and $SHELL is ${envShell ? `'${envShell}'` : 'not set'}`, `give the shell: usock completion ${SHELLS.join('|')}`);
+  throw new UsageError(
+    `completion: no shell named and $SHELL is ${envShell ? `'${envShell}'` : 'not set'}`,
+    `give the shell: usock completion ${SHELLS.join('|')}`,
+  );
 }
 
 /** Returns the completion script for shell. */

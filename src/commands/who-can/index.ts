@@ -10,7 +10,11 @@ export const whoCanSpec = {
   options: {
     user: { value: repeatable(user()), help: 'say whether this user can connect, and why (repeatable); exit 77 when one cannot' },
     group: { value: repeatable(group()), help: 'say whether a member of this group can connect, and why (repeatable)' },
-    try: { value: flag(), help: 'also connect as each --user (as connect -z --as; root only) and flag a real outcome that differs' },
+    try: {
+      value: flag(),
+      help: 'also connect as each --user (as connect -z --as; root only) and flag a real outcome that differs',
+      notWhen: [{ without: ['user'], why: 'it connects as each --user NAME', hint: 'usock who-can --try --user www-data /run/app.sock' }],
+    },
   },
 } as const satisfies CommandSpec;
 

@@ -36,9 +36,6 @@ export async function runWhoCan(argv: WhoCanSettings): Promise<number> {
   const reporter = reporterOf(argv);
   const userNames = argv.user;
   const groupNames = argv.group;
-  if (argv.try && userNames.length === 0) {
-    throw new UsageError('--try needs --user NAME: the users to connect as', 'usock who-can --try --user www-data /run/app.sock');
-  }
   const users = userNames.map(lookUpUser);
   const groups = groupNames.map(lookUpGroup);
   if (argv.try && process.getuid?.() !== 0) throw new UsockError(`--try needs root (usock runs as uid ${process.getuid?.()})`, 'NOPERM');

@@ -5,6 +5,7 @@ import { connectSpec } from '../../../src/commands/connect/index.ts';
 import { listenSpec } from '../../../src/commands/listen/index.ts';
 import { lsSpec } from '../../../src/commands/ls/index.ts';
 import { pairSpec } from '../../../src/commands/pair/index.ts';
+import { whoCanSpec } from '../../../src/commands/who-can/index.ts';
 
 /**
  * Returns GivenArgs: options as [key, words] pairs, positionals by name.
@@ -164,4 +165,12 @@ test('where an option applies, its rules stay silent', (t) => {
     ),
     { frame: 'nul', cmd2: undefined },
   );
+});
+
+test('a rule may carry a hint line', (t) => {
+  const err = /** @type {{ message?: string, hint?: string } | undefined} */ (
+    t.throws(() => settle(whoCanSpec, given([['try', []]], { address: '@x' })), { name: 'UsageError' })
+  );
+  t.is(err?.message, 'who-can: --try does not apply without --user (it connects as each --user NAME)');
+  t.regex(err?.hint ?? '', /--try --user/);
 });
