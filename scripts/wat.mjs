@@ -11,6 +11,7 @@ export async function assembleWat(file) {
   const wabt = await wabtInit();
   const module = wabt.parseWat(path.basename(file), readFileSync(file, 'utf8'), FEATURES);
   try {
+    // @ts-expect-error wabt's types give validate no argument; libwabt's validate(options) takes the features
     module.validate(FEATURES);
     return Buffer.from(module.toBinary({}).buffer);
   } finally {

@@ -27,7 +27,7 @@ export async function startNginx(t) {
   const sock = path.join(dir, 'nginx.sock');
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, `
-${process.getuid() === 0 ? 'user root;' : ''}
+${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;

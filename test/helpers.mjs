@@ -21,13 +21,44 @@ export const PYTHON = spawnSync('python3', ['-c', 'import sys; print(sys.executa
 export const NOBODY_UID = 65534;
 export const NOBODY_GID = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
 /** True when the tests run as root: only root can run peers as nobody, drop privileges with --as, and so on. */
-export const IS_ROOT = process.getuid() === 0;
+export const IS_ROOT = process.getuid?.() === 0;
 /** Why rootTest skips a test when not run as root; ends its title. */
-export const NEEDS_ROOT = `[skipped: needs root, runs as uid ${process.getuid()}]`;
+export const NEEDS_ROOT = `[skipped: needs root, runs as uid ${process.getuid?.()}]`;
+
+/** @typedef {import('ava').ExecutionContext} Context */
+
+/** What a process ended with: startProcess's `exited`, runUsock, runPython. */
+/**
+ * @typedef {object} ProcessResult
+ * @property {number | null} code
+ * @property {NodeJS.Signals | null} signal
+ * @property {Buffer} stdout
+ * @property {Buffer} stderr
+ * @property {boolean} timedOut
+ */
+
+/**
+ * How startProcess (and usock, python, ...) starts a process.
+ * @typedef {object} StartOptions
+ * @property {Context} [t] the test: the process is killed when it ends
+ * @property {number} [timeout] ms before SIGKILL
+ * @property {Record<string, string | undefined>} [env] added to the environment
+ * @property {string} [cwd]
+ * @property {number} [uid]
+ * @property {number} [gid]
+ * @property {import('node:child_process').StdioOptions} [stdio]
+ * @property {string} [stdoutFile] a file opened for writing as the child's stdout
+ * @property {string | Buffer | null} [input] what run* functions write to stdin before closing it
+ * @property {string} [python] the Python interpreter
+ */
 
 /**
  * Declares a test that needs root (it acts as nobody or another uid, uses --as, ...): as another user it is declared
  * skipped (ava's test.skip, chosen at load time) with NEEDS_ROOT at the end of its title, so the reason is shown.
+ */
+/**
+ * @param {string} title
+ * @param {import('ava').ImplementationFn<[]>} fn
  */
 export function rootTest(title, fn) {
   return IS_ROOT ? test(title, fn) : test.skip(`${title} ${NEEDS_ROOT}`, fn);
@@ -37,7 +68,10 @@ export function rootTest(title, fn) {
 export const DEFAULT_TIMEOUT = 100_000;
 export const WAIT_TIMEOUT = 60_000;
 
-/** Returns a fresh short temp dir under os.tmpdir(), removed when the test ends. */
+/**
+ * Returns a fresh short temp dir under os.tmpdir(), removed when the test ends.
+ * @param {Context} t
+ */
 export function tmpDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'us-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -49,6 +83,7 @@ export function abstractName() {
   return `us-t-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
+/** @param {number} ms */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -56,6 +91,9 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  *   child, pid, stdout()/stderr() (Buffers so far), text()/errText(), write(data), end(data), kill(sig),
  *   exited: Promise<{code, signal, stdout, stderr, timedOut}> (killed with SIGKILL after `timeout` ms),
  *   waitStdout(pred|string, ms), waitStderr(pred|string, ms).
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {StartOptions} [opts]
  */
 export function startProcess(cmd, args, opts = {}) {
   const { timeout = DEFAULT_TIMEOUT, env, cwd, uid, gid, t } = opts;
@@ -77,8 +115,11 @@ export function startProcess(cmd, args, opts = {}) {
     uid,
     gid,
   });
+  /** @type {Buffer[]} */
   const out = [];
+  /** @type {Buffer[]} */
   const err = [];
+  /** @type {Set<() => void>} */
   const watchers = new Set();
   const notify = () => {
     for (const w of watchers) w();
@@ -97,6 +138,7 @@ export function startProcess(cmd, args, opts = {}) {
     timedOut = true;
     child.kill('SIGKILL');
   }, timeout);
+  /** @type {Promise<ProcessResult>} */
   const exited = new Promise((resolve, reject) => {
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -121,17 +163,31 @@ export function startProcess(cmd, args, opts = {}) {
     stderr: () => Buffer.concat(err),
     text: () => Buffer.concat(out).toString(),
     errText: () => Buffer.concat(err).toString(),
-    write: (data) => child.stdin.write(data),
-    end: (data) => child.stdin.end(data),
+    /** @param {string | Buffer | Uint8Array} data */
+    write: (data) => /** @type {import('node:stream').Writable} */ (child.stdin).write(data),
+    /** @param {string | Buffer | Uint8Array} [data] */
+    end: (data) => /** @type {import('node:stream').Writable} */ (child.stdin).end(data),
+    /** @param {string | number} [sig] */
     kill: (sig = 'SIGTERM') => {
-      if (!done) child.kill(sig);
+      if (!done) child.kill(/** @type {NodeJS.Signals | number} */ (sig));
     },
-    /** Resolves when pred(stdoutText) is true (a string: stdout includes it); rejects on exit or timeout. */
+    /**
+     * Resolves when pred(stdoutText) is true (a string: stdout includes it); rejects on exit or timeout.
+     * @param {string | ((text: string) => boolean)} pred
+     */
     waitStdout: (pred, ms = WAIT_TIMEOUT) => waitOutput(() => handle.text(), pred, ms, 'stdout'),
+    /** @param {string | ((text: string) => boolean)} pred */
     waitStderr: (pred, ms = WAIT_TIMEOUT) => waitOutput(() => handle.errText(), pred, ms, 'stderr'),
   };
+  /**
+   * @param {() => string} get
+   * @param {string | ((text: string) => boolean)} pred
+   * @param {number} ms
+   * @param {string} which
+   * @returns {Promise<string>}
+   */
   function waitOutput(get, pred, ms, which) {
-    const test = typeof pred === 'string' ? (s) => s.includes(pred) : pred;
+    const test = typeof pred === 'string' ? (/** @type {string} */ s) => s.includes(pred) : pred;
     return new Promise((resolve, reject) => {
       const check = () => {
         if (test(get())) {
@@ -163,11 +219,15 @@ export function startProcess(cmd, args, opts = {}) {
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** @type {string | undefined} */
 let publicRoot;
 
-/** True when opts make a child run as another user (uid: a uid other than ours). */
+/**
+ * True when opts make a child run as another user (uid: a uid other than ours).
+ * @param {StartOptions} opts
+ */
 function asOtherUser(opts) {
-  return opts.uid !== undefined && opts.uid !== process.getuid();
+  return opts.uid !== undefined && opts.uid !== process.getuid?.();
 }
 
 /**
@@ -188,6 +248,7 @@ export function publicCopy() {
     const from = path.join(ROOT, rel);
     if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
   }
+  /** @param {string} p */
   const open = (p) => {
     const st = fs.statSync(p);
     if (st.isDirectory()) {
@@ -202,33 +263,60 @@ export function publicCopy() {
   return dir;
 }
 
-/** Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). As another user
- * (opts.uid), it runs the copy in publicCopy(). */
+/**
+ * Starts `usock ARGS...`; opts as for startProcess (t: the ava test, to kill it on teardown). As another user
+ * (opts.uid), it runs the copy in publicCopy().
+ * @param {readonly string[]} args
+ * @param {StartOptions} [opts]
+ */
 export function usock(args, opts = {}) {
   const bin = asOtherUser(opts) ? path.join(publicCopy(), 'bin/usock') : USOCK;
   return startProcess(process.execPath, [bin, ...args], opts);
 }
 
-/** Runs usock to completion with `input` (string/Buffer, or null for /dev/null-like EOF) and returns its result. */
+/**
+ * Runs usock to completion with `input` (string/Buffer, or null for /dev/null-like EOF) and returns its result.
+ * @param {readonly string[]} args
+ * @param {StartOptions} [opts]
+ * @returns {Promise<ProcessResult>}
+ */
 export async function runUsock(args, opts = {}) {
   const p = usock(args, opts);
   if (p.child.stdin) p.end(opts.input ?? '');
   return p.exited;
 }
 
-/** Starts `python3 -c SCRIPT ARGS...` (opts.python selects the interpreter). */
+/**
+ * Starts `python3 -c SCRIPT ARGS...` (opts.python selects the interpreter).
+ * @param {string} script
+ * @param {ReadonlyArray<string | number>} [args]
+ * @param {StartOptions} [opts]
+ */
 export function python(script, args = [], opts = {}) {
   return startProcess(opts.python ?? PYTHON, ['-u', '-c', script, ...args.map(String)], opts);
 }
 
-/** Runs a Python script to completion and returns its result. */
+/**
+ * Runs a Python script to completion and returns its result.
+ * @param {string} script
+ * @param {ReadonlyArray<string | number>} [args]
+ * @param {StartOptions} [opts]
+ * @returns {Promise<ProcessResult>}
+ */
 export async function runPython(script, args = [], opts = {}) {
   const p = python(script, args, opts);
   if (p.child.stdin) p.end(opts.input ?? '');
   return p.exited;
 }
 
-/** Resolves when pred() is truthy, polling; rejects after ms. */
+/**
+ * Resolves when pred() is truthy (with its value), polling; rejects after ms.
+ * @template T
+ * @param {() => T | Promise<T>} pred
+ * @param {number} [ms]
+ * @param {string} [what]
+ * @returns {Promise<T>}
+ */
 export async function waitUntil(pred, ms = WAIT_TIMEOUT, what = 'condition') {
   const end = Date.now() + ms;
   for (;;) {
@@ -239,7 +327,11 @@ export async function waitUntil(pred, ms = WAIT_TIMEOUT, what = 'condition') {
   }
 }
 
-/** Resolves when a socket file exists at p. */
+/**
+ * Resolves when a socket file exists at p.
+ * @param {string} p
+ * @param {number} [ms]
+ */
 export function waitForSocketFile(p, ms = WAIT_TIMEOUT) {
   return waitUntil(() => {
     try {
@@ -250,20 +342,29 @@ export function waitForSocketFile(p, ms = WAIT_TIMEOUT) {
   }, ms, `socket file ${p}`);
 }
 
+/** @type {Record<string, number>} */
 const TYPE_CODES = { stream: 1, dgram: 2, seqpacket: 5 };
 
-/** Returns the entries of /proc/net/unix: {flags, type, state, inode, path}. */
+/**
+ * Returns the entries of /proc/net/unix: {flags, type, state, inode, path}.
+ * @returns {Array<{ flags: number; type: number; state: number; inode: number; path: string }>}
+ */
 export function unixSockets() {
   const lines = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
   const out = [];
   for (const line of lines) {
     const m = /^\s*\S+:\s+\S+\s+\S+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)(?: (.*))?$/.exec(line);
     if (!m) continue;
-    out.push({ flags: parseInt(m[1], 16), type: parseInt(m[2], 16), state: parseInt(m[3], 16), inode: Number(m[4]), path: m[5] ?? '' });
+    const [, flags = '', type = '', state = '', inode = '', name = ''] = m;
+    out.push({ flags: parseInt(flags, 16), type: parseInt(type, 16), state: parseInt(state, 16), inode: Number(inode), path: name });
   }
   return out;
 }
 
+/**
+ * @param {string} entryPath
+ * @param {string} address
+ */
 function addressMatches(entryPath, address) {
   if (entryPath === address) return true;
   // long paths are bound through /proc/self/fd/N/BASENAME
@@ -276,6 +377,10 @@ function addressMatches(entryPath, address) {
 /**
  * Resolves when some socket of `type` is bound at address (path or '@name') and, for stream and seqpacket,
  * listening. Relative paths are resolved against cwd.
+ * @param {string} address
+ * @param {string} [type]
+ * @param {number} [ms]
+ * @param {string} [cwd]
  */
 export function waitListening(address, type = 'stream', ms = WAIT_TIMEOUT, cwd = process.cwd()) {
   const want = address.startsWith('@') ? address : path.resolve(cwd, address);
@@ -285,24 +390,36 @@ export function waitListening(address, type = 'stream', ms = WAIT_TIMEOUT, cwd =
     (addressMatches(e.path, want) || addressMatches(e.path, address))), ms, `${type} socket at ${address}`);
 }
 
-/** True when a command is found on PATH. */
+/**
+ * True when a command is found on PATH.
+ * @param {string} name
+ */
 export function hasCommand(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Asserts that stderr is one `usock: ...` line (at most followed by one `hint: ...` line) and no stack trace. */
+/**
+ * Asserts that stderr is one `usock: ...` line (at most followed by one `hint: ...` line) and no stack trace.
+ * @param {Context} t
+ * @param {string | Buffer} stderr
+ * @param {RegExp} [re]
+ */
 export function assertCleanError(t, stderr, re) {
   const text = Buffer.isBuffer(stderr) ? stderr.toString() : stderr;
   const lines = text.split('\n').filter((l) => l !== '');
   t.true(lines.length >= 1 && lines.length <= 2, `expected 1 or 2 stderr lines, got: ${JSON.stringify(text)}`);
   t.true(text.startsWith('usock: '), `stderr must start with 'usock: ': ${JSON.stringify(text)}`);
-  if (lines.length === 2) t.true(lines[1].startsWith('hint: '), `second line must be a hint: ${JSON.stringify(text)}`);
+  if (lines.length === 2) t.true((lines[1] ?? '').startsWith('hint: '), `second line must be a hint: ${JSON.stringify(text)}`);
   t.false(/^\s+at /m.test(text), `stack trace in stderr: ${JSON.stringify(text)}`);
   t.false(/\x1b\[/.test(text), `colour escape in non-TTY stderr: ${JSON.stringify(text)}`);
   if (re) t.regex(lines[0] ?? '', re);
 }
 
-/** Returns the hex sha256 of a file. */
+/**
+ * Returns the hex sha256 of a file.
+ * @param {string} file
+ * @returns {Promise<string>}
+ */
 export function sha256File(file) {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
@@ -310,7 +427,11 @@ export function sha256File(file) {
   });
 }
 
-/** Writes `size` random bytes to file. */
+/**
+ * Writes `size` random bytes to file.
+ * @param {string} file
+ * @param {number} size
+ */
 export function writeRandomFile(file, size) {
   const fd = fs.openSync(file, 'w');
   try {
@@ -321,7 +442,11 @@ export function writeRandomFile(file, size) {
   }
 }
 
-/** Writes each of `contents` to its own file (f0, f1, ...) in a fresh temp dir; returns their paths. */
+/**
+ * Writes each of `contents` to its own file (f0, f1, ...) in a fresh temp dir; returns their paths.
+ * @param {Context} t
+ * @param {ReadonlyArray<string | Buffer>} contents
+ */
 export function tmpFiles(t, contents) {
   const dir = tmpDir(t);
   return contents.map((c, i) => {
@@ -331,7 +456,10 @@ export function tmpFiles(t, contents) {
   });
 }
 
-/** Returns the messages framed as len32: each one preceded by its length as a 4-byte big-endian number. */
+/**
+ * Returns the messages framed as len32: each one preceded by its length as a 4-byte big-endian number.
+ * @param {...(string | Buffer)} msgs
+ */
 export function len32(...msgs) {
   return Buffer.concat(msgs.flatMap((m) => {
     const b = Buffer.from(m);
@@ -341,25 +469,43 @@ export function len32(...msgs) {
   }));
 }
 
-/** Number of the signal (for the 128+N exit status a shell would show). */
+/**
+ * Number of the signal (for the 128+N exit status a shell would show).
+ * @type {Record<string, number>}
+ */
 export const SIGNUM = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
-/** True when a process result says it ended by sig (killed by it, or exit status 128+N). */
+/**
+ * True when a process result says it ended by sig (killed by it, or exit status 128+N).
+ * @param {ProcessResult} result
+ * @param {string} sig
+ */
 export function endedBy(result, sig) {
   return result.signal === sig || result.code === 128 + SIGNUM[sig];
 }
 
-/** Returns a readable summary of a process result for assertion messages. */
+/**
+ * Returns a readable summary of a process result for assertion messages.
+ * @param {ProcessResult} r
+ */
 export function show(r) {
   return JSON.stringify({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout.toString().slice(0, 500), stderr: r.stderr.toString().slice(0, 1000) });
 }
 
-/** Asserts that stderr holds no stack trace. */
+/**
+ * Asserts that stderr holds no stack trace.
+ * @param {Context} t
+ * @param {string | Buffer} stderr
+ */
 export function assertNoStack(t, stderr) {
   t.false(/^\s+at /m.test(stderr.toString()), stderr.toString());
 }
 
-/** Creates and returns a directory under base whose path is at least minBytes long (30-byte components). */
+/**
+ * Creates and returns a directory under base whose path is at least minBytes long (30-byte components).
+ * @param {string} base
+ * @param {number} minBytes
+ */
 export function longDir(base, minBytes) {
   let dir = base;
   while (Buffer.byteLength(dir) < minBytes) dir = path.join(dir, 'd'.repeat(30));
@@ -372,7 +518,10 @@ export function openFds() {
   return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
 }
 
-/** Returns how many of this process's descriptors point at file. */
+/**
+ * Returns how many of this process's descriptors point at file.
+ * @param {string} file
+ */
 export function fdsPointingAt(file) {
   let n = 0;
   for (const fd of fs.readdirSync('/proc/self/fd')) {
@@ -396,25 +545,44 @@ export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
  */
 export const PY_PRELUDE = '\n' + fs.readFileSync(path.join(FIXTURES, 'peer.py'), 'utf8').replace(/^(#.*\n)+/, '');
 
-/** Returns the Python script text with the prelude. */
+/**
+ * Returns the Python script text with the prelude.
+ * @param {string} body
+ */
 export function py(body) {
   return PY_PRELUDE + '\n' + body;
 }
 
-/** Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter; as another user, the copy). */
+/**
+ * Starts `python3 -B -u test/fixtures/NAME ARGS...` (opts.python selects the interpreter; as another user, the copy).
+ * @param {string} name
+ * @param {ReadonlyArray<string | number>} [args]
+ * @param {StartOptions} [opts]
+ */
 export function pythonFile(name, args = [], opts = {}) {
   const dir = asOtherUser(opts) ? path.join(publicCopy(), 'test/fixtures') : FIXTURES;
   return startProcess(opts.python ?? PYTHON, ['-B', '-u', path.join(dir, name), ...args.map(String)], opts);
 }
 
-/** Runs a fixture script to completion and returns its result. */
+/**
+ * Runs a fixture script to completion and returns its result.
+ * @param {string} name
+ * @param {ReadonlyArray<string | number>} [args]
+ * @param {StartOptions} [opts]
+ * @returns {Promise<ProcessResult>}
+ */
 export async function runPythonFile(name, args = [], opts = {}) {
   const p = pythonFile(name, args, opts);
   if (p.child.stdin) p.end(opts.input ?? '');
   return p.exited;
 }
 
-/** Sends each of msgs (latin1 strings) as one datagram to target from an unbound (unnamed) Python socket. */
+/**
+ * Sends each of msgs (latin1 strings) as one datagram to target from an unbound (unnamed) Python socket.
+ * @param {Context} t
+ * @param {string} target
+ * @param {...string} msgs
+ */
 export async function sendDatagrams(t, target, ...msgs) {
   const r = await runPython(py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -424,7 +592,12 @@ for m in sys.argv[2:]:
   t.is(r.code, 0, show(r));
 }
 
-/** Starts a Python stream server listening at sock (file mode opts.mode if given) that never accepts; resolves once it is ready. */
+/**
+ * Starts a Python stream server listening at sock (file mode opts.mode if given) that never accepts; resolves once it is ready.
+ * @param {Context} t
+ * @param {string} sock
+ * @param {StartOptions & { mode?: string }} [opts]
+ */
 export async function idleStreamServer(t, sock, opts = {}) {
   const { mode, ...rest } = opts;
   const srv = python(py(`
@@ -440,7 +613,14 @@ time.sleep(60)
   return srv;
 }
 
-/** Starts `usock tap -t type [extra] LISTEN TARGET` and resolves once it listens (its stdin closed). */
+/**
+ * Starts `usock tap -t type [extra] LISTEN TARGET` and resolves once it listens (its stdin closed).
+ * @param {Context} t
+ * @param {string} listen
+ * @param {string} target
+ * @param {readonly string[]} [extra]
+ * @param {string} [type]
+ */
 export async function startTap(t, listen, target, extra = [], type = 'stream') {
   const tap = usock(['tap', '-t', type, ...extra, listen, target], { t });
   tap.end();
@@ -448,7 +628,11 @@ export async function startTap(t, listen, target, extra = [], type = 'stream') {
   return tap;
 }
 
-/** Ends tap (or any usock server) with SIGTERM, asserts it died of the signal, and returns its result. */
+/**
+ * Ends tap (or any usock server) with SIGTERM, asserts it died of the signal, and returns its result.
+ * @param {Context} t
+ * @param {ReturnType<typeof startProcess>} tap
+ */
 export async function stopBySignal(t, tap) {
   tap.kill('SIGTERM');
   const r = await tap.exited;
@@ -456,7 +640,11 @@ export async function stopBySignal(t, tap) {
   return r;
 }
 
-/** Counts the lines of text matching re. */
+/**
+ * Counts the lines of text matching re.
+ * @param {string} text
+ * @param {RegExp} re
+ */
 export function countLines(text, re) {
   return text.split('\n').filter((l) => re.test(l)).length;
 }

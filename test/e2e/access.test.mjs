@@ -361,6 +361,7 @@ rootTest('peercred --listen -t dgram --allow-group: one record per admitted data
 
 // ---- bad rules ------------------------------------------------------------------------------------------------------
 
+/** @type {Array<[string[], RegExp]>} */
 const BAD = [
   [['--allow-user', 'no-such-user-usock'], /unknown user 'no-such-user-usock'/],
   [['--allow-group', 'no-such-group-usock'], /unknown group 'no-such-group-usock'/],

@@ -76,11 +76,11 @@ test('listen -t dgram -c 1 without an oversized message still exits 0', async (t
 
 // ---- 7: an unknown option is named, not the ADDRESS it swallowed ---------------------------------------------
 
-for (const [name, rest] of [
+for (const [name, rest] of /** @type {Array<[string, string[]]>} */ ([
   ['connect', ['/tmp/a.sock']], ['listen', ['/tmp/a.sock']], ['echo-server', ['/tmp/a.sock']], ['pair', ['cat']],
   ['send-fd', ['/tmp/a.sock', '/etc/hostname']], ['recv-fd', ['/tmp/a.sock']], ['peercred', ['/tmp/a.sock']],
   ['tap', ['/tmp/a.sock', '/tmp/b.sock']], ['who-can', ['/tmp/a.sock']], ['ls', []], ['completion', ['bash']],
-]) {
+])) {
   test(`${[name, '-x', ...rest].join(' ')}: 'unknown option -x', 64`, async (t) => {
     const r = await runUsock([name, '-x', ...rest], { t });
     t.is(r.code, 64, show(r));
@@ -152,12 +152,12 @@ sys.stdin.read()
 
 // ---- 10: a listen ADDRESS whose directory is missing: cannot create, 73 ---------------------------------------
 
-for (const [name, args] of [
+for (const [name, args] of /** @type {Array<[string, (a: string) => string[]]>} */ ([
   ['listen', (a) => ['listen', a]], ['listen -t dgram', (a) => ['listen', '-t', 'dgram', a]], ['echo-server', (a) => ['echo-server', a]],
   ['tap', (a) => ['tap', a, '/tmp/target.sock']], ['send-fd --listen', (a) => ['send-fd', '--listen', a, '/etc/hostname']],
   ['recv-fd --listen', (a) => ['recv-fd', '--listen', a]], ['peercred --listen', (a) => ['peercred', '--listen', a]],
   ['connect --bind', (a) => ['connect', '--bind', a, '/tmp/target.sock']],
-]) {
+])) {
   test(`${name} in a directory that does not exist: 73, the directory named`, async (t) => {
     const missing = path.join(tmpDir(t), 'no', 'such');
     const r = await runUsock(args(path.join(missing, 'x.sock')), { t });
@@ -340,6 +340,7 @@ test("the README's completion install lines work as written on a fresh account (
   const bin = path.join(tmpDir(t), 'bin');
   fs.mkdirSync(bin);
   fs.symlinkSync(new URL('../../bin/usock', import.meta.url).pathname, path.join(bin, 'usock'));
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}` };
   delete env.XDG_DATA_HOME;
   const r = spawnSync('bash', ['-e', '-c', lines.join('\n')], { env, encoding: 'utf8' });

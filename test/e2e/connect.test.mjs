@@ -209,7 +209,7 @@ rootTest('connect --as as non-root is refused with 77 or 64 and one clear line',
 test('connect -v reports the connection on stderr; -q keeps stderr empty', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  for (const [flag, expectOutput] of [['-v', true], ['-q', false]]) {
+  for (const [flag, expectOutput] of /** @type {Array<[string, boolean]>} */ ([['-v', true], ['-q', false]])) {
     const srv = pythonFile('late_reply_server.py', [sock, 0], { t });
     await srv.waitStdout('ready');
     const r = await runUsock(['connect', flag, sock], { input: 'x', t });

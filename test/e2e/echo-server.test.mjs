@@ -137,7 +137,7 @@ s.sendto(b'nobody can answer me', sys.argv[1])
 `), [sock], { t });
   t.is(anon.code, 0, show(anon));
   await assertClientsOk(t, DGRAM_CLIENTS, sock);
-  t.false(e.done, show({ code: 0, signal: null, stdout: e.stdout(), stderr: e.stderr() }));
+  t.false(e.done, show({ code: 0, signal: null, stdout: e.stdout(), stderr: e.stderr(), timedOut: false }));
   await stop(t, e);
   t.false(fs.existsSync(sock));
 });

@@ -115,6 +115,7 @@ usageTest('echo-server --mode abc: 64', async (t) => {
   assertCleanError(t, r.stderr);
 });
 
+/** @type {Array<[string, string[]]>} */
 const USAGE_CASES = [
   ['unknown --type', ['connect', '--type', 'bogus', 'ADDR']],
   ['unknown -t on listen', ['listen', '-t', 'tcp', 'ADDR']],

@@ -178,7 +178,7 @@ test('connect -t seqpacket --exec --frame nul: a message holding a newline reach
   t.deepEqual(JSON.parse(s.stdout.toString().split('\n')[1]), ['a\nb']);
 });
 
-for (const [args, re] of [
+for (const [args, re] of /** @type {Array<[string[], RegExp]>} */ ([
   [['listen', '--exec', 'cat', '--exec-socket'], /^usock: listen: --exec-socket does not apply to -t stream/],
   [['listen', '-t', 'seqpacket', '--exec-socket'], /^usock: listen: --exec-socket does not apply without --exec/],
   [['listen', '--exec', 'cat', '--frame', 'nul'], /^usock: listen: --frame does not apply to -t stream with --exec/],
@@ -188,7 +188,7 @@ for (const [args, re] of [
   [['connect', '-t', 'seqpacket', '--exec-socket'], /^usock: connect: --exec-socket does not apply without --exec/],
   [['connect', '--exec', 'cat', '--frame', 'nul'], /^usock: connect: --frame does not apply to -t stream with --exec/],
   [['connect', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--max-size', '10'], /^usock: connect: --max-size does not apply with --exec-socket/],
-]) {
+])) {
   test(`usock ${args.join(' ')}: a usage error (64)`, async (t) => {
     const r = await runUsock([...args, '@' + abstractName()], { t });
     t.is(r.code, 64, show(r));

@@ -217,7 +217,7 @@ rootTest('connect --exec: the command talks to the server on stdin/stdout, with 
 });
 
 test('connect --exec: exit status is the command\'s (exit 9 -> 9, killed -> 128+N)', async (t) => {
-  for (const [cmd, want] of [['exit 9', 9], ['kill -KILL $$', 137]]) {
+  for (const [cmd, want] of /** @type {Array<[string, number]>} */ ([['exit 9', 9], ['kill -KILL $$', 137]])) {
     const name = '@' + abstractName();
     const srv = python(SERVER, [name, '', 'stream'], { t });
     await srv.waitStdout('\n');

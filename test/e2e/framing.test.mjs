@@ -62,6 +62,7 @@ test('dgram connect --max-size: a longer stdin line is reported and not sent, th
   assertNoStack(t, r.stderr);
 });
 
+/** @type {Record<string, [string, string[]]>} */
 const FRAME_OUTPUT = {
   line: ['m1\nm2\n\nx\0y\n', ['m1', 'm2', '', 'x\0y']],
   nul: ['m1\0m2\0\0x\ny\0', ['m1', 'm2', '', 'x\ny']],

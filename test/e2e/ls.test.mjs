@@ -102,6 +102,7 @@ test('--listening, -t, PREFIX (absolute, relative to the cwd, @abstract) filter'
   };
   const sorted = (...a) => a.sort();
   // [ls arguments, options, the inodes it must list]; the runs are independent and go side by side
+  /** @type {Array<[string[], { cwd?: string }, number[]]>} */
   const cases = [
     [['--listening', '--pid', String(h.pid)], {}, sorted(h.ino.listener, h.ino.abstract)],
     [['--listening', dir], {}, [h.ino.listener]],

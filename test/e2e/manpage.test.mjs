@@ -15,6 +15,7 @@ const srcDir = fileURLToPath(new URL('../../src', import.meta.url));
 
 /** Returns the stdout of `usock ARGS --help`; throws when it does not exit 0. */
 function helpText(args) {
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
   const result = spawnSync(process.execPath, [usockBin, ...args, '--help'], { encoding: 'utf8', env, timeout: 30_000 });

@@ -33,7 +33,10 @@ print(os.getpid(), flush=True)
 sys.stdin.read()
 `);
 
-/** Starts SERVER and returns [handle, pid]. */
+/**
+ * Starts SERVER and returns [handle, pid].
+ * @returns {Promise<[ReturnType<typeof python>, number]>}
+ */
 async function startServer(t, address, type, ...extra) {
   const srv = python(SERVER, [address, type, ...extra], { t, python: SYSTEM_PYTHON, cwd: '/' });
   const pid = Number((await srv.waitStdout('\n')).trim());

@@ -197,7 +197,7 @@ except ConnectionResetError:
 
 test('bad values: -w 0, -w -1, -w abc, -c 0, --count on a stream connect, --retry with listen: 64 with one line', async (t) => {
   const name = '@' + abstractName();
-  for (const [args, re] of [
+  for (const [args, re] of /** @type {Array<[string[], RegExp]>} */ ([
     [['connect', '-w', '0', name], /bad --timeout '0'/],
     [['connect', '-w', 'abc', name], /bad --timeout 'abc'/],
     [['connect', '-t', 'seqpacket', '-c', '0', name], /bad --count '0'/],
@@ -205,7 +205,7 @@ test('bad values: -w 0, -w -1, -w abc, -c 0, --count on a stream connect, --retr
     [['listen', '--retry', '1', name], /listen: unknown option --retry/],
     [['connect'], /connect: missing ADDRESS/],
     [['connect', '--wait', 'abc', '-t', 'dgram', name], /bad --wait 'abc'/],
-  ]) {
+  ])) {
     const r = await runUsock(args, { t, input: '' });
     t.is(r.code, 64, `${args.join(' ')}: ${show(r)}`);
     assertCleanError(t, r.stderr, re);

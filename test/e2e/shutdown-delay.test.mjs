@@ -192,7 +192,7 @@ test('time in which usock is not reading because its stdout is full does not cou
 });
 
 test('listen: its one peer sees no EOF while it answers (and does with --shutdown-delay 0)', async (t) => {
-  for (const [args, early] of [[AT_ONCE, true], [DEFAULT, false]]) {
+  for (const [args, early] of /** @type {Array<[string[], boolean]>} */ ([[AT_ONCE, true], [DEFAULT, false]])) {
     const sock = path.join(tmpDir(t), 'l.sock');
     const l = usock(['listen', ...args, sock], { t });
     l.end('REQUEST\n');

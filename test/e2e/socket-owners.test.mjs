@@ -50,7 +50,7 @@ test('a stale socket of usock\'s own user in a sticky directory is still replace
 });
 
 test('listen on an abstract address without --allow-* warns once that anyone in the namespace can connect; -q and rules silence it', async (t) => {
-  for (const [extra, warned] of [[[], true], [['-q'], false], [['--allow-uid', String(process.getuid())], false]]) {
+  for (const [extra, warned] of /** @type {Array<[string[], boolean]>} */ ([[[], true], [['-q'], false], [['--allow-uid', String(process.getuid?.())], false]])) {
     const name = '@' + abstractName();
     const l = usock(['listen', ...extra, name], { t });
     await waitListening(name);

@@ -12,7 +12,7 @@ import { startProcess, tmpDir, usock, waitForSocketFile } from '../helpers.mjs';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Node 22.1+ has a compile cache of its own, which bin/usock turns on; Node 20 gets bin/usock's. */
-const nodeHasCompileCache = typeof nodeModule.enableCompileCache === 'function';
+const nodeHasCompileCache = typeof (/** @type {{ enableCompileCache?: unknown }} */ (nodeModule).enableCompileCache) === 'function';
 /** The tests of bin/usock's own code cache (Node 20). */
 const ownCacheTest = nodeHasCompileCache ? test.skip : test;
 

@@ -254,14 +254,14 @@ rootTest('refused: the directory is not writable (77)', async (t) => {
 test('usage: --inplace with LISTEN, neither, only LISTEN, or --mode (64)', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'd.sock');
-  for (const [args, re] of [
+  for (const [args, re] of /** @type {Array<[string[], RegExp]>} */ ([
     [['--inplace', sock, 'a.sock'], /--inplace PATH replaces LISTEN and TARGET/],
     [['--inplace', sock, 'a.sock', 'b.sock'], /--inplace PATH replaces LISTEN and TARGET/],
     [[], /tap: missing LISTEN/],
     [['a.sock'], /tap: missing TARGET/],
     [['--mode', '0600', '--inplace', sock], /^usock: tap: --mode does not apply with --inplace/],
     [['--inplace', '@abstract'], /needs a socket file's path/],
-  ]) {
+  ])) {
     const r = await runUsock(['tap', ...args], { t });
     t.is(r.code, 64, `${args.join(' ')}: ${show(r)}`);
     assertCleanError(t, r.stderr, re);

@@ -164,7 +164,7 @@ print(how, len(b''.join(chunks)))
   await tap.waitStderr((s) => / #1 close$/m.test(s));
   const packets = fields(pcap, 'tcp', 'ip.src', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.fin', 'tcp.len');
   t.true(packets.every(([src, sp, dp]) => (src === '127.0.0.1' ? dp : sp) === '6379'));
-  const fins = packets.map((p, i) => [p, i]).filter(([p]) => p[3] === '1');
+  const fins = packets.map((p, i) => /** @type {[string[], number]} */ ([p, i])).filter(([p]) => p[3] === '1');
   t.deepEqual(fins.map(([p]) => p[0]), ['127.0.0.1', '127.0.0.2']);
   const lastData = (src) => packets.findLastIndex((p) => p[0] === src && Number(p[4]) > 0);
   t.true(fins[0][1] > lastData('127.0.0.1') && fins[0][1] < lastData('127.0.0.2'), 'the client FIN after the request, before the reply');
@@ -226,7 +226,7 @@ tsharkTest('a client the access rules reject: a handshake (the kernel accepted i
   const pcap = path.join(dir, 'tap.pcap');
   const srv = pythonFile('tap_target.py', [target, 'halfclose'], { t });
   await srv.waitStdout('ready');
-  const tap = await startTap(t, listen, target, ['--pcap', pcap, '--allow-uid', String(process.getuid() + 4242)]);
+  const tap = await startTap(t, listen, target, ['--pcap', pcap, '--allow-uid', String(process.getuid?.() + 4242)]);
   const r = await runPython(py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 chunks, how = send_then_read(s, b'secret')

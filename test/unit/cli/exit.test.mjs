@@ -32,7 +32,7 @@ test('EXIT follows sysexits', (t) => {
 });
 
 function sysErr(code, message = `x: ${code}`) {
-  const e = new Error(message);
+  const e = /** @type {Error & { code?: string }} */ (new Error(message));
   e.code = code;
   return e;
 }

@@ -12,7 +12,8 @@ import { waitUntil } from '../../helpers.mjs';
 function recorder() {
   const warnings = [];
   const infos = [];
-  return { warnings, infos, info(event, text) { infos.push({ event, text }); }, warn(event, text) { warnings.push({ event, text }); } };
+  const fake = { warnings, infos, info(event, text) { infos.push({ event, text }); }, warn(event, text) { warnings.push({ event, text }); } };
+  return /** @type {import('../../../src/report/reporter.ts').Reporter & typeof fake} */ (/** @type {unknown} */ (fake));
 }
 
 /** Returns this process's open-files limits, [soft, hard], as /proc/self/limits writes them. */

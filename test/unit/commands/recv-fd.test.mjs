@@ -14,13 +14,13 @@ test('assessMessage: no descriptors is EX_DATAERR (65); extras beyond --max-fds 
   const [a, b] = socketpair('seqpacket');
   t.teardown(() => closeAll([a, b]));
   sendWithDescriptors(a, Buffer.from('plain'), []); // plain data, no descriptors
-  const plain = receiveMessage(b, 10, 4);
+  const plain = /** @type {import('../../../src/sys/msg.ts').ReceivedMessage} */ (receiveMessage(b, 10, 4));
   const v = assessMessage(plain, 4);
   t.is(exitCodeFor(v.error), 65);
   t.regex(v.error.message, /received a message of 5 bytes without descriptors/);
   t.is(EXIT.DATAERR, 65);
   sendWithDescriptors(a, Buffer.from('x'), [0, 0, 0]);
-  const many = receiveMessage(b, 10, 1);
+  const many = /** @type {import('../../../src/sys/msg.ts').ReceivedMessage} */ (receiveMessage(b, 10, 1));
   const w = assessMessage(many, 1);
   t.is(w.error, null);
   t.is(w.status, EXIT.OK);

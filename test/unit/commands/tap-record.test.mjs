@@ -23,7 +23,7 @@ function recorder(t, format) {
   const buf = Buffer.alloc(1 << 16);
   let got = '';
   return { rec, written: async () => {
-    await new Promise((resolve) => rec.whenDrained(resolve)); // small records leave together, a moment later
+    await new Promise((resolve) => rec.whenDrained(() => resolve(undefined))); // small records leave together, a moment later
     for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0;) got += buf.subarray(0, n).toString('latin1');
     return got.replace(/^\S+Z /gm, 'T '); // times vary
   } };
@@ -97,7 +97,7 @@ function fakeWriter() {
     flush() { if (w.queue.length) w.writes.push(Buffer.concat(w.queue).toString('latin1')); w.queue = []; w.queued = 0; },
     whenDrained(cb) { w.flush(); cb(); },
   };
-  return w;
+  return /** @type {import('../../../src/io/writer.ts').ByteWriter & typeof w} */ (/** @type {unknown} */ (w));
 }
 
 test('small records wait for the ones that follow (one write for an exchange, after the relay has sent), large ones leave at once', async (t) => {
@@ -116,13 +116,13 @@ test('small records wait for the ones that follow (one write for an exchange, af
 });
 
 test('small data records, formatted a moment later, still come before the events that follow them, in every format', async (t) => {
-  for (const format of ['text', 'hex', 'json']) {
+  for (const format of /** @type {const} */ (['text', 'hex', 'json'])) {
     const w = fakeWriter();
     const r = new Recorder(w, format);
     r.data(1, 'c2s', Buffer.from('request'));
     r.event(1, 'shutdown', { dir: 'c2s' });
     r.data(1, 's2c', Buffer.from('reply'));
-    await new Promise((resolve) => r.whenDrained(resolve));
+    await new Promise((resolve) => r.whenDrained(() => resolve(undefined)));
     const text = w.writes.join('');
     const order = ['request|72657175|cmVxdWVzdA', 'shutdown', 'reply|7265706c|cmVwbHk'].map((k) => text.search(new RegExp(k)));
     t.true(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])), `${format}: ${text}`);

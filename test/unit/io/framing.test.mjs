@@ -182,7 +182,7 @@ test('len32 encode then decode round-trips binary messages', (t) => {
 });
 
 test('line and nul encode then decode round-trip messages without the delimiter', (t) => {
-  for (const mode of ['line', 'nul']) {
+  for (const mode of /** @type {const} */ (['line', 'nul'])) {
     const msgs = ['a', '', 'bc d'].map((s) => Buffer.from(s));
     const wire = Buffer.concat(msgs.flatMap((m) => encodeMessage(mode, m)));
     const dec = createDecoder(mode, 100, () => t.fail());

@@ -30,7 +30,7 @@ test('writeGather: several buffers, subarrays included, leave in one call and in
   const parts = [Buffer.from('one,'), randomBytes(3000).subarray(7, 1007), Buffer.from('three')];
   t.is(writeGather(a, parts), 4 + 1000 + 5);
   const buf = Buffer.alloc(4096);
-  t.true(buf.subarray(0, read(b, buf)).equals(Buffer.concat(parts)));
+  t.true(buf.subarray(0, /** @type {number} */ (read(b, buf))).equals(Buffer.concat(parts)));
 });
 
 test('FdWriter: small pieces copied, owned large ones queued as they are, all arriving in order though the socket takes them in parts', async (t) => {

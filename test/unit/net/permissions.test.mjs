@@ -14,8 +14,8 @@ const USERS = { 0: 'root', 1: 'daemon', 2: 'bin', 100: 'app', 200: 'alice', 6553
 const GROUPS = { 0: 'root', 1: 'daemon', 100: 'app', 50: 'staff', 65534: 'nogroup' };
 const names = { user: (u) => USERS[u] ?? String(u), group: (g) => GROUPS[g] ?? String(g) };
 
-const dir = (p, uid, gid, perm, acl = null) => ({ path: p, kind: 'directory', uid, gid, mode: 0o040000 | perm, acl });
-const sock = (p, uid, gid, perm, acl = null) => ({ path: p, kind: 'socket', uid, gid, mode: 0o140000 | perm, acl });
+const dir = (p, uid, gid, perm, acl = null) => ({ path: p, kind: /** @type {const} */ ('directory'), uid, gid, mode: 0o040000 | perm, acl });
+const sock = (p, uid, gid, perm, acl = null) => ({ path: p, kind: /** @type {const} */ ('socket'), uid, gid, mode: 0o140000 | perm, acl });
 const acl = (...entries) => entries.map(([tag, perm, id = null]) => ({ tag, perm, id }));
 /** The walk to /run/app/app.sock with the given app directory and socket. */
 const walk = (appDir, socket) => [dir('/', 0, 0, 0o755), dir('/run', 0, 0, 0o755), appDir, socket];
@@ -41,7 +41,7 @@ test('parseAcl reads an ACL that setfacl wrote, back through lgetxattr', (t) => 
     [ACL_USER_OBJ, 6], [ACL_USER, 6, 65534], [ACL_GROUP_OBJ, 4], [ACL_GROUP, 4, 1], [ACL_MASK, 6], [ACL_OTHER, 0],
   ));
   const err = t.throws(() => lgetxattr(path.join(d, 'missing'), 'system.posix_acl_access'));
-  t.is(err.code, 'ENOENT');
+  t.is(/** @type {Error & { code?: string }} */ (err).code, 'ENOENT');
 });
 
 test('parseAcl refuses what is not a version 2 list of 8-byte entries', (t) => {
@@ -157,6 +157,7 @@ test('an empty mask makes the kernel skip the ACL: named entries count as nothin
 });
 
 test('symbolic links on the way are never checked', (t) => {
+  /** @type {import('../../../src/net/permissions.ts').PathStep} */
   const link = { path: '/run/link', kind: 'symlink', uid: 100, gid: 100, mode: 0o120000, acl: null, target: 'app' };
   const steps = [dir('/', 0, 0, 0o755), dir('/run', 0, 0, 0o755), link, dir('/run/app', 0, 0, 0o755), sock('/run/app/app.sock', 0, 0, 0o666)];
   t.true(evaluate(steps, nobody, names).allowed);

@@ -10,7 +10,7 @@ import { tmpDir } from '../../helpers.mjs';
 /** Creates a socket file at p (a listener closed at once, the file left behind) and returns its identity. */
 async function socketFile(p) {
   const server = net.createServer();
-  await new Promise((resolve) => server.listen(p, resolve));
+  await new Promise((resolve) => server.listen(p, () => resolve(undefined)));
   const st = fs.lstatSync(p);
   server.unref();
   return { dev: st.dev, ino: st.ino };

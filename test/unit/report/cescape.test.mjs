@@ -76,6 +76,7 @@ test('wasm: records escaped straight into a FileWriter\'s ring in the module\'s 
   const place = { reserve: (n) => writer.reserve(n), commit: (n) => writer.commit(n) };
   const want = [];
   for (let i = 0; i < 60; i++) {
+    /** @type {Buffer} */
     let data = i % 3 === 0 ? Buffer.from('GET / HTTP/1.1\r\n\\'.repeat(9000 + i)) : randomBytes(150_000 + i * 997);
     if (i % 2 === 1) { // read where tap reads a stream
       data = data.subarray(0, module.receiveArea.length);
@@ -85,9 +86,9 @@ test('wasm: records escaped straight into a FileWriter\'s ring in the module\'s 
     } else want.push(`#${i} > ${data.length}: ${cEscape(data)}\n`);
     wasm.record(`#${i} > ${data.length}: `, data, '\n', (piece) => writer.writeNow(piece), place);
     writer.flush();
-    if (i % 20 === 19) await new Promise((resolve) => writer.whenDrained(resolve)); // else the ring fills: the rest goes through emit
+    if (i % 20 === 19) await new Promise((resolve) => writer.whenDrained(() => resolve(undefined))); // else the ring fills: the rest goes through emit
   }
-  await new Promise((resolve) => writer.whenDrained(resolve));
+  await new Promise((resolve) => writer.whenDrained(() => resolve(undefined)));
   const got = fs.readFileSync(file, 'latin1');
   t.true(got.length > 4 * module.ringArea.length, 'several times the ring');
   t.is(got, want.join(''));
