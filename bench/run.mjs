@@ -669,7 +669,7 @@ function startupWithHyperfine(commands) {
     );
     if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
     const report = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-    report.results.forEach((r, k) => times[order[k]].push(...r.times.map((t) => t * 1000)));
+    for (const [k, r] of report.results.entries()) times[order[k]].push(...r.times.map((t) => t * 1000));
   }
   return times.map(timeFigures);
 }

@@ -1,5 +1,5 @@
 // Sockets bound at an address, a server's or a client's (--bind): a stale socket file replaced, a live one or a non-socket refused, the created file removed at exit if still ours.
-import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsockError, UsageError } from '../errors';
 import { asSysError, describeErrno, hasCode, SysError } from '../sys/errors';
@@ -190,7 +190,7 @@ export function isSameFile(path: string | Buffer, id: { dev: number; ino: number
  */
 function clearStaleSocket(address: NamedAddress, type: SocketType, opts: BindOptions): void {
   const path = address.path!;
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch (err) {

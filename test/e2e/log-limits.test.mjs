@@ -1,9 +1,5 @@
 // Bounded logs: repeated warnings (here, 10,000 rejected connections from nobody) are shown in full a few times,
 // then counted and summed up in one line per interval and at exit, with --json the same way.
-import ava from 'ava';
-
-/** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
-const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import { usock, runPython, py, tmpDir, waitListening, show, rootTest, SYSTEM_PYTHON, NOBODY_UID, NOBODY_GID } from '../helpers.mjs';
