@@ -9,6 +9,7 @@ const test = ava.serial;
 
 // Each message as the options' checks word it: `--X applies with --accept or --inetd only` or, from the command specs,
 // `activate: --X does not apply without --accept ...`; both name the option and the rule.
+/** @type {Array<[string[], RegExp]>} */
 const USAGE = [
   [['--allow-uid', '0'], /--allow-uid (applies with --accept or --inetd only|does not apply without --accept)/],
   [['--allow-user', 'root'], /--allow-user (applies with --accept or --inetd only|does not apply without --accept)/],

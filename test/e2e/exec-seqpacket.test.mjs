@@ -37,6 +37,7 @@ async function client(t, address, msgs, shut = true) {
 }
 
 /** Starts `usock listen -t seqpacket ARGS... @name` and waits until it listens; returns [server, address]. */
+/** @returns {Promise<[ReturnType<typeof usock>, string]>} */
 async function server(t, args) {
   const name = '@' + abstractName();
   const srv = usock(['listen', '-t', 'seqpacket', ...args, name], { t });

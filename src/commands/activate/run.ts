@@ -148,7 +148,7 @@ async function runDaemon(servers: BoundSocket[], o: DaemonOptions): Promise<Stat
   });
   if (!o.now) {
     const first = await Promise.race([firstActivity(servers), signalled]);
-    if (first !== undefined) return first; // a signal before any client: nothing started
+    if (typeof first === 'string') return first; // a signal before any client: nothing started
   }
   for (const server of servers) makeBlocking(server.fd);
   daemon = await startWithSockets(o.command, { kind: 'fds', fds: servers.map((s) => s.fd), names: o.names }, o.env);

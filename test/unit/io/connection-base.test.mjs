@@ -7,7 +7,10 @@ import { waitUntil } from '../../helpers.mjs';
 
 const quiet = { info() {}, warn() {} };
 
-/** A sink that keeps what it gets; `failOn` makes writeNow throw when the bytes contain it; `held` keeps whenDrained's callbacks until drain(). */
+/**
+ * A sink that keeps what it gets; `failOn` makes writeNow throw when the bytes contain it; `held` keeps whenDrained's callbacks until drain().
+ * @param {{ failOn?: string; held?: boolean }} [options]
+ */
 function memorySink({ failOn, held = false } = {}) {
   const got = [];
   const waiting = [];
@@ -63,6 +66,11 @@ function drainEnd(fd) {
   }
 }
 
+/**
+ * @param {import('ava').ExecutionContext} t
+ * @param {import('../../../src/sys/socket.ts').SocketType} type
+ * @param {Record<string, any>} [extra]
+ */
 function open(t, type, extra = {}) {
   const [a, b] = socketpair(type);
   t.teardown(() => closeQuietly(b));
@@ -182,7 +190,7 @@ test("a peer gone while units wait: the send fails, the units are dropped and co
   conn.start();
   source.outlet.accept(Buffer.from('into the void'));
   t.truthy(conn.sendError);
-  t.is(conn.sendError.code, 'EPIPE');
+  t.is(/** @type {Error & { code?: string }} */ (conn.sendError).code, 'EPIPE');
   t.is(conn.stats.dropped, 1);
   await waitUntil(() => ends.length === 1, 5000, 'the finish');
   t.deepEqual(ends, ['eof']);

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { canMove, isOver, isReading, move } from '../../../src/io/connection-state.ts';
 
+/** @type {import('../../../src/io/connection-state.ts').ConnectionState[]} */
 const STATES = ['open', 'read-ended', 'write-shut', 'draining', 'closed'];
 const ALLOWED = new Set([
   'open>read-ended',

@@ -15,11 +15,11 @@ function memorySink() {
 }
 
 test('a stream socket gets a byte-stream connection, seqpacket and dgram a message connection', (t) => {
-  for (const [type, kind] of [
+  for (const [type, kind] of /** @type {Array<[import('../../../src/sys/socket.ts').SocketType, string]>} */ ([
     ['stream', 'StreamConnection'],
     ['seqpacket', 'MessageConnection'],
     ['dgram', 'MessageConnection'],
-  ]) {
+  ])) {
     const [a, b] = socketpair(type);
     const conn = openConnection(a, { type, frame: 'raw', maxSize: 1024, diagnostics: quiet, sink: memorySink(), source: null }, () => {});
     t.is(conn.constructor.name, kind, type); // by name: tsx may load a module twice (ESM and CJS), each with its own class

@@ -102,7 +102,7 @@ test('dgram: a peer gone makes the send fail (no EOF comes): the source stops an
   await waitUntil(() => sink.got.length === 1, 5000, 'the first datagram');
   closeQuietly(peer);
   source.outlet.accept(Buffer.from('too late'));
-  t.is(conn.sendError?.code, 'ECONNREFUSED');
+  t.is(/** @type {Error & { code?: string }} */ (conn.sendError)?.code, 'ECONNREFUSED');
   t.deepEqual(sink.got, ['before']);
   t.true(source.stopped);
   t.deepEqual(ends, ['eof']);

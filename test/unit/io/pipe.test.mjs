@@ -31,7 +31,7 @@ function relayPair(t, type) {
   const drops = [];
   const c2s = new Pipe({ onData: (u, anc) => seen.push({ dir: 'c2s', text: u.toString(), fds: anc ? [...anc.fds] : [] }) });
   const s2c = new Pipe({ onData: (u, anc) => seen.push({ dir: 's2c', text: u.toString(), fds: anc ? [...anc.fds] : [] }) });
-  const base = { type, frame: 'raw', maxSize: 1 << 16, diagnostics: quiet, descriptors: true };
+  const base = { type, frame: /** @type {const} */ ('raw'), maxSize: 1 << 16, diagnostics: quiet, descriptors: true };
   const dropped = (side) => (fds, reason, outgoing) =>
     drops.push({ side, count: fds.length, reason, outgoing, open: fds.every((fd) => fs.existsSync(`/proc/self/fd/${fd}`)) });
   const client = openConnection(a, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, () => {});
@@ -49,7 +49,10 @@ function relayPair(t, type) {
   return { x, y, client, server, seen, drops };
 }
 
-/** Resolves with the first message on fd that has data or descriptors. */
+/**
+ * Resolves with the first message on fd that has data or descriptors.
+ * @returns {Promise<import('../../../src/sys/msg.ts').ReceivedMessage>}
+ */
 async function nextMessage(fd) {
   let m;
   await waitUntil(() => (m = receiveMessage(fd, 1024, 16)) !== WOULD_BLOCK, 5000, 'a message');

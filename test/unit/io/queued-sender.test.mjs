@@ -78,7 +78,7 @@ test('messages: one the kernel refuses (EMSGSIZE) is dropped, counted and report
   t.regex(warnings[0].text, /^message of 1048576 bytes not sent: /);
   t.is(released[0], huge);
   const buf = Buffer.alloc(64);
-  const n = recv(peer, buf);
+  const n = /** @type {number} */ (recv(peer, buf));
   t.is(buf.subarray(0, n).toString(), 'small');
 });
 
@@ -103,7 +103,7 @@ test('descriptors go with their unit, and the sender closes its copies once sent
   q.push(Buffer.from('with fd'), [f]);
   t.true(q.flush());
   t.false(fs.existsSync(`/proc/self/fd/${f}`), 'closed once sent');
-  const m = receiveMessage(peer, 64, 4);
+  const m = /** @type {import('../../../src/sys/msg.ts').ReceivedMessage} */ (receiveMessage(peer, 64, 4));
   t.is(m.data.toString(), 'with fd');
   t.is(m.fds.length, 1);
   for (const fd of m.fds) closeQuietly(fd);

@@ -22,7 +22,7 @@ test("an area's reader receives into the area's own buffer, and is made once", (
   const area = new ReceiveArea(Buffer.alloc(64));
   t.is(area.reader, area.reader);
   write(x, Buffer.from('into the area'));
-  const n = area.reader.receive(y);
+  const n = /** @type {number} */ (area.reader.receive(y));
   t.is(area.buffer.subarray(0, n).toString(), 'into the area');
   t.is(ancillaryOf(area.reader), undefined, 'no ancillary data');
 });
