@@ -84,7 +84,7 @@ test('--max-conns 1: the second client waits in the backlog until the first CMD 
     'the second connection is accepted only after the first CMD ended',
   );
   const accepted = records(u.stderr()).filter((e) => e.event === 'accepted');
-  t.is(accepted[0].peer.uid, process.getuid(), "each accepted connection is recorded with the peer's credentials");
+  t.is(accepted[0].peer.uid, process.getuid?.(), "each accepted connection is recorded with the peer's credentials");
   t.is(typeof accepted[0].time, 'string');
   u.kill('SIGTERM');
   await u.exited;
@@ -111,7 +111,7 @@ print('second: ' + recv_all(b).decode())
 test('--accept with access rules: a peer no rule admits is closed and reported, no CMD starts for it', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'rules.sock');
-  const other = process.getuid() === 12345 ? 12346 : 12345;
+  const other = process.getuid?.() === 12345 ? 12346 : 12345;
   const u = usockActivate(['activate', '--accept', '--allow-uid', String(other), sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   const rejected = await runPython(
@@ -131,7 +131,7 @@ except ConnectionResetError:
   t.is(u.text(), '', 'no CMD ran');
   u.kill('SIGTERM');
   await u.exited;
-  const v = usockActivate(['activate', '--accept', '--allow-uid', String(process.getuid()), sock, '--', ...daemon('connection')], { t });
+  const v = usockActivate(['activate', '--accept', '--allow-uid', String(process.getuid?.()), sock, '--', ...daemon('connection')], { t });
   await waitListening(sock);
   t.regex(await request(t, sock, 'me'), /^connection \d+ me$/);
   v.kill('SIGTERM');
