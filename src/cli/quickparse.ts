@@ -16,8 +16,8 @@ function optionNames(cmd: Command): Map<string, [string, OptionSpec]> {
  * Returns the command args name and what they give it, or undefined. yargs's import, set-up and three
  * passes over the words cost every run about 5 ms; most command lines are plain: the command, its
  * positionals, its options (and the global ones) each given once (a repeatable one as often as wanted), a
- * flag alone, a value as the next word or after `=`. That is all this reads; anything else (help,
- * --version, `--`, flags grouped as -zv, a value that begins with '-' or is empty, a flag followed by
+ * flag alone, a value as the next word or after `=`, and the words after `--` as they are. That is all this reads; anything else (help,
+ * --version, flags grouped as -zv, a value that begins with '-' or is empty, a flag followed by
  * true or false, an option given twice, a value outside its choices, a missing or extra positional, an
  * unknown word, options before the command) returns undefined, and yargs parses the words as ever, with
  * its messages. test/unit/cli/quickparse.test.mjs holds both to the same settings.
@@ -28,8 +28,13 @@ export function quickParse(args: string[], commands: readonly Command[]): { comm
   const names = optionNames(command);
   const options = new Map<string, string[]>();
   const values: string[] = [];
+  let rest: string[] | undefined;
   for (let i = 1; i < args.length; i++) {
     const word = args[i]!;
+    if (word === '--') {
+      if (i + 1 < args.length) rest = args.slice(i + 1); // recv-fd's and activate's CMD ARGS, the completion callback's words (none: as yargs, no rest)
+      break;
+    }
     if (!word.startsWith('-')) {
       values.push(word);
       continue;
@@ -61,5 +66,5 @@ export function quickParse(args: string[], commands: readonly Command[]): { comm
     } else positionals.set(name, p.variadic ? values.slice(i) : values[i]!);
   }
   if (values.length > slots.length && !slots.at(-1)?.[1].variadic) return undefined;
-  return { command, given: { options, positionals, rest: undefined } };
+  return { command, given: { options, positionals, rest } };
 }

@@ -68,6 +68,10 @@ function commandLines(cmd) {
   for (let i = 0; i < 400; i++) lines.push([name, ...base, ...ways[(i * 7) % ways.length], ...ways[(i * 131 + 17) % ways.length]]);
   lines.push(
     [name, ...base, '--', 'x'],
+    [name, ...base, '--'],
+    [name, ...base, '--', '-x', '5', '', '--', 'a b'],
+    [name, '--', ...base],
+    [name, ...base, '-v', '--', 'x'],
     [name, ...base, '-h'],
     [name, ...base, '--help'],
     [name, ...base, '--version'],
@@ -112,6 +116,9 @@ test('the quick parse reads the plain command lines', (t) => {
   const connect = quickParse(['connect', '-z', '/tmp/x.sock'], commands);
   t.is(connect?.command, command('connect'));
   t.deepEqual(connect?.given, { options: new Map([['probe', []]]), positionals: new Map([['address', '/tmp/x.sock']]), rest: undefined });
+  const recv = quickParse(['recv-fd', '@x', '--', 'cat', '-n', '--'], commands);
+  t.deepEqual(recv?.given.rest, ['cat', '-n', '--'], 'the words after -- as they are');
+  t.deepEqual(quickParse(['completion', '--complete', '--', 'connect', '-t', ''], commands)?.given.rest, ['connect', '-t', '']);
   const listen = quickParse(['listen', '@a', '--max-conns=5', '-t', 'seqpacket', '-k', '--allow-uid', '1', '--allow-uid', '2'], commands);
   t.truthy(listen);
   if (listen)
@@ -141,7 +148,6 @@ test('the quick parse leaves help, the version, unknown words and doubtful value
     ['connect', '/x', '-w'],
     ['connect', '/x', '-zv'],
     ['connect', '/x', '-w', '1', '-w', '2'],
-    ['connect', '/x', '--', 'a'],
     ['connect', '/x', '--type', 'bogus'],
     ['connect', '/x', '--probe=true'],
     ['connect', '/x', '--maxSize', '5'],
