@@ -368,7 +368,9 @@ async function benchStream(tools) {
   const results = {};
   const bytes = config.streamBytes;
   const runs = config.streamRuns;
-  say(`1. stream throughput: ${fmt(bytes / MiB, 0)} MiB of zeros, head | connect -> listen > /dev/null; median of ${runs} run(s) per tool, taken in turn`);
+  say(
+    `1. stream throughput: ${fmt(bytes / MiB, 0)} MiB of zeros, head | connect -> listen > /dev/null; median of ${runs} run(s) per tool, taken in turn`,
+  );
   const peers = [];
   for (const peer of streamPeers(tools)) {
     try {
@@ -406,7 +408,9 @@ async function benchStream(tools) {
     const mibPerSecond = sorted[Math.floor(sorted.length / 2)];
     const note = [...new Set(notes)].join('; ');
     results[peer.name] = { mib_s: mibPerSecond, runs_mib_s: speeds, bytes, ...(note && { note }) };
-    say(`   ${peer.name.padEnd(18)} ${fmt(mibPerSecond).padStart(9)} MiB/s  (runs: ${speeds.map((v) => fmt(v, 0)).join(', ')})${note ? `  (${note})` : ''}`);
+    say(
+      `   ${peer.name.padEnd(18)} ${fmt(mibPerSecond).padStart(9)} MiB/s  (runs: ${speeds.map((v) => fmt(v, 0)).join(', ')})${note ? `  (${note})` : ''}`,
+    );
   }
   sayRatios(results, 'mib_s', 'MiB/s', false);
   return results;
@@ -482,7 +486,9 @@ async function benchDgram(tools) {
     try {
       results[name] = await dgramOnce(name, command, args);
       const r = results[name];
-      say(`   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(r.msg_s, 0).padStart(9)} msg/s  (sender done after ${fmt(r.sender_seconds, 2)} s)`);
+      say(
+        `   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(r.msg_s, 0).padStart(9)} msg/s  (sender done after ${fmt(r.sender_seconds, 2)} s)`,
+      );
     } catch (error) {
       results[name] = { error: error.message };
       say(`   ${name.padEnd(18)} error: ${error.message}`);
@@ -491,7 +497,12 @@ async function benchDgram(tools) {
   sayRatios(results, 'msg_s', 'msg/s', false, false);
   try {
     // how fast the sender itself can go, into a python receiver that only counts: the figures above cannot exceed it
-    const ceiling = await dgramOnce('python receiver', 'python3', (s) => [CLIENTS, 'dgram-recv', s, String(config.dgrams), String(config.dgramSize)], true);
+    const ceiling = await dgramOnce(
+      'python receiver',
+      'python3',
+      (s) => [CLIENTS, 'dgram-recv', s, String(config.dgrams), String(config.dgramSize)],
+      true,
+    );
     results.sender_ceiling = { msg_s: ceiling.msg_s, seconds: ceiling.seconds };
     say(`   sender ceiling (python -> python receiver): ${fmt(ceiling.msg_s, 0)} msg/s`);
   } catch (error) {
@@ -518,18 +529,18 @@ async function benchEcho(tools) {
     const server = start(command, args(socketPath));
     try {
       await waitForSocket(socketPath, server, `${name} server`);
-      {
-        try {
-          const client = start('python3', [CLIENTS, 'conns', socketPath, String(config.conns), '30'], { stdout: 'pipe' });
-          const r = await clientResult(client, 'python connection client', 40000);
-          if (r.error) throw new Error(`after ${r.connections} connections: ${r.error}`);
-          if (server.done) throw failure(`${name} server`, server, await server.exited);
-          conns[name] = { conn_s: r.connections / r.seconds, seconds: r.seconds, connections: r.connections };
-          say(`   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(conns[name].conn_s, 0).padStart(9)} conn/s${r.connections < config.conns ? ` (time limit after ${r.connections})` : ''}`);
-        } catch (error) {
-          conns[name] = { error: error.message };
-          say(`   ${name.padEnd(18)} conn/s error: ${error.message}`);
-        }
+      try {
+        const client = start('python3', [CLIENTS, 'conns', socketPath, String(config.conns), '30'], { stdout: 'pipe' });
+        const r = await clientResult(client, 'python connection client', 40000);
+        if (r.error) throw new Error(`after ${r.connections} connections: ${r.error}`);
+        if (server.done) throw failure(`${name} server`, server, await server.exited);
+        conns[name] = { conn_s: r.connections / r.seconds, seconds: r.seconds, connections: r.connections };
+        say(
+          `   ${name.padEnd(18)} ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(conns[name].conn_s, 0).padStart(9)} conn/s${r.connections < config.conns ? ` (time limit after ${r.connections})` : ''}`,
+        );
+      } catch (error) {
+        conns[name] = { error: error.message };
+        say(`   ${name.padEnd(18)} conn/s error: ${error.message}`);
       }
     } catch (error) {
       conns[name] = { error: error.message };
@@ -555,7 +566,10 @@ async function benchEcho(tools) {
 function rttPlacements(tools) {
   if (!tools.taskset) return [['unpinned', null, null]];
   if (os.cpus().length < 2) return [['same CPU', '0', '0']];
-  return [['same CPU', '0', '0'], ['two CPUs', '0', '1']];
+  return [
+    ['same CPU', '0', '0'],
+    ['two CPUs', '0', '1'],
+  ];
 }
 
 async function rttOnce(name, command, args, serverCpu, clientCpu) {
@@ -592,7 +606,9 @@ async function benchRtt(tools) {
   const placements = rttPlacements(tools);
   const rounds = config.rttRounds;
   const reference = referenceEchoServer();
-  say(`4. round trip: ${fmt(config.roundtrips, 0)} 16-byte round trips on one connection (python client), ${rounds} round(s) per server and placement${tools.taskset ? '' : ' (taskset missing: unpinned)'}${reference ? `; ${C_ECHO} (bench/probes/echo.c, built with cc) for reference` : ''}`);
+  say(
+    `4. round trip: ${fmt(config.roundtrips, 0)} 16-byte round trips on one connection (python client), ${rounds} round(s) per server and placement${tools.taskset ? '' : ' (taskset missing: unpinned)'}${reference ? `; ${C_ECHO} (bench/probes/echo.c, built with cc) for reference` : ''}`,
+  );
   const results = {};
   for (const [placement, serverCpu, clientCpu] of placements) {
     const servers = reference ? [...echoServers(tools), reference] : echoServers(tools);
@@ -627,7 +643,9 @@ async function benchRtt(tools) {
         server_cpu: serverCpu,
         client_cpu: clientCpu,
       };
-      say(`   ${placement.padEnd(9)} ${name.padEnd(16)} median ${fmt(figures[name].median_us, 1)} us (rounds: ${medians.map((m) => fmt(m, 1)).join(', ')}), mean ${fmt(figures[name].mean_us, 1)}, p99 ${fmt(figures[name].p99_us, 1)}`);
+      say(
+        `   ${placement.padEnd(9)} ${name.padEnd(16)} median ${fmt(figures[name].median_us, 1)} us (rounds: ${medians.map((m) => fmt(m, 1)).join(', ')}), mean ${fmt(figures[name].mean_us, 1)}, p99 ${fmt(figures[name].p99_us, 1)}`,
+      );
     }
     sayRatios(figures, 'median_us', `median round trip, ${placement}`, true, false);
     results[placement] = figures;
@@ -664,7 +682,18 @@ function startupWithHyperfine(commands) {
     if (round % 2) order.reverse();
     const run = spawnSync(
       'hyperfine',
-      ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(runs), '--style', 'none', '--export-json', jsonPath, ...order.map((i) => commands[i].join(' '))],
+      [
+        '-N',
+        '--warmup',
+        round === 0 ? '3' : '1',
+        '--runs',
+        String(runs),
+        '--style',
+        'none',
+        '--export-json',
+        jsonPath,
+        ...order.map((i) => commands[i].join(' ')),
+      ],
       { encoding: 'utf8', timeout: 180000 },
     );
     if (run.status !== 0) throw new Error(`hyperfine failed: ${firstLine(run.stderr || run.error?.message)}`);
@@ -700,17 +729,23 @@ async function benchStartup(tools) {
     ['node -e 0', ['node', '-e', '0']],
   ];
   const how = tools.hyperfine && !/\s/.test(USOCK) && !/\s/.test(socketPath) ? 'hyperfine' : 'spawnSync';
-  say(`5. startup: ${config.startupRuns} runs each (${how}), the commands taken in turn${how === 'hyperfine' ? ` in ${STARTUP_ROUNDS} rounds` : ''}; connect -z to a usock echo-server`);
+  say(
+    `5. startup: ${config.startupRuns} runs each (${how}), the commands taken in turn${how === 'hyperfine' ? ` in ${STARTUP_ROUNDS} rounds` : ''}; connect -z to a usock echo-server`,
+  );
   const server = start(USOCK, ['echo-server', socketPath]);
   try {
     await waitForSocket(socketPath, server, 'usock echo-server');
     const figures = how === 'hyperfine' ? startupWithHyperfine(commands.map((c) => c[1])) : startupWithSpawn(commands.map((c) => c[1]));
     commands.forEach(([name], i) => {
       results[name] = { ...figures[i], method: how };
-      say(`   ${name.padEnd(18)} mean ${fmt(figures[i].mean_ms, 1).padStart(7)} ms +- ${fmt(figures[i].stddev_ms, 1)}, median ${fmt(figures[i].median_ms, 1)} ms`);
+      say(
+        `   ${name.padEnd(18)} mean ${fmt(figures[i].mean_ms, 1).padStart(7)} ms +- ${fmt(figures[i].stddev_ms, 1)}, median ${fmt(figures[i].median_ms, 1)} ms`,
+      );
     });
     for (const i of [0, 1]) {
-      say(`   ${commands[i][0]} minus node -e 0: mean ${fmt(figures[i].mean_ms - figures[2].mean_ms, 1)} ms, median ${fmt(figures[i].median_ms - figures[2].median_ms, 1)} ms`);
+      say(
+        `   ${commands[i][0]} minus node -e 0: mean ${fmt(figures[i].mean_ms - figures[2].mean_ms, 1)} ms, median ${fmt(figures[i].median_ms - figures[2].median_ms, 1)} ms`,
+      );
     }
   } catch (error) {
     results.error = error.message;
@@ -726,7 +761,11 @@ async function benchStartup(tools) {
 
 /** Writes bytes of text to file: base64 lines of 76 characters (a newline to escape every 77 bytes), as a text protocol's log might look. */
 function writeText(file, bytes) {
-  const line = Buffer.from(`${Buffer.from(Array.from({ length: 57 * 1024 }, (_, i) => (i * 7919) % 251)).toString('base64').replace(/(.{76})/g, '$1\n')}`);
+  const line = Buffer.from(
+    `${Buffer.from(Array.from({ length: 57 * 1024 }, (_, i) => (i * 7919) % 251))
+      .toString('base64')
+      .replace(/(.{76})/g, '$1\n')}`,
+  );
   const fd = fs.openSync(file, 'w');
   try {
     for (let left = bytes; left > 0; left -= Math.min(left, line.length)) fs.writeSync(fd, line, 0, Math.min(left, line.length));
@@ -738,10 +777,22 @@ function writeText(file, bytes) {
 /** The relays between `usock connect` and `usock listen`: each a command line taking (listen path, target path, record file). */
 function tapRelays(tools) {
   const relays = [];
-  if (tools.socat) relays.push({ name: 'socat -b 262144 relay', records: false, args: (l, t) => ['socat', ['-b', '262144', `UNIX-LISTEN:${l},fork`, `UNIX-CONNECT:${t}`]] });
+  if (tools.socat)
+    relays.push({
+      name: 'socat -b 262144 relay',
+      records: false,
+      args: (l, t) => ['socat', ['-b', '262144', `UNIX-LISTEN:${l},fork`, `UNIX-CONNECT:${t}`]],
+    });
   relays.push({ name: 'usock tap', records: true, args: (l, t, r) => [USOCK, ['tap', '--log', r, l, t]] });
-  if (tools.tapPcap) relays.push({ name: 'usock tap --pcap', records: true, args: (l, t, r) => [USOCK, ['tap', '--log', r, '--pcap', `${r}.pcap`, l, t]] });
-  if (tools.socat) relays.push({ name: 'socat -v', records: true, slow: true, args: (l, t, r) => ['sh', ['-c', 'exec socat -v "UNIX-LISTEN:$1,fork" "UNIX-CONNECT:$2" 2>"$3"', 'sh', l, t, r]] });
+  if (tools.tapPcap)
+    relays.push({ name: 'usock tap --pcap', records: true, args: (l, t, r) => [USOCK, ['tap', '--log', r, '--pcap', `${r}.pcap`, l, t]] });
+  if (tools.socat)
+    relays.push({
+      name: 'socat -v',
+      records: true,
+      slow: true,
+      args: (l, t, r) => ['sh', ['-c', 'exec socat -v "UNIX-LISTEN:$1,fork" "UNIX-CONNECT:$2" 2>"$3"', 'sh', l, t, r]],
+    });
   return relays;
 }
 
@@ -830,13 +881,17 @@ async function benchTap(tools) {
   const slowFile = path.join(tmpDir, 'text-small');
   writeText(file, config.tapBytes);
   writeText(slowFile, config.socatVBytes);
-  say(`6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file (emptied just before each run, sync before it); one untimed warm-up run each, then the median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`);
+  say(
+    `6. tap: ${fmt(config.tapBytes / MiB, 0)} MiB of text (base64 lines) \`usock connect L < FILE\` -> relay -> \`usock listen T > /dev/null\`, records to a file (emptied just before each run, sync before it); one untimed warm-up run each, then the median of ${config.tapRuns} run(s), relays taken in turn (socat -v: ${fmt(config.socatVBytes / MiB, 0)} MiB)`,
+  );
   const entries = [];
   for (const relay of relays) {
     try {
       const check = await tapOnce(relay, slowFile, config.socatVBytes, true);
-      if (check.received !== config.socatVBytes) throw new Error(`check transfer delivered ${check.received} of ${config.socatVBytes} bytes`);
-      if (relay.records && check.recorded < config.socatVBytes) throw new Error(`check transfer recorded ${check.recorded} bytes for ${config.socatVBytes} relayed`);
+      if (check.received !== config.socatVBytes)
+        throw new Error(`check transfer delivered ${check.received} of ${config.socatVBytes} bytes`);
+      if (relay.records && check.recorded < config.socatVBytes)
+        throw new Error(`check transfer recorded ${check.recorded} bytes for ${config.socatVBytes} relayed`);
       entries.push({ relay, speeds: [], recorded: 0 });
     } catch (error) {
       results.throughput[relay.name] = { error: error.message };
@@ -868,12 +923,18 @@ async function benchTap(tools) {
       continue;
     }
     results.throughput[relay.name] = { mib_s: median(speeds), runs_mib_s: speeds, record_bytes_per_byte: relay.records ? recorded : null };
-    say(`   ${relay.name.padEnd(22)} ${fmt(median(speeds)).padStart(9)} MiB/s  (runs: ${speeds.map((v) => fmt(v, 0)).join(', ')})${relay.records ? `, ${fmt(recorded, 2)} bytes of records per byte` : ''}`);
+    say(
+      `   ${relay.name.padEnd(22)} ${fmt(median(speeds)).padStart(9)} MiB/s  (runs: ${speeds.map((v) => fmt(v, 0)).join(', ')})${relay.records ? `, ${fmt(recorded, 2)} bytes of records per byte` : ''}`,
+    );
   }
   // Round trip added by a relay: through it minus straight to the echo server, in the same round.
-  const placements = !tools.taskset || os.cpus().length < 2
-    ? [['unpinned', { server: null, relay: null, client: null }]]
-    : [['same CPU', { server: '0', relay: '0', client: '0' }], ['relay apart', { server: '0', relay: '1', client: '0' }]];
+  const placements =
+    !tools.taskset || os.cpus().length < 2
+      ? [['unpinned', { server: null, relay: null, client: null }]]
+      : [
+          ['same CPU', { server: '0', relay: '0', client: '0' }],
+          ['relay apart', { server: '0', relay: '1', client: '0' }],
+        ];
   const rttRelays = relays.filter((r) => !r.slow && !/--pcap/.test(r.name));
   for (const [placement, cpus] of placements) {
     const added = Object.fromEntries(rttRelays.map((r) => [r.name, []]));
@@ -901,7 +962,9 @@ async function benchTap(tools) {
         continue;
       }
       figures[relay.name] = { added_us: median(added[relay.name]), rounds_us: added[relay.name] };
-      say(`   round trip added, ${placement.padEnd(11)} ${relay.name.padEnd(22)} ${fmt(figures[relay.name].added_us, 1).padStart(6)} us (rounds: ${added[relay.name].map((v) => fmt(v, 1)).join(', ')})`);
+      say(
+        `   round trip added, ${placement.padEnd(11)} ${relay.name.padEnd(22)} ${fmt(figures[relay.name].added_us, 1).padStart(6)} us (rounds: ${added[relay.name].map((v) => fmt(v, 1)).join(', ')})`,
+      );
     }
     results.roundtrip[placement] = figures;
   }
@@ -919,7 +982,16 @@ function comparisons(results) {
     const mine = where?.usock;
     const theirs = where?.[peer];
     if (!theirs) return;
-    const row = { metric, unit, usock: mine?.[key] ?? null, peer, peer_value: theirs[key] ?? null, ratio: null, target: target?.text ?? null, pass: null };
+    const row = {
+      metric,
+      unit,
+      usock: mine?.[key] ?? null,
+      peer,
+      peer_value: theirs[key] ?? null,
+      ratio: null,
+      target: target?.text ?? null,
+      pass: null,
+    };
     if (row.usock !== null && row.peer_value !== null) {
       row.ratio = row.usock / row.peer_value;
       if (target) row.pass = lowerIsBetter ? row.ratio <= target.ratio : row.ratio >= target.ratio;
@@ -933,7 +1005,15 @@ function comparisons(results) {
   add('datagram', 'dgram', 'msg_s', 'socat UNIX-RECV', { ratio: 1.5, text: '>= 1.5x' }, 'msg/s');
   add('echo conns', 'echo_conns', 'conn_s', 'socat fork PIPE', { ratio: 2, text: '>= 2x' }, 'conn/s');
   for (const placement of Object.keys(results.roundtrip ?? {})) {
-    add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', 'socat fork PIPE', { ratio: 1, text: '<= 1x' }, 'us', true);
+    add(
+      `round trip (median, ${placement})`,
+      ['roundtrip', placement],
+      'median_us',
+      'socat fork PIPE',
+      { ratio: 1, text: '<= 1x' },
+      'us',
+      true,
+    );
     add(`round trip (median, ${placement})`, ['roundtrip', placement], 'median_us', C_ECHO, null, 'us', true);
   }
   const tap = results.tap;
@@ -951,19 +1031,55 @@ function comparisons(results) {
       rows.push(row);
     };
     const t = tap.throughput;
-    relayRow('tap, records to a file', t['usock tap'], t['socat -b 262144 relay'], 'mib_s', { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' }, 'MiB/s');
-    if (t['usock tap --pcap']) relayRow('tap --pcap, records to a file', t['usock tap --pcap'], t['socat -b 262144 relay'], 'mib_s', { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' }, 'MiB/s');
+    relayRow(
+      'tap, records to a file',
+      t['usock tap'],
+      t['socat -b 262144 relay'],
+      'mib_s',
+      { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' },
+      'MiB/s',
+    );
+    if (t['usock tap --pcap'])
+      relayRow(
+        'tap --pcap, records to a file',
+        t['usock tap --pcap'],
+        t['socat -b 262144 relay'],
+        'mib_s',
+        { peer: 'socat -b 262144 relay', ratio: 0.5, text: '>= 0.5x' },
+        'MiB/s',
+      );
     relayRow('tap, records to a file', t['usock tap'], t['socat -v'], 'mib_s', { peer: 'socat -v', ratio: 100, text: '>= 100x' }, 'MiB/s');
     for (const [placement, figures] of Object.entries(tap.roundtrip ?? {})) {
-      relayRow(`round trip added by tap (${placement})`, figures['usock tap'], figures['socat -b 262144 relay'], 'added_us', { peer: 'socat -b 262144 relay', ratio: 1, text: '<= socat' }, 'us', true);
+      relayRow(
+        `round trip added by tap (${placement})`,
+        figures['usock tap'],
+        figures['socat -b 262144 relay'],
+        'added_us',
+        { peer: 'socat -b 262144 relay', ratio: 1, text: '<= socat' },
+        'us',
+        true,
+      );
     }
   }
   const startup = results.startup;
-  for (const [name, limit] of [['usock --version', 5], ['usock connect -z', 10]]) {
+  for (const [name, limit] of [
+    ['usock --version', 5],
+    ['usock connect -z', 10],
+  ]) {
     if (!startup || !(startup[name] || startup.error)) continue;
     const mine = startup[name]?.mean_ms ?? null;
     const node = startup['node -e 0']?.mean_ms ?? null;
-    const row = { metric: `startup ${name.slice(6)} (mean)`, unit: 'ms', usock: mine, peer: 'node -e 0', peer_value: node, ratio: null, difference: null, target: `<= +${limit} ms`, pass: null };
+    const row = {
+      metric: `startup ${name.slice(6)} (mean)`,
+      unit: 'ms',
+      usock: mine,
+      peer: 'node -e 0',
+      peer_value: node,
+      ratio: null,
+      difference: null,
+      target: `<= +${limit} ms`,
+      pass: null,
+    };
     if (mine !== null && node !== null) {
       row.ratio = mine / node;
       row.difference = mine - node;
@@ -979,12 +1095,21 @@ function printSummary(rows) {
   const header = ['figure', 'usock', 'peer', 'peer value', 'ratio', 'target', 'result'];
   const lines = rows.map((row) => {
     const digits = row.unit === 'us' || row.unit === 'ms' || row.unit === 'MiB/s' ? 1 : 0;
-    const ratio = row.ratio === null ? '-' : row.difference !== undefined && row.difference !== null ? `${row.difference >= 0 ? '+' : ''}${fmt(row.difference, 1)} ms` : `${fmt(row.ratio, 2)}x`;
+    const ratio =
+      row.ratio === null
+        ? '-'
+        : row.difference !== undefined && row.difference !== null
+          ? `${row.difference >= 0 ? '+' : ''}${fmt(row.difference, 1)} ms`
+          : `${fmt(row.ratio, 2)}x`;
     const result = row.pass === null ? (row.error ? 'error' : row.target ? 'n/a' : '') : row.pass ? 'PASS' : 'FAIL';
     return [`${row.metric} ${row.unit}`, fmt(row.usock, digits), row.peer, fmt(row.peer_value, digits), ratio, row.target ?? '-', result];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const render = (cells) => cells.map((c, i) => (i === 1 || i === 3 || i === 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const render = (cells) =>
+    cells
+      .map((c, i) => (i === 1 || i === 3 || i === 4 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   say('Summary (ratio = usock / peer; for startup, usock minus node)');
   say(render(header));
   say(render(widths.map((w) => '-'.repeat(w))));
@@ -1002,7 +1127,9 @@ async function main() {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usb-'));
   const tools = detectTools();
   const cpus = os.cpus();
-  say(`usock bench: ${tools.usock ? `usock ${tools.usock}` : 'usock (--version failed)'}, node ${process.version}, ${cpus.length} CPU ${cpus[0]?.model ?? ''}`.trim());
+  say(
+    `usock bench: ${tools.usock ? `usock ${tools.usock}` : 'usock (--version failed)'}, node ${process.version}, ${cpus.length} CPU ${cpus[0]?.model ?? ''}`.trim(),
+  );
   const load = os.loadavg()[0];
   tools.loadavg = load;
   if (load > 0.5) say(`warning: load average ${fmt(load, 2)} before the run: other work on the machine will skew the figures`);

@@ -23,7 +23,11 @@ export type FailureKind = keyof typeof EXIT;
 
 /** An error a user can cause, with its kind and an optional hint line. */
 export class UsockError extends Error {
-  constructor(message: string, readonly kind: FailureKind, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'UsockError';
   }

@@ -11,7 +11,11 @@ export const HAS_NGINX = fs.existsSync('/usr/sbin/nginx') || hasCommand('nginx')
 export async function startRedis(t) {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'redis.sock');
-  const srv = startProcess('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], { stdio: 'ignore' });
+  const srv = startProcess(
+    'redis-server',
+    ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+    { stdio: 'ignore' },
+  );
   t.teardown(async () => {
     srv.kill('SIGTERM');
     await srv.exited;
@@ -26,7 +30,9 @@ export async function startNginx(t) {
   fs.mkdirSync(path.join(dir, 'www'));
   const sock = path.join(dir, 'nginx.sock');
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, `
+  fs.writeFileSync(
+    conf,
+    `
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 daemon off;
@@ -45,7 +51,8 @@ http {
     root ${dir}/www;
   }
 }
-`);
+`,
+  );
   // stdio not piped: an nginx worker outliving its master would hold the test's pipes open
   const srv = startProcess(fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
   t.teardown(async () => {

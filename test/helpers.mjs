@@ -151,7 +151,10 @@ export function startProcess(cmd, args, opts = {}) {
     });
   });
   let done = false;
-  exited.then(() => (done = true), () => (done = true));
+  exited.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const handle = {
     child,
     pid: child.pid,
@@ -195,12 +198,20 @@ export function startProcess(cmd, args, opts = {}) {
           resolve(get());
         } else if (done) {
           cleanup();
-          reject(new Error(`${cmd} exited before its ${which} matched; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`));
+          reject(
+            new Error(
+              `${cmd} exited before its ${which} matched; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`,
+            ),
+          );
         }
       };
       const timer2 = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${which} of ${cmd}; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`));
+        reject(
+          new Error(
+            `timed out waiting for ${which} of ${cmd}; stdout=${JSON.stringify(handle.text())} stderr=${JSON.stringify(handle.errText())}`,
+          ),
+        );
       }, ms);
       const cleanup = () => {
         clearTimeout(timer2);
@@ -244,7 +255,17 @@ export function publicCopy() {
   // koffi loads its native module from the platform package among its optional dependencies (@koromix/koffi-OS-ARCH).
   const koffiPkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/koffi/package.json'), 'utf8'));
   const koffiNative = Object.keys(koffiPkg.optionalDependencies ?? {}).map((name) => `node_modules/${name}`);
-  for (const rel of ['bin/usock', 'dist/usock.cjs', 'dist/usock.cjs.cache', 'dist/yargs.cjs', 'dist/yargs.cjs.cache', 'package.json', 'node_modules/koffi', ...koffiNative, 'test/fixtures']) {
+  for (const rel of [
+    'bin/usock',
+    'dist/usock.cjs',
+    'dist/usock.cjs.cache',
+    'dist/yargs.cjs',
+    'dist/yargs.cjs.cache',
+    'package.json',
+    'node_modules/koffi',
+    ...koffiNative,
+    'test/fixtures',
+  ]) {
     const from = path.join(ROOT, rel);
     if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
   }
@@ -333,13 +354,17 @@ export async function waitUntil(pred, ms = WAIT_TIMEOUT, what = 'condition') {
  * @param {number} [ms]
  */
 export function waitForSocketFile(p, ms = WAIT_TIMEOUT) {
-  return waitUntil(() => {
-    try {
-      return fs.statSync(p).isSocket();
-    } catch {
-      return false;
-    }
-  }, ms, `socket file ${p}`);
+  return waitUntil(
+    () => {
+      try {
+        return fs.statSync(p).isSocket();
+      } catch {
+        return false;
+      }
+    },
+    ms,
+    `socket file ${p}`,
+  );
 }
 
 /** @type {Record<string, number>} */
@@ -384,10 +409,17 @@ function addressMatches(entryPath, address) {
  */
 export function waitListening(address, type = 'stream', ms = WAIT_TIMEOUT, cwd = process.cwd()) {
   const want = address.startsWith('@') ? address : path.resolve(cwd, address);
-  return waitUntil(() => unixSockets().some((e) =>
-    e.type === TYPE_CODES[type] &&
-    (type === 'dgram' || (e.flags & 0x10000) !== 0) &&
-    (addressMatches(e.path, want) || addressMatches(e.path, address))), ms, `${type} socket at ${address}`);
+  return waitUntil(
+    () =>
+      unixSockets().some(
+        (e) =>
+          e.type === TYPE_CODES[type] &&
+          (type === 'dgram' || (e.flags & 0x10000) !== 0) &&
+          (addressMatches(e.path, want) || addressMatches(e.path, address)),
+      ),
+    ms,
+    `${type} socket at ${address}`,
+  );
 }
 
 /**
@@ -423,7 +455,10 @@ export function assertCleanError(t, stderr, re) {
 export function sha256File(file) {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    fs.createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    fs.createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
 }
 
@@ -461,12 +496,14 @@ export function tmpFiles(t, contents) {
  * @param {...(string | Buffer)} msgs
  */
 export function len32(...msgs) {
-  return Buffer.concat(msgs.flatMap((m) => {
-    const b = Buffer.from(m);
-    const h = Buffer.alloc(4);
-    h.writeUInt32BE(b.length);
-    return [h, b];
-  }));
+  return Buffer.concat(
+    msgs.flatMap((m) => {
+      const b = Buffer.from(m);
+      const h = Buffer.alloc(4);
+      h.writeUInt32BE(b.length);
+      return [h, b];
+    }),
+  );
 }
 
 /**
@@ -489,7 +526,13 @@ export function endedBy(result, sig) {
  * @param {ProcessResult} r
  */
 export function show(r) {
-  return JSON.stringify({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout.toString().slice(0, 500), stderr: r.stderr.toString().slice(0, 1000) });
+  return JSON.stringify({
+    code: r.code,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    stdout: r.stdout.toString().slice(0, 500),
+    stderr: r.stderr.toString().slice(0, 1000),
+  });
 }
 
 /**
@@ -515,7 +558,10 @@ export function longDir(base, minBytes) {
 
 /** Returns the descriptors this process has open. */
 export function openFds() {
-  return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+  return fs
+    .readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /**
@@ -584,11 +630,15 @@ export async function runPythonFile(name, args = [], opts = {}) {
  * @param {...string} msgs
  */
 export async function sendDatagrams(t, target, ...msgs) {
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 for m in sys.argv[2:]:
     s.sendto(bytes.fromhex(m), addr(sys.argv[1]))
-`), [target, ...msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))], { t });
+`),
+    [target, ...msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))],
+    { t },
+  );
   t.is(r.code, 0, show(r));
 }
 
@@ -600,7 +650,8 @@ for m in sys.argv[2:]:
  */
 export async function idleStreamServer(t, sock, opts = {}) {
   const { mode, ...rest } = opts;
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 if len(sys.argv) > 2:
@@ -608,7 +659,10 @@ if len(sys.argv) > 2:
 srv.listen(8)
 print('ready', flush=True)
 time.sleep(60)
-`), mode === undefined ? [sock] : [sock, mode], { t, ...rest });
+`),
+    mode === undefined ? [sock] : [sock, mode],
+    { t, ...rest },
+  );
   await srv.waitStdout('ready');
   return srv;
 }

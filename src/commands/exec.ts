@@ -66,7 +66,10 @@ export async function startCommand(fd: number, cred: Ucred | null, o: ExecOption
 
 /** Resolves to a started command's shell-style status (1 when waiting for it failed). */
 function statusOf(running: Running): Promise<number> {
-  return running.ended.then((e) => e.status, () => EXIT.FAILURE);
+  return running.ended.then(
+    (e) => e.status,
+    () => EXIT.FAILURE,
+  );
 }
 
 /**
@@ -95,7 +98,11 @@ export function capToDescriptors(maxConns: number, o: ExecOptions): number {
   const perConnection = o.framing ? 2 : 1; // the socket, and the end of CMD's socketpair
   const fit = Math.max(1, Math.floor((limit - open - RESERVED_DESCRIPTORS) / perConnection));
   if (fit >= maxConns) return maxConns;
-  o.reporter.info('max-conns', `--max-conns ${maxConns} lowered to ${fit}: the open-files limit (ulimit -n ${limit}, ${open} open) holds no more commands at once`, { maxConns, lowered: fit, limit, open });
+  o.reporter.info(
+    'max-conns',
+    `--max-conns ${maxConns} lowered to ${fit}: the open-files limit (ulimit -n ${limit}, ${open} open) holds no more commands at once`,
+    { maxConns, lowered: fit, limit, open },
+  );
   return fit;
 }
 
@@ -127,7 +134,12 @@ export class ExecQueue {
 
   constructor(o: ExecOptions, loop: Loop);
   constructor(o: { reporter: Reporter }, loop: Loop, start: Starter, label: string);
-  constructor(private readonly o: { reporter: Reporter }, private readonly loop: Loop, start?: Starter, private readonly label = '--exec') {
+  constructor(
+    private readonly o: { reporter: Reporter },
+    private readonly loop: Loop,
+    start?: Starter,
+    private readonly label = '--exec',
+  ) {
     this.start = start ?? ((fd, cred) => startCommand(fd, cred, o as ExecOptions));
   }
 
@@ -173,7 +185,11 @@ export class ExecQueue {
 
   private waitForRoom(err: Error): void {
     if (this.pause === 0) {
-      this.o.reporter.warn('exec-waiting', `${this.label}: ${err.message}: the client waits, and accepting pauses, until a command can start`, { code: (err as { code?: string }).code });
+      this.o.reporter.warn(
+        'exec-waiting',
+        `${this.label}: ${err.message}: the client waits, and accepting pauses, until a command can start`,
+        { code: (err as { code?: string }).code },
+      );
       this.loop.hold();
     }
     this.pause = Math.min(this.pause === 0 ? FIRST_PAUSE_MS : this.pause * 2, LONGEST_PAUSE_MS);

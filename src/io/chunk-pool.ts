@@ -8,7 +8,10 @@ export class ChunkPool {
   private readonly free: Buffer[] = [];
   private readonly held = new Map<ArrayBufferLike, { base: Buffer; count: number }>();
 
-  constructor(private readonly size: number, private readonly keep: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly keep: number,
+  ) {}
 
   /** Returns a chunk of the pool's size, reused when one is free. */
   take(): Buffer {

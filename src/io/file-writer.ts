@@ -82,10 +82,14 @@ export class FileWriter implements ByteWriter {
   onError: (err: Error) => void = () => {};
 
   /** ring: a view of shared memory (a SharedArrayBuffer) whose length is a power of two, to use as the ring; by default a new one of 4 MiB. */
-  constructor(readonly fd: number, ring?: Buffer) {
+  constructor(
+    readonly fd: number,
+    ring?: Buffer,
+  ) {
     this.ring = ring ?? Buffer.from(new SharedArrayBuffer(RING));
     this.size = this.ring.length;
-    if (!(this.ring.buffer instanceof SharedArrayBuffer) || (this.size & (this.size - 1)) !== 0) throw new Error('FileWriter: the ring must be shared memory, a power of two long');
+    if (!(this.ring.buffer instanceof SharedArrayBuffer) || (this.size & (this.size - 1)) !== 0)
+      throw new Error('FileWriter: the ring must be shared memory, a power of two long');
   }
 
   /** Returns the bytes not written yet. */
@@ -196,7 +200,10 @@ export class FileWriter implements ByteWriter {
   /** Starts the worker, which takes over the ring where the event loop left it. */
   private startWorker(): void {
     const { buffer, byteOffset, length } = this.ring;
-    const worker = new Worker(WORKER, { eval: true, workerData: { fd: this.fd, ring: buffer, ringOffset: byteOffset, ringSize: length, control: this.control.buffer } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { fd: this.fd, ring: buffer, ringOffset: byteOffset, ringSize: length, control: this.control.buffer },
+    });
     worker.unref(); // referenced only while someone waits for it (see wantProgress)
     worker.on('message', () => this.progress());
     worker.on('error', (err) => this.fail(err));

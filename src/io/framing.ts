@@ -37,7 +37,11 @@ class DelimiterDecoder implements Decoder {
   private partLength = 0;
   private skipping = false;
 
-  constructor(private readonly delimiter: number, private readonly maxSize: number, private readonly report: (p: FrameProblem) => void) {}
+  constructor(
+    private readonly delimiter: number,
+    private readonly maxSize: number,
+    private readonly report: (p: FrameProblem) => void,
+  ) {}
 
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
@@ -87,7 +91,10 @@ class Len32Decoder implements Decoder {
   private need = 0; // 4 + the frame's length once its header is known; 0 before
   error: FrameError | null = null;
 
-  constructor(private readonly maxSize: number, private readonly report: (p: FrameProblem) => void) {}
+  constructor(
+    private readonly maxSize: number,
+    private readonly report: (p: FrameProblem) => void,
+  ) {}
 
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
@@ -147,9 +154,12 @@ const NUL = Buffer.from([0]);
 /** Returns the pieces that frame one received message for stdout, in order. */
 export function encodeMessage(mode: FrameMode, msg: Buffer): Buffer[] {
   switch (mode) {
-    case 'raw': return [msg];
-    case 'line': return [msg, NEWLINE];
-    case 'nul': return [msg, NUL];
+    case 'raw':
+      return [msg];
+    case 'line':
+      return [msg, NEWLINE];
+    case 'nul':
+      return [msg, NUL];
     case 'len32': {
       const header = Buffer.allocUnsafe(4);
       header.writeUInt32BE(msg.length, 0);

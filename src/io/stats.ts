@@ -23,6 +23,10 @@ export function newStats(): RelayStats {
 export function describeStats(s: RelayStats, messages: boolean): string {
   const base = `${s.bytesOut} bytes sent, ${s.bytesIn} bytes received`;
   if (!messages) return base;
-  const extra = [s.oversize ? `${s.oversize} oversize` : '', s.refused ? `${s.refused} refused` : '', s.dropped ? `${s.dropped} dropped` : ''].filter(Boolean);
+  const extra = [
+    s.oversize ? `${s.oversize} oversize` : '',
+    s.refused ? `${s.refused} refused` : '',
+    s.dropped ? `${s.dropped} dropped` : '',
+  ].filter(Boolean);
   return `${s.messagesOut} messages sent, ${s.messagesIn} received (${base}${extra.length ? ', ' + extra.join(', ') : ''})`;
 }

@@ -107,7 +107,11 @@ export interface Outlet {
 }
 
 /** How stdin is cut into units: byte chunks (stream), or messages framed as `frame`. */
-export interface InputFraming { type: 'stream' | 'dgram' | 'seqpacket'; frame: FrameMode; maxSize: number }
+export interface InputFraming {
+  type: 'stream' | 'dgram' | 'seqpacket';
+  frame: FrameMode;
+  maxSize: number;
+}
 
 /**
  * usock's stdin as a source of units for outlets: it is read only while every outlet can take more
@@ -129,7 +133,11 @@ export class StdinReader {
   onEnd: () => void = () => {};
 
   /** onFault gets a malformed len32 frame once the units before it are delivered and the outlets ended (as at EOF). */
-  constructor(framing: InputFraming, private readonly diagnostics: Diagnostics, onFault: (err: unknown) => void) {
+  constructor(
+    framing: InputFraming,
+    private readonly diagnostics: Diagnostics,
+    onFault: (err: unknown) => void,
+  ) {
     useNonBlocking(0);
     this.watcher = new FdWatcher(0, onFault);
     this.onFault = onFault;
@@ -137,10 +145,13 @@ export class StdinReader {
     if (framing.frame === 'raw') this.readSize = framing.maxSize;
     this.decoder = createDecoder(framing.frame, framing.maxSize, (p) => {
       this.skipped++;
-      this.diagnostics.warn(p.kind === 'oversize' ? 'oversize' : 'truncated',
-        p.kind === 'oversize' ? `input message of ${p.length} bytes exceeds --max-size ${framing.maxSize}: skipped`
+      this.diagnostics.warn(
+        p.kind === 'oversize' ? 'oversize' : 'truncated',
+        p.kind === 'oversize'
+          ? `input message of ${p.length} bytes exceeds --max-size ${framing.maxSize}: skipped`
           : `input ends inside a len32 frame (${p.expected === undefined ? 'in its header' : `${p.length} of ${p.expected} bytes`}): not sent`,
-        { length: p.length, expected: p.expected ?? null });
+        { length: p.length, expected: p.expected ?? null },
+      );
     });
   }
 

@@ -4,18 +4,23 @@
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /** A pending long timer. */
-export interface LongTimer { clear(): void }
+export interface LongTimer {
+  clear(): void;
+}
 
 /** Calls fn once ms milliseconds have passed, however long that is; returns the handle to cancel it. */
 export function setLongTimeout(fn: () => void, ms: number): LongTimer {
   let timer: NodeJS.Timeout;
   const due = Date.now() + ms;
   const arm = (left: number) => {
-    timer = setTimeout(() => {
-      const rest = due - Date.now();
-      if (rest > 0) arm(rest);
-      else fn();
-    }, Math.min(Math.max(left, 0), MAX_DELAY_MS));
+    timer = setTimeout(
+      () => {
+        const rest = due - Date.now();
+        if (rest > 0) arm(rest);
+        else fn();
+      },
+      Math.min(Math.max(left, 0), MAX_DELAY_MS),
+    );
   };
   arm(ms);
   return { clear: () => clearTimeout(timer) };
@@ -43,12 +48,15 @@ export function deadline<T>(p: Promise<T>, seconds: number | null, timedOut: () 
   if (seconds === null) return p;
   return new Promise<T>((resolve, reject) => {
     const timer = setLongTimeout(() => reject(timedOut()), seconds * 1000);
-    p.then((v) => {
-      timer.clear();
-      resolve(v);
-    }, (err) => {
-      timer.clear();
-      reject(err);
-    });
+    p.then(
+      (v) => {
+        timer.clear();
+        resolve(v);
+      },
+      (err) => {
+        timer.clear();
+        reject(err);
+      },
+    );
   });
 }

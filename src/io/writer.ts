@@ -1,5 +1,5 @@
 // Buffered, non-blocking writes to one descriptor with backpressure (high-water mark and drain callbacks).
-import { FdWatcher } from '../sys/poll';
+import type { FdWatcher } from '../sys/poll';
 import { POLLOUT } from '../sys/platform/linux';
 import { GATHER_MAX, pollWait, WOULD_BLOCK, write, writeGather } from '../sys/fd';
 
@@ -114,7 +114,10 @@ export class FdWriter implements ByteWriter {
   /** Calls cb once everything queued so far has been written (at once when nothing is queued). */
   whenDrained(cb: () => void): void {
     if (this.queued === 0 || this.failed) cb();
-    else { this.drainWaiters.push(cb); this.flush(); }
+    else {
+      this.drainWaiters.push(cb);
+      this.flush();
+    }
   }
 
   /**
@@ -151,7 +154,7 @@ export class FdWriter implements ByteWriter {
           return;
         }
         this.queued -= n;
-        for (let left = n; left > 0 || (this.blocks.length && this.head >= this.blockEnd(0));) {
+        for (let left = n; left > 0 || (this.blocks.length && this.head >= this.blockEnd(0)); ) {
           const take = Math.min(left, this.blockEnd(0) - this.head);
           this.head += take;
           left -= take;

@@ -50,12 +50,20 @@ export interface AcceptLoop {
  * owns listenFd and the connection). Rejects with UsockError (TEMPFAIL) when none comes within
  * timeoutSeconds (-w).
  */
-export function acceptOne(listenFd: number, rules: AccessRules | null, diagnostics: Diagnostics, timeoutSeconds: number | null = null): Promise<{ fd: number; cred: Ucred | null }> {
+export function acceptOne(
+  listenFd: number,
+  rules: AccessRules | null,
+  diagnostics: Diagnostics,
+  timeoutSeconds: number | null = null,
+): Promise<{ fd: number; cred: Ucred | null }> {
   return new Promise((resolve, reject) => {
-    const timer = timeoutSeconds === null ? null : setLongTimeout(() => {
-      loop.stop();
-      reject(new UsockError(`timed out after ${timeoutSeconds} s waiting for a client`, 'TEMPFAIL'));
-    }, timeoutSeconds * 1000);
+    const timer =
+      timeoutSeconds === null
+        ? null
+        : setLongTimeout(() => {
+            loop.stop();
+            reject(new UsockError(`timed out after ${timeoutSeconds} s waiting for a client`, 'TEMPFAIL'));
+          }, timeoutSeconds * 1000);
     const loop = acceptLoop(listenFd, {
       rules,
       diagnostics,
@@ -94,7 +102,9 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
     if (pause === 0) {
       // A SysError's message names its call already ("accept: Too many open files (EMFILE)").
       const text = err.message.startsWith('accept') ? err.message : `accept: ${err.message}`;
-      opts.diagnostics.warn('accept-failed', `${text}: pending clients wait until descriptors free up`, { code: (err as { code?: string }).code });
+      opts.diagnostics.warn('accept-failed', `${text}: pending clients wait until descriptors free up`, {
+        code: (err as { code?: string }).code,
+      });
     }
     pause = Math.min(pause === 0 ? FIRST_PAUSE_MS : pause * 2, LONGEST_PAUSE_MS);
     watcher.onReadable(null);
@@ -123,7 +133,12 @@ export function acceptLoop(listenFd: number, opts: AcceptOptions): AcceptLoop {
   function admit(fd: number): void {
     const cred = credentialsOf(fd);
     if (opts.rules && !(cred && admits(opts.rules, { ...cred, groups: peerGroups(fd) }))) {
-      opts.diagnostics.warn('rejected', `rejected ${describePeer(cred)}: no --allow rule matches`, { peer: cred }, cred ? `rejected from uid ${cred.uid}` : 'rejected peers');
+      opts.diagnostics.warn(
+        'rejected',
+        `rejected ${describePeer(cred)}: no --allow rule matches`,
+        { peer: cred },
+        cred ? `rejected from uid ${cred.uid}` : 'rejected peers',
+      );
       closeQuietly(fd);
       return;
     }

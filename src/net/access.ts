@@ -16,14 +16,19 @@ export interface AccessRules {
 }
 
 /** A peer as the rules see it: uid, primary gid, and supplementary groups where the kernel tells them. */
-export interface PeerIdentity { uid: number; gid: number; groups?: number[] }
+export interface PeerIdentity {
+  uid: number;
+  gid: number;
+  groups?: number[];
+}
 
 const MAX_ID = 0xfffffffe;
 
 function ids(option: string, values: readonly string[]): number[] {
   return values.map((v) => {
     // (uid_t)-1 is no id: chown(2) and setreuid(2) read it as "unchanged".
-    if (!/^\d+$/.test(String(v)) || Number(v) > MAX_ID) throw new UsageError(`bad --${option} '${v}': expected a number from 0 to ${MAX_ID}`);
+    if (!/^\d+$/.test(String(v)) || Number(v) > MAX_ID)
+      throw new UsageError(`bad --${option} '${v}': expected a number from 0 to ${MAX_ID}`);
     return Number(v);
   });
 }

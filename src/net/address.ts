@@ -23,7 +23,8 @@ export interface NamedAddress extends AddressBase {
 }
 
 /** A socket usock inherited: on descriptor N (`fd:N`), or passed by socket activation (`sd:NAME`; `sd:`, name null: the only one). See net/inherited. */
-export type InheritedAddress = AddressBase & ({ readonly kind: 'fd'; readonly descriptor: number } | { readonly kind: 'sd'; readonly name: string | null });
+export type InheritedAddress = AddressBase &
+  ({ readonly kind: 'fd'; readonly descriptor: number } | { readonly kind: 'sd'; readonly name: string | null });
 
 export type SocketAddress = NamedAddress | InheritedAddress;
 
@@ -44,7 +45,8 @@ export function parseInherited(text: string): InheritedAddress | null {
   }
   if (text.startsWith('sd:')) {
     const name = text.slice(3);
-    if (name.includes(':')) throw new UsageError(`bad address '${text}': a socket activation name holds no ':'`, `a file of that name: write ./${text}`);
+    if (name.includes(':'))
+      throw new UsageError(`bad address '${text}': a socket activation name holds no ':'`, `a file of that name: write ./${text}`);
     return { text, kind: 'sd', name: name === '' ? null : name, release() {} };
   }
   return null;
@@ -65,7 +67,8 @@ export function parseNamedAddress(arg: string | Buffer): NamedAddress {
   const raw = typeof arg === 'string' ? Buffer.from(arg) : arg;
   const text = typeof arg === 'string' ? arg : escapeBytes(arg);
   if (raw.length === 0) throw new UsageError('empty address');
-  if (raw[0] === 0x40) { // '@'
+  if (raw[0] === 0x40) {
+    // '@'
     const name = raw.subarray(1);
     if (name.length > SUN_PATH_MAX) throw new UsageError(`abstract name too long (${name.length} bytes, max ${SUN_PATH_MAX})`);
     return { text, kind: 'abstract', sockaddr: encodeAbstractAddress(name), release() {} };
@@ -81,8 +84,11 @@ export function parseNamedAddress(arg: string | Buffer): NamedAddress {
 function viaDirectory(text: string, bytes: number): NamedAddress {
   const absolute = resolve(text);
   const base = basename(absolute);
-  const tooLong = () => new UsageError(`socket path too long (${bytes} bytes, max ${SUN_PATH_MAX})`,
-    'even its last component does not fit sun_path through /proc/self/fd/N/');
+  const tooLong = () =>
+    new UsageError(
+      `socket path too long (${bytes} bytes, max ${SUN_PATH_MAX})`,
+      'even its last component does not fit sun_path through /proc/self/fd/N/',
+    );
   // Check with the shortest descriptor number first, so that a hopeless name opens nothing.
   if (Buffer.byteLength(`/proc/self/fd/0/${base}`) > SUN_PATH_MAX) throw tooLong();
   const dirFd = open(dirname(absolute), O_PATH | O_DIRECTORY);

@@ -63,7 +63,10 @@ export class DatagramReceiver {
   private readonly simple: boolean;
   private closed = false;
 
-  constructor(readonly fd: number, private readonly opts: DatagramOptions) {
+  constructor(
+    readonly fd: number,
+    private readonly opts: DatagramOptions,
+  ) {
     this.simple = !opts.rules && !opts.credentials && !opts.maxFds;
     if (!this.simple) passCredentials(fd);
     this.buf = Buffer.allocUnsafe(Math.max(opts.maxData, 1));
@@ -138,8 +141,12 @@ export class DatagramReceiver {
       const known = msg.cred !== null && msg.cred.pid > 0;
       if (!(known && admits(rules, { uid: msg.cred!.uid, gid: msg.cred!.gid }))) {
         for (const fd of msg.fds) closeQuietly(fd);
-        this.opts.diagnostics.warn('rejected', `rejected datagram from ${known ? describePeer(msg.cred) : 'a sender without credentials'}: no --allow rule matches`,
-          { peer: known ? msg.cred : null }, known ? `datagrams rejected from uid ${msg.cred!.uid}` : 'datagrams rejected from senders without credentials');
+        this.opts.diagnostics.warn(
+          'rejected',
+          `rejected datagram from ${known ? describePeer(msg.cred) : 'a sender without credentials'}: no --allow rule matches`,
+          { peer: known ? msg.cred : null },
+          known ? `datagrams rejected from uid ${msg.cred!.uid}` : 'datagrams rejected from senders without credentials',
+        );
         return null;
       }
     }

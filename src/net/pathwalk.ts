@@ -97,8 +97,11 @@ function lstatOf(p: string, label: string) {
   } catch (err) {
     if (hasCode(err, 'ENOENT')) throw new UsockError(`${label}: ${shown(p)} does not exist`, 'NOINPUT');
     if (hasCode(err, 'EACCES', 'EPERM')) {
-      throw new UsockError(`${label}: cannot look into ${shown(posix.dirname(p))}: Permission denied (${(err as { code: string }).code})`, 'NOPERM',
-        'run who-can as root, or as a user who may search every directory of the path');
+      throw new UsockError(
+        `${label}: cannot look into ${shown(posix.dirname(p))}: Permission denied (${(err as { code: string }).code})`,
+        'NOPERM',
+        'run who-can as root, or as a user who may search every directory of the path',
+      );
     }
     throw asSysError(err, `${label}: lstat`, shown(p)); // ELOOP, ENAMETOOLONG...: in usock's form
   }
@@ -106,5 +109,16 @@ function lstatOf(p: string, label: string) {
 
 /** Returns a file type in words, for `is not a socket (…)`: 'regular file', 'directory', 'socket'... */
 export function kindOf(mode: number): string {
-  return ({ 0o140000: 'socket', 0o100000: 'regular file', 0o040000: 'directory', 0o020000: 'character device', 0o060000: 'block device', 0o010000: 'FIFO' } as Record<number, string>)[mode & 0o170000] ?? 'another kind of file';
+  return (
+    (
+      {
+        0o140000: 'socket',
+        0o100000: 'regular file',
+        0o040000: 'directory',
+        0o020000: 'character device',
+        0o060000: 'block device',
+        0o010000: 'FIFO',
+      } as Record<number, string>
+    )[mode & 0o170000] ?? 'another kind of file'
+  );
 }

@@ -17,7 +17,11 @@ export const MAY_WRITE = 2;
 /** An id no file carries ((uid_t)-1): the uid of a subject that owns nothing, a group that matches nothing. */
 export const NO_ID = -1;
 
-export interface AclEntry { tag: number; perm: number; id: number | null }
+export interface AclEntry {
+  tag: number;
+  perm: number;
+  id: number | null;
+}
 
 /**
  * Returns the entries of a `system.posix_acl_access` value: a little-endian u32 version (2), then
@@ -31,7 +35,8 @@ export function parseAcl(value: Buffer): AclEntry[] {
   const entries: AclEntry[] = [];
   for (let off = 4; off < value.length; off += 8) {
     const tag = value.readUInt16LE(off);
-    if (![ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER].includes(tag)) throw new RangeError(`malformed ACL: tag 0x${tag.toString(16)}`);
+    if (![ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER].includes(tag))
+      throw new RangeError(`malformed ACL: tag 0x${tag.toString(16)}`);
     const named = tag === ACL_USER || tag === ACL_GROUP;
     entries.push({ tag, perm: value.readUInt16LE(off + 2) & 7, id: named ? value.readUInt32LE(off + 4) : null });
   }
@@ -51,21 +56,39 @@ export function permString(perm: number): string {
 
 /** Returns an entry as getfacl writes it: `user::rw-`, `user:nobody:rw-`, `group:staff:r-x`, `mask::r--`, `other::---`. */
 export function aclEntryText(e: AclEntry, names: Names): string {
-  const kind = e.tag === ACL_USER_OBJ || e.tag === ACL_USER ? 'user' : e.tag === ACL_GROUP_OBJ || e.tag === ACL_GROUP ? 'group' : e.tag === ACL_MASK ? 'mask' : 'other';
+  const kind =
+    e.tag === ACL_USER_OBJ || e.tag === ACL_USER
+      ? 'user'
+      : e.tag === ACL_GROUP_OBJ || e.tag === ACL_GROUP
+        ? 'group'
+        : e.tag === ACL_MASK
+          ? 'mask'
+          : 'other';
   const qualifier = e.tag === ACL_USER ? names.user(e.id!) : e.tag === ACL_GROUP ? names.group(e.id!) : '';
   return `${kind}:${qualifier}:${permString(e.perm)}`;
 }
 
 /** Returns the mode as `ls -l` writes it (`srw-rw----`, `drwxrwxrwt`), with `+` when the file carries an ACL. */
 export function modeString(mode: number, hasAcl = false): string {
-  const type = ({ 0o140000: 's', 0o120000: 'l', 0o100000: '-', 0o060000: 'b', 0o040000: 'd', 0o020000: 'c', 0o010000: 'p' } as Record<number, string>)[mode & 0o170000] ?? '?';
+  const type =
+    ({ 0o140000: 's', 0o120000: 'l', 0o100000: '-', 0o060000: 'b', 0o040000: 'd', 0o020000: 'c', 0o010000: 'p' } as Record<number, string>)[
+      mode & 0o170000
+    ] ?? '?';
   const bit = (on: number, c: string) => (mode & on ? c : '-');
   const special = (x: number, s: number, lower: string) => (mode & s ? (mode & x ? lower : lower.toUpperCase()) : mode & x ? 'x' : '-');
-  return type
-    + bit(0o400, 'r') + bit(0o200, 'w') + special(0o100, 0o4000, 's')
-    + bit(0o040, 'r') + bit(0o020, 'w') + special(0o010, 0o2000, 's')
-    + bit(0o004, 'r') + bit(0o002, 'w') + special(0o001, 0o1000, 't')
-    + (hasAcl ? '+' : '');
+  return (
+    type +
+    bit(0o400, 'r') +
+    bit(0o200, 'w') +
+    special(0o100, 0o4000, 's') +
+    bit(0o040, 'r') +
+    bit(0o020, 'w') +
+    special(0o010, 0o2000, 's') +
+    bit(0o004, 'r') +
+    bit(0o002, 'w') +
+    special(0o001, 0o1000, 't') +
+    (hasAcl ? '+' : '')
+  );
 }
 
 /** One component of the walk to a socket: a directory searched, a symbolic link followed, or the socket file itself. */
@@ -84,7 +107,10 @@ export interface PathStep {
 }
 
 /** Who asks: a uid and every gid (primary and supplementary). uid 0 is the superuser. */
-export interface Subject { uid: number; gids: readonly number[] }
+export interface Subject {
+  uid: number;
+  gids: readonly number[];
+}
 
 /** The permission bit a step needs (a directory: search; the socket: write), or 0 for a symbolic link (never checked). */
 export function needOf(step: PathStep): number {
@@ -124,19 +150,31 @@ export function checkStep(step: PathStep, subject: Subject, want: number): Decis
     if (groups.length > 0) {
       const gids = groups.map((e) => (e.tag === ACL_GROUP_OBJ ? step.gid : e.id!));
       const first = groups.find((e) => (e.perm & want) === want);
-      return { by: 'group', gids, entries: groups, mask: maskEntry ? mask : null, granted: first !== undefined && (first.perm & mask & want) === want };
+      return {
+        by: 'group',
+        gids,
+        entries: groups,
+        mask: maskEntry ? mask : null,
+        granted: first !== undefined && (first.perm & mask & want) === want,
+      };
     }
     const other = acl.find((e) => e.tag === ACL_OTHER);
     return { by: 'other', granted: ((other ? other.perm : mode) & want) === want };
   }
-  const emptyMaskSkipped = acl !== null && acl.some((e) => (e.tag === ACL_USER && e.id === subject.uid) || (e.tag === ACL_GROUP && inGroup(e.id!)));
+  const emptyMaskSkipped =
+    acl !== null && acl.some((e) => (e.tag === ACL_USER && e.id === subject.uid) || (e.tag === ACL_GROUP && inGroup(e.id!)));
   const extra = emptyMaskSkipped ? { emptyMaskSkipped } : {};
-  if (inGroup(step.gid)) return { by: 'group', gids: [step.gid], entries: null, mask: null, granted: ((mode >> 3) & want) === want, ...extra };
+  if (inGroup(step.gid))
+    return { by: 'group', gids: [step.gid], entries: null, mask: null, granted: ((mode >> 3) & want) === want, ...extra };
   return { by: 'other', granted: (mode & want) === want, ...extra };
 }
 
 /** The verdict for one subject: allowed or not, why, and the index of the step that stops it (null when allowed). */
-export interface Verdict { allowed: boolean; reason: string; stoppedAt: number | null }
+export interface Verdict {
+  allowed: boolean;
+  reason: string;
+  stoppedAt: number | null;
+}
 
 /** Returns the step as messages show it: `/run/app (drwx------ app app)`. */
 export function describeStep(step: PathStep, names: Names): string {
@@ -147,8 +185,11 @@ export function describeStep(step: PathStep, names: Names): string {
 export function whomOf(step: PathStep, d: Decision, names: Names): string {
   let whom: string;
   switch (d.by) {
-    case 'superuser': return 'the superuser';
-    case 'owner': whom = `its owner ${names.user(step.uid)}`; break;
+    case 'superuser':
+      return 'the superuser';
+    case 'owner':
+      whom = `its owner ${names.user(step.uid)}`;
+      break;
     case 'user': {
       const masked = (d.entry.perm & d.mask) !== d.entry.perm;
       whom = `user ${names.user(d.entry.id!)} (ACL entry ${aclEntryText(d.entry, names)}${masked ? `, limited by the mask ${permString(d.mask)}` : ''})`;
@@ -163,9 +204,11 @@ export function whomOf(step: PathStep, d: Decision, names: Names): string {
       }
       break;
     }
-    case 'other': whom = 'others'; break;
+    case 'other':
+      whom = 'others';
+      break;
   }
-  if (d.emptyMaskSkipped) whom += '; the ACL\'s mask is empty, so the kernel ignores its named entries';
+  if (d.emptyMaskSkipped) whom += "; the ACL's mask is empty, so the kernel ignores its named entries";
   return whom;
 }
 
@@ -176,7 +219,8 @@ export function whomOf(step: PathStep, d: Decision, names: Names): string {
  * the group app`).
  */
 export function evaluate(steps: readonly PathStep[], subject: Subject, names: Names): Verdict {
-  if (subject.uid === 0) return { allowed: true, reason: 'the superuser passes every permission check (CAP_DAC_OVERRIDE)', stoppedAt: null };
+  if (subject.uid === 0)
+    return { allowed: true, reason: 'the superuser passes every permission check (CAP_DAC_OVERRIDE)', stoppedAt: null };
   let last: { step: PathStep; d: Decision } | null = null;
   for (const [i, step] of steps.entries()) {
     const want = needOf(step);
@@ -184,12 +228,20 @@ export function evaluate(steps: readonly PathStep[], subject: Subject, names: Na
     const d = checkStep(step, subject, want);
     if (!d.granted) {
       const what = want === MAY_EXEC ? 'search' : 'write';
-      return { allowed: false, reason: `${describeStep(step, names)} has no ${what} permission for ${whomOf(step, d, names)}`, stoppedAt: i };
+      return {
+        allowed: false,
+        reason: `${describeStep(step, names)} has no ${what} permission for ${whomOf(step, d, names)}`,
+        stoppedAt: i,
+      };
     }
     last = { step, d };
   }
   if (!last) return { allowed: true, reason: 'nothing on the way checks permissions', stoppedAt: null };
-  return { allowed: true, reason: `${describeStep(last.step, names)} grants write to ${whomOf(last.step, last.d, names)}`, stoppedAt: null };
+  return {
+    allowed: true,
+    reason: `${describeStep(last.step, names)} grants write to ${whomOf(last.step, last.d, names)}`,
+    stoppedAt: null,
+  };
 }
 
 /** Error codes of a connect that a permission check refused. */

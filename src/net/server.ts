@@ -33,8 +33,12 @@ export function openServer(spec: ServerSpec): BoundSocket {
   if (isInherited(address)) {
     const server = adoptServerSocket(address, spec.type);
     const bound = server.name === '' ? '' : `${server.name}, `;
-    spec.diagnostics.info('listening', `${spec.name}: listening on ${address.text} (${bound}${spec.type}, inherited)`,
-      { address: address.text, name: server.name, type: spec.type, inherited: true });
+    spec.diagnostics.info('listening', `${spec.name}: listening on ${address.text} (${bound}${spec.type}, inherited)`, {
+      address: address.text,
+      name: server.name,
+      type: spec.type,
+      inherited: true,
+    });
     if (server.name.startsWith('@') && !spec.rules) warnOpenToAll(spec, `${address.text} (${server.name})`);
     return server;
   }
@@ -51,13 +55,19 @@ export function openServer(spec: ServerSpec): BoundSocket {
       throw err;
     }
   }
-  spec.diagnostics.info('listening', `${spec.name}: listening on ${address.text} (${spec.type})`, { address: address.text, type: spec.type });
+  spec.diagnostics.info('listening', `${spec.name}: listening on ${address.text} (${spec.type})`, {
+    address: address.text,
+    type: spec.type,
+  });
   if (address.kind === 'abstract' && !spec.rules) warnOpenToAll(spec, address.text);
   return server;
 }
 
 /** Warns that the abstract address `shown` has no permissions: anyone may connect. */
 function warnOpenToAll(spec: ServerSpec, shown: string): void {
-  spec.diagnostics.warn('open-to-all', `${shown} is an abstract address: it has no permissions, anyone in this network namespace can connect (${spec.limitedBy ?? 'limit it with --allow-*'})`,
-    { address: spec.address.text });
+  spec.diagnostics.warn(
+    'open-to-all',
+    `${shown} is an abstract address: it has no permissions, anyone in this network namespace can connect (${spec.limitedBy ?? 'limit it with --allow-*'})`,
+    { address: spec.address.text },
+  );
 }

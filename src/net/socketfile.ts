@@ -53,8 +53,13 @@ export function cannotCreate(err: unknown, label: string, text: string): unknown
   if (!(sys instanceof SysError)) return sys;
   if (sys.code === 'ENOENT' || sys.code === 'ENOTDIR') {
     const dir = dirname(text);
-    return new UsockError(`${label} ${text}: ${describeErrno(sys.errno)[1]} (${sys.code})`, 'CANTCREAT',
-      sys.code === 'ENOENT' ? `the directory ${dir} does not exist: create it first (mkdir -p ${dir})` : `a component of ${dir} is not a directory`);
+    return new UsockError(
+      `${label} ${text}: ${describeErrno(sys.errno)[1]} (${sys.code})`,
+      'CANTCREAT',
+      sys.code === 'ENOENT'
+        ? `the directory ${dir} does not exist: create it first (mkdir -p ${dir})`
+        : `a component of ${dir} is not a directory`,
+    );
   }
   return sys.syscall === label && sys.path === text ? sys : new SysError(label, sys.errno, text);
 }
@@ -97,7 +102,8 @@ export function bindSocketFile(address: NamedAddress, type: SocketType, opts: Bi
   }
   let closed = false;
   let ownsFd = true;
-  const { remove: removeFile, unregister } = identity && address.path !== undefined ? guardSocketFile(address.path, identity) : { remove: () => {}, unregister: () => {} };
+  const { remove: removeFile, unregister } =
+    identity && address.path !== undefined ? guardSocketFile(address.path, identity) : { remove: () => {}, unregister: () => {} };
   return {
     fd,
     address,
@@ -119,7 +125,10 @@ export function bindSocketFile(address: NamedAddress, type: SocketType, opts: Bi
  * Returns remove (unlinks path only while it is still that file, by dev and inode; never throws) and
  * unregister (drops it from the exit clean-up).
  */
-export function guardSocketFile(path: string | Buffer, identity: { dev: number; ino: number }): { remove: () => void; unregister: () => void } {
+export function guardSocketFile(
+  path: string | Buffer,
+  identity: { dev: number; ino: number },
+): { remove: () => void; unregister: () => void } {
   const remove = () => removeIfSame(path, identity);
   createdFiles.add(remove);
   return { remove, unregister: () => createdFiles.delete(remove) };
@@ -236,8 +245,11 @@ function refuseOthersStaleSocket(address: NamedAddress, st: { uid: number }): vo
   } catch {
     // the user database failed: the number says enough
   }
-  throw new UsockError(`${address.text}: a stale socket owned by ${owner}${sticky ? ' in a sticky directory' : ''}: not replaced (left untouched)`, 'CANTCREAT',
-    'remove it as its owner, or choose another address');
+  throw new UsockError(
+    `${address.text}: a stale socket owned by ${owner}${sticky ? ' in a sticky directory' : ''}: not replaced (left untouched)`,
+    'CANTCREAT',
+    'remove it as its owner, or choose another address',
+  );
 }
 
 /** Returns the directory that holds path (a string, or bytes that are not UTF-8). */

@@ -4,7 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Returns the soft limit on open files (`ulimit -n`), or null when it is unlimited or cannot be read. */
 export function openFilesLimit(): number | null {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
     return soft && /^\d+$/.test(soft) ? Number(soft) : null;
   } catch {
@@ -20,4 +22,3 @@ export function openDescriptors(): number | null {
     return null;
   }
 }
-

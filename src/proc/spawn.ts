@@ -5,7 +5,7 @@ import { UsockError } from '../errors';
 import { describeErrno } from '../sys/errors';
 import { F_GETFL, F_SETFL, O_NONBLOCK } from '../sys/platform/linux';
 import { closeQuietly, fcntl } from '../sys/fd';
-import { type Ucred } from '../sys/socket';
+import type { Ucred } from '../sys/socket';
 
 /** Returns the environment for a command serving a peer: USOCK_PEER_PID, USOCK_PEER_UID, USOCK_PEER_GID (none when the peer is unknown). */
 export function peerEnvironment(peer: Ucred | null): NodeJS.ProcessEnv {
@@ -48,7 +48,10 @@ export interface StartOptions {
 
 /** A command that could not be started, with the errno name of why (ENOENT, EACCES, EMFILE...). */
 export class StartError extends UsockError {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message, 'FAILURE');
     this.name = 'StartError';
   }

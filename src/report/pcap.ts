@@ -82,7 +82,10 @@ export function onesSum(bytes: Uint8Array, start: number, end: number, m: Simd |
     let mid = 0;
     for (let w0 = 0; w0 < words; w0 += 1 << 22) {
       const wEnd = Math.min(words, w0 + (1 << 22));
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       let w = w0;
       for (; w + 4 <= wEnd; w += 4) {
         s0 += u32[w]!;
@@ -149,7 +152,13 @@ function writeIpHead(b: Buffer, us: number, ipLength: number, proto: number, id:
 }
 
 /** One side of a TCP flow: its address, port, next sequence number and IP id. */
-interface TcpSide { ip: number; port: number; seq: number; id: number; fin: boolean }
+interface TcpSide {
+  ip: number;
+  port: number;
+  seq: number;
+  id: number;
+  fin: boolean;
+}
 
 /**
  * A stream connection as a TCP flow: a handshake, each transfer as segments of at most TCP_MAX_PAYLOAD bytes each
@@ -164,8 +173,15 @@ export class TcpFlow {
   dead = false;
 
   /** isn: the two initial sequence numbers (by default derived from the client port). */
-  constructor(private readonly emit: PacketSink, clientPortNo: number, serverPortNo: number,
-    isn: { client: number; server: number } = { client: Math.imul(clientPortNo, 0x9e3779b1) >>> 0, server: Math.imul(clientPortNo, 0x85ebca6b) >>> 0 }) {
+  constructor(
+    private readonly emit: PacketSink,
+    clientPortNo: number,
+    serverPortNo: number,
+    isn: { client: number; server: number } = {
+      client: Math.imul(clientPortNo, 0x9e3779b1) >>> 0,
+      server: Math.imul(clientPortNo, 0x85ebca6b) >>> 0,
+    },
+  ) {
     this.c = { ip: CLIENT_IP, port: clientPortNo, seq: isn.client >>> 0, id: 1, fin: false };
     this.s = { ip: SERVER_IP, port: serverPortNo, seq: isn.server >>> 0, id: 1, fin: false };
   }
@@ -240,7 +256,11 @@ export class UdpFlow {
   private readonly head = Buffer.allocUnsafe(REC + IP + UDP);
   private readonly ids = { c2s: 1, s2c: 1 };
 
-  constructor(private readonly emit: PacketSink, private readonly clientPortNo: number, private readonly serverPortNo: number) {}
+  constructor(
+    private readonly emit: PacketSink,
+    private readonly clientPortNo: number,
+    private readonly serverPortNo: number,
+  ) {}
 
   /** Emits one message from dir's side: one datagram, or several in order when it is longer than UDP_MAX_PAYLOAD. */
   data(dir: FlowDirection, data: Buffer, us: number): void {
@@ -254,9 +274,10 @@ export class UdpFlow {
 
   private datagram(dir: FlowDirection, payload: Buffer, us: number): void {
     const h = this.head;
-    const [src, dst, sport, dport] = dir === 'c2s'
-      ? [CLIENT_IP, SERVER_IP, this.clientPortNo, this.serverPortNo]
-      : [SERVER_IP, CLIENT_IP, this.serverPortNo, this.clientPortNo];
+    const [src, dst, sport, dport] =
+      dir === 'c2s'
+        ? [CLIENT_IP, SERVER_IP, this.clientPortNo, this.serverPortNo]
+        : [SERVER_IP, CLIENT_IP, this.serverPortNo, this.clientPortNo];
     const n = payload.length;
     writeIpHead(h, us, IP + UDP + n, PROTO_UDP, this.ids[dir], src, dst);
     this.ids[dir] = (this.ids[dir] + 1) & 0xffff;

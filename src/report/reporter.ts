@@ -5,7 +5,12 @@ import { pollWait } from '../sys/fd';
 import { isTerminal } from '../sys/tty';
 
 /** The colours of stderr lines; plain until loadColours finds that stderr takes colour. */
-interface Paint { red(s: string): string; yellow(s: string): string; cyan(s: string): string; dim(s: string): string }
+interface Paint {
+  red(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+  dim(s: string): string;
+}
 const plain = (s: string) => s;
 let paint: Paint = { red: plain, yellow: plain, cyan: plain, dim: plain };
 
@@ -21,7 +26,11 @@ export async function loadColours(): Promise<void> {
   paint = chalkStderr;
 }
 
-export interface OutputOptions { verbose?: boolean; quiet?: boolean; json?: boolean }
+export interface OutputOptions {
+  verbose?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
 
 /** How long one stderr line may wait for a full non-blocking stderr before it is dropped. */
 const STDERR_WAIT_MS = 1000;
@@ -72,9 +81,11 @@ function summarise(key: string, ending: boolean): void {
   if (!e) return;
   if (e.more > 0) {
     const seconds = Math.max(1, Math.round((Date.now() - e.since) / 1000));
-    writeStderr((e.json
-      ? JSON.stringify({ event: 'suppressed', of: e.event, count: e.more, what: e.what, seconds })
-      : `${paint.yellow('usock:')} ${e.more.toLocaleString('en-US')} more ${e.what} in the last ${seconds} s`) + '\n');
+    writeStderr(
+      (e.json
+        ? JSON.stringify({ event: 'suppressed', of: e.event, count: e.more, what: e.what, seconds })
+        : `${paint.yellow('usock:')} ${e.more.toLocaleString('en-US')} more ${e.what} in the last ${seconds} s`) + '\n',
+    );
     e.more = 0;
     e.since = Date.now();
     if (!ending) return;
@@ -121,7 +132,11 @@ export class Reporter {
     let e = episodes.get(key);
     if (!e) {
       e = {
-        shown: 0, more: 0, since: Date.now(), event, json: this.json,
+        shown: 0,
+        more: 0,
+        since: Date.now(),
+        event,
+        json: this.json,
         what: what ?? `'${event}' warnings${uid === undefined ? '' : ` about uid ${uid}`}`,
         timer: setInterval(() => summarise(key, false), SUMMARY_INTERVAL_MS).unref(),
       };

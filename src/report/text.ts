@@ -3,7 +3,8 @@
 /** Returns text with tabs, newlines, backslashes and other control characters escaped (\t, \n, \\, \xHH), for one tab-separated field. */
 export function escapeField(text: string): string {
   return text.replace(/[\\\x00-\x1f\x7f]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** Returns credentials for a diagnostic line: `pid P uid U gid G`, or `unknown peer`. */
@@ -22,7 +23,7 @@ export function plural(n: number, word: string): string {
  */
 export function escapeBytes(bytes: Buffer): string {
   let out = '';
-  for (let i = 0; i < bytes.length;) {
+  for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
     const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     let valid = len > 0 && i + len <= bytes.length;
@@ -61,11 +62,16 @@ const RARE_ALL = /[^\x20-\x7e]/g;
 /** Returns the C escape of one character that is a byte outside printable ASCII, or a backslash. */
 function escapeOne(c: string): string {
   switch (c) {
-    case '\\': return '\\\\';
-    case '\n': return '\\n';
-    case '\r': return '\\r';
-    case '\t': return '\\t';
-    default: return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+    case '\\':
+      return '\\\\';
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    default:
+      return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
   }
 }
 

@@ -9,7 +9,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  usock, runUsock, runPython, py, tmpDir, waitListening, assertCleanError, endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
+  usock,
+  runUsock,
+  runPython,
+  py,
+  tmpDir,
+  waitListening,
+  assertCleanError,
+  endedBy,
+  show,
+  sleep,
+  SYSTEM_PYTHON,
+  NOBODY_UID,
   rootTest,
 } from '../helpers.mjs';
 
@@ -17,7 +28,9 @@ const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim()
 const NOBODY_GROUP = execFileSync('id', ['-gn', 'nobody']).toString().trim();
 // A group nobody is not in, to hand out as a supplementary group.
 const DAEMON_GID = 1;
-const DAEMON_GROUP = execFileSync('getent', ['group', String(DAEMON_GID)]).toString().split(':')[0];
+const DAEMON_GROUP = execFileSync('getent', ['group', String(DAEMON_GID)])
+  .toString()
+  .split(':')[0];
 
 /** Options for a Python peer running as nobody (uid and gid 65534/nogroup, no supplementary groups) or as root. */
 function as(t, who) {
@@ -149,7 +162,7 @@ rootTest('a rejected client is closed before anything is read: it sees EOF or a 
   t.regex(r.stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
 });
 
-rootTest('echo-server -t seqpacket --allow-user nobody: nobody\'s messages echoed, root\'s not', async (t) => {
+rootTest("echo-server -t seqpacket --allow-user nobody: nobody's messages echoed, root's not", async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['echo-server', '-t', 'seqpacket', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock, 'seqpacket');
@@ -207,7 +220,7 @@ rootTest('-v reports admitted peers with their credentials; -q hides rejections'
   t.is(r.stdout.toString(), '');
 });
 
-rootTest('--json: a rejection is one JSON object on stderr with the peer\'s pid, uid and gid', async (t) => {
+rootTest("--json: a rejection is one JSON object on stderr with the peer's pid, uid and gid", async (t) => {
   const sock = sharedSocket(t);
   const srv = await listenKeepOpen(t, sock, ['--json', '--mode', '0666', '--allow-uid', String(NOBODY_UID)]);
   const root = await connectClient(t, sock, 'stream', 'ROOT\n', 'root');
@@ -225,7 +238,11 @@ rootTest('peercred --listen --allow-user nobody: a record for nobody, none for r
   const root = await connectClient(t, sock, 'stream', '', 'root');
   const nobody = await connectClient(t, sock, 'stream', '', 'nobody');
   const r = await stopAfter(srv, '\n');
-  const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const recs = r.stdout
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   t.is(recs.length, 1);
   t.like(recs[0], { pid: nobody.pid, uid: NOBODY_UID, user: 'nobody' });
   // --json makes the stderr report JSON too
@@ -306,7 +323,7 @@ rootTest('send-fd --listen --allow-uid 65534: nobody receives the descriptor, ro
 
 // ---- dgram: per message, SO_PASSCRED + SCM_CREDENTIALS ------------------------------------------------------------
 
-rootTest('listen -t dgram --allow-user nobody: nobody\'s datagrams on stdout, root\'s dropped and reported', async (t) => {
+rootTest("listen -t dgram --allow-user nobody: nobody's datagrams on stdout, root's dropped and reported", async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['listen', '-t', 'dgram', '--mode', '0666', '--allow-user', 'nobody', sock], { t });
   await waitListening(sock, 'dgram');
@@ -318,7 +335,7 @@ rootTest('listen -t dgram --allow-user nobody: nobody\'s datagrams on stdout, ro
   t.regex(r.stderr.toString(), new RegExp(`rejected datagram from pid ${root.pid} uid 0 gid 0`));
 });
 
-rootTest('listen -t dgram with rules: a rejected sender never becomes the target of stdin\'s messages', async (t) => {
+rootTest("listen -t dgram with rules: a rejected sender never becomes the target of stdin's messages", async (t) => {
   const sock = sharedSocket(t);
   const srv = usock(['listen', '-t', 'dgram', '--mode', '0666', '--allow-uid', String(NOBODY_UID), sock], { t });
   await waitListening(sock, 'dgram');
@@ -353,7 +370,11 @@ rootTest('peercred --listen -t dgram --allow-group: one record per admitted data
   const root = await sendDatagram(t, sock, 'ROOT', 'root', false, 0);
   const nobody = await sendDatagram(t, sock, 'NOBODY', 'nobody', false, 0);
   const r = await stopAfter(srv, '\n');
-  const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const recs = r.stdout
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   t.is(recs.length, 1);
   t.like(recs[0], { pid: nobody.pid, uid: NOBODY_UID, gid: NOBODY_GID, source: 'SCM_CREDENTIALS' });
   t.like(JSON.parse(r.stderr.toString().split('\n')[0]), { event: 'rejected', peer: { pid: root.pid, uid: 0, gid: 0 } });
@@ -373,8 +394,15 @@ const BAD = [
 ];
 
 const SERVERS = [
-  ['listen'], ['listen', '-t', 'dgram'], ['echo-server'], ['echo-server', '-t', 'dgram'], ['peercred', '--listen'],
-  ['peercred', '--listen', '-t', 'dgram'], ['send-fd', '--listen', '--fd', '0'], ['recv-fd', '--listen'], ['recv-fd', '--listen', '-t', 'dgram'],
+  ['listen'],
+  ['listen', '-t', 'dgram'],
+  ['echo-server'],
+  ['echo-server', '-t', 'dgram'],
+  ['peercred', '--listen'],
+  ['peercred', '--listen', '-t', 'dgram'],
+  ['send-fd', '--listen', '--fd', '0'],
+  ['recv-fd', '--listen'],
+  ['recv-fd', '--listen', '-t', 'dgram'],
 ];
 
 for (const command of SERVERS) {

@@ -49,10 +49,16 @@ test('64 MiB random stream connect -> listen, files on both ends: same sha256', 
 
 test('64 MiB random stream listen -> connect through pipes (cat | usock listen, usock connect | sha256sum)', async (t) => {
   const { src, sock } = bigSource(t);
-  const l = startProcess('bash', ['-c', 'set -o pipefail; cat "$3" | "$0" "$1" listen "$2"', process.execPath, USOCK, sock, src], { timeout: LONG, t });
+  const l = startProcess('bash', ['-c', 'set -o pipefail; cat "$3" | "$0" "$1" listen "$2"', process.execPath, USOCK, sock, src], {
+    timeout: LONG,
+    t,
+  });
   l.end();
   await waitListening(sock);
-  const c = startProcess('bash', ['-c', 'set -o pipefail; "$0" "$1" connect "$2" </dev/null | sha256sum', process.execPath, USOCK, sock], { timeout: LONG, t });
+  const c = startProcess('bash', ['-c', 'set -o pipefail; "$0" "$1" connect "$2" </dev/null | sha256sum', process.execPath, USOCK, sock], {
+    timeout: LONG,
+    t,
+  });
   c.end();
   const [cr, lr] = await Promise.all([c.exited, l.exited]);
   t.is(lr.code, 0, show(lr));
@@ -102,7 +108,9 @@ test('listen -k: 16 MiB of stdin reaches a fast and a slow peer byte-exact (stdi
   await waitListening(sock);
   // Each peer hashes everything until EOF; the slow one reads 4 KiB at a time with pauses, so its
   // connection keeps chunks queued long after the fast one has sent them.
-  const peer = (delay) => python(py(`
+  const peer = (delay) =>
+    python(
+      py(`
 import hashlib, time
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 print('connected', flush=True)
@@ -117,7 +125,10 @@ while True:
     if ${delay} and n % 64 == 0:
         time.sleep(${delay})
 print(h.hexdigest(), flush=True)
-`), [sock], { t, timeout: LONG });
+`),
+      [sock],
+      { t, timeout: LONG },
+    );
   const fast = peer(0);
   const slow = peer(0.002);
   await Promise.all([fast.waitStdout('connected'), slow.waitStdout('connected')]);

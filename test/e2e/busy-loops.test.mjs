@@ -8,9 +8,7 @@ const test = ava.serial;
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  USOCK, usock, startProcess, python, py, tmpDir, waitListening, waitUntil, writeRandomFile, endedBy, show, sleep,
-} from '../helpers.mjs';
+import { USOCK, usock, startProcess, python, py, tmpDir, waitListening, writeRandomFile, show, sleep } from '../helpers.mjs';
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -90,17 +88,27 @@ test('echo-server under ulimit -n 40 with 60 clients: no spinning on EMFILE, few
   const share = await cpuShare(srv.pid);
   const linesDuring = srv.errText().split('\n').length - linesBefore;
   const sample = JSON.stringify(srv.errText().slice(0, 300));
-  t.true(share < MAX_SHARE, `echo-server used ${(share * 100).toFixed(0)}% of a CPU over 1 s while at its descriptor limit; stderr starts ${sample}`);
-  t.true(srv.errText().split('\n').length - 1 <= 5, `at most a handful of stderr lines, got ${srv.errText().split('\n').length - 1} (${linesDuring} in the 1 s window); starts ${sample}`);
+  t.true(
+    share < MAX_SHARE,
+    `echo-server used ${(share * 100).toFixed(0)}% of a CPU over 1 s while at its descriptor limit; stderr starts ${sample}`,
+  );
+  t.true(
+    srv.errText().split('\n').length - 1 <= 5,
+    `at most a handful of stderr lines, got ${srv.errText().split('\n').length - 1} (${linesDuring} in the 1 s window); starts ${sample}`,
+  );
   holders.write('close\n');
   await holders.waitStdout('closed');
-  const echo = python(py(`
+  const echo = python(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.sendall(b'still-here')
 s.shutdown(socket.SHUT_WR)
 s.settimeout(30)
 sys.stdout.buffer.write(recv_all(s))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   echo.end();
   const e = await echo.exited;
   t.is(e.stdout.toString(), 'still-here', show(e));
@@ -193,7 +201,10 @@ test('recv-fd with a stdout pipe nobody reads: near idle, and SIGTERM ends it', 
   t.true(share < MAX_SHARE, `recv-fd used ${(share * 100).toFixed(0)}% of a CPU over 1 s with its stdout pipe full`);
   process.kill(pid, 'SIGTERM');
   // A bound that only catches a hang: SIGTERM must end it although its stdout stays full.
-  const ended = await w.waitStdout('exit').then(() => true, () => false);
+  const ended = await w.waitStdout('exit').then(
+    () => true,
+    () => false,
+  );
   t.true(ended, `recv-fd still running a minute after SIGTERM; wrapper stdout=${JSON.stringify(w.text())}`);
   if (!ended) return;
   const m = /exit (\S+) (\S+)/.exec(w.text());

@@ -5,7 +5,6 @@ import ava from 'ava';
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
 import fs from 'node:fs';
-import path from 'node:path';
 import { startProcess, runPython, py, tmpDir, waitUntil, show, USOCK, PYTHON } from '../helpers.mjs';
 
 const NAME = Buffer.from('bin-\xff\xfe.sock', 'latin1');
@@ -22,12 +21,16 @@ test('listen binds the exact bytes of a non-UTF-8 path, shows it escaped, and re
   await waitUntil(() => fs.readdirSync(dir, { encoding: 'buffer' }).length === 1, undefined, 'the socket file');
   const names = fs.readdirSync(dir, { encoding: 'buffer' });
   t.deepEqual(names, [NAME], `bound ${names.map((n) => n.toString('hex'))}`);
-  const c = await runPython(py(`
+  const c = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(os.fsencode(sys.argv[1]) + b'/bin-\\xff\\xfe.sock')
 s.sendall(b'hello')
 s.close()
-`), [dir], { t });
+`),
+    [dir],
+    { t },
+  );
   t.is(c.code, 0, show(c));
   const r = await l.exited;
   t.is(r.code, 0, show(r));
@@ -47,7 +50,11 @@ test('connect reaches the exact non-UTF-8 path, and its error names it escaped',
   })();
   t.is(missing.code, 69, show(missing));
   t.regex(missing.stderr.toString(), /bin-\\xff\\xfe\.sock: No such file or directory/);
-  const srv = startProcess(PYTHON, ['-c', py(`
+  const srv = startProcess(
+    PYTHON,
+    [
+      '-c',
+      py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(os.fsencode(sys.argv[1]) + b'/bin-\\xff\\xfe.sock')
 s.listen(1)
@@ -55,7 +62,11 @@ print('ready', flush=True)
 c, _ = s.accept()
 c.sendall(b'from-server')
 c.close()
-`), dir], { t });
+`),
+      dir,
+    ],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c = usockWithByteName(t, dir, 'connect');
   c.end('');

@@ -8,7 +8,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  usock, runUsock, runPython, python, py, tmpDir, assertCleanError, show, waitListening, rootTest, startTap, stopBySignal, NOBODY_UID, NOBODY_GID,
+  usock,
+  runUsock,
+  runPython,
+  python,
+  py,
+  tmpDir,
+  assertCleanError,
+  show,
+  waitListening,
+  rootTest,
+  startTap,
+  stopBySignal,
+  NOBODY_UID,
+  NOBODY_GID,
 } from '../helpers.mjs';
 
 // ---- 6: listen -t dgram and a message larger than --max-size -------------------------------------------------
@@ -18,14 +31,18 @@ import {
  * Python's start) and returns send(...msgs): each message one datagram to target, resolved once sent.
  */
 async function dgramSender(t, target) {
-  const p = python(py(`
+  const p = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 print('ready', flush=True)
 for line in sys.stdin:
     for m in line.split():
         s.sendto(bytes.fromhex(m), addr(sys.argv[1]))
     print('sent', flush=True)
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await p.waitStdout('ready');
   let sent = 0;
   return async (...msgs) => {
@@ -35,7 +52,10 @@ for line in sys.stdin:
   };
 }
 
-for (const [label, extra] of [['-c 1', ['-c', '1']], ['-w 2', ['-w', '2']]]) {
+for (const [label, extra] of [
+  ['-c 1', ['-c', '1']],
+  ['-w 2', ['-w', '2']],
+]) {
   test(`listen -t dgram ${label}: a message larger than --max-size is dropped, reported, and the exit status is 65`, async (t) => {
     const sock = path.join(tmpDir(t), 'd.sock');
     const send = await dgramSender(t, sock);
@@ -77,9 +97,17 @@ test('listen -t dgram -c 1 without an oversized message still exits 0', async (t
 // ---- 7: an unknown option is named, not the ADDRESS it swallowed ---------------------------------------------
 
 for (const [name, rest] of /** @type {Array<[string, string[]]>} */ ([
-  ['connect', ['/tmp/a.sock']], ['listen', ['/tmp/a.sock']], ['echo-server', ['/tmp/a.sock']], ['pair', ['cat']],
-  ['send-fd', ['/tmp/a.sock', '/etc/hostname']], ['recv-fd', ['/tmp/a.sock']], ['peercred', ['/tmp/a.sock']],
-  ['tap', ['/tmp/a.sock', '/tmp/b.sock']], ['who-can', ['/tmp/a.sock']], ['ls', []], ['completion', ['bash']],
+  ['connect', ['/tmp/a.sock']],
+  ['listen', ['/tmp/a.sock']],
+  ['echo-server', ['/tmp/a.sock']],
+  ['pair', ['cat']],
+  ['send-fd', ['/tmp/a.sock', '/etc/hostname']],
+  ['recv-fd', ['/tmp/a.sock']],
+  ['peercred', ['/tmp/a.sock']],
+  ['tap', ['/tmp/a.sock', '/tmp/b.sock']],
+  ['who-can', ['/tmp/a.sock']],
+  ['ls', []],
+  ['completion', ['bash']],
 ])) {
   test(`${[name, '-x', ...rest].join(' ')}: 'unknown option -x', 64`, async (t) => {
     const r = await runUsock([name, '-x', ...rest], { t });
@@ -109,7 +137,12 @@ test('connect to a regular file, a directory, a FIFO or a link to a file: `not a
   fs.symlinkSync(file, link);
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
-  for (const [target, kind] of [[file, 'regular file'], [sub, 'directory'], [fifo, 'FIFO'], [link, 'regular file']]) {
+  for (const [target, kind] of [
+    [file, 'regular file'],
+    [sub, 'directory'],
+    [fifo, 'FIFO'],
+    [link, 'regular file'],
+  ]) {
     for (const extra of [[], ['-t', 'dgram'], ['-z', '-t', 'auto']]) {
       const r = await runUsock(['connect', ...extra, target], { t });
       t.is(r.code, 69, `${target} ${extra}: ${show(r)}`);
@@ -128,14 +161,18 @@ test('connect with the wrong -t (every pair of types, with and without -z): 69 w
   const dir = tmpDir(t);
   for (const server of ['stream', 'seqpacket', 'dgram']) {
     const sock = path.join(dir, `${server}.sock`);
-    const srv = python(py(`
+    const srv = python(
+      py(`
 s = socket.socket(socket.AF_UNIX, socket.${PY_TYPES[server]})
 s.bind(sys.argv[1])
 if s.type != socket.SOCK_DGRAM:
     s.listen(8)
 print('ready', flush=True)
 sys.stdin.read()
-`), [sock], { t });
+`),
+      [sock],
+      { t },
+    );
     await srv.waitStdout('ready');
     for (const client of ['stream', 'seqpacket', 'dgram'].filter((c) => c !== server)) {
       for (const extra of [[], ['-z']]) {
@@ -153,9 +190,13 @@ sys.stdin.read()
 // ---- 10: a listen ADDRESS whose directory is missing: cannot create, 73 ---------------------------------------
 
 for (const [name, args] of /** @type {Array<[string, (a: string) => string[]]>} */ ([
-  ['listen', (a) => ['listen', a]], ['listen -t dgram', (a) => ['listen', '-t', 'dgram', a]], ['echo-server', (a) => ['echo-server', a]],
-  ['tap', (a) => ['tap', a, '/tmp/target.sock']], ['send-fd --listen', (a) => ['send-fd', '--listen', a, '/etc/hostname']],
-  ['recv-fd --listen', (a) => ['recv-fd', '--listen', a]], ['peercred --listen', (a) => ['peercred', '--listen', a]],
+  ['listen', (a) => ['listen', a]],
+  ['listen -t dgram', (a) => ['listen', '-t', 'dgram', a]],
+  ['echo-server', (a) => ['echo-server', a]],
+  ['tap', (a) => ['tap', a, '/tmp/target.sock']],
+  ['send-fd --listen', (a) => ['send-fd', '--listen', a, '/etc/hostname']],
+  ['recv-fd --listen', (a) => ['recv-fd', '--listen', a]],
+  ['peercred --listen', (a) => ['peercred', '--listen', a]],
   ['connect --bind', (a) => ['connect', '--bind', a, '/tmp/target.sock']],
 ])) {
   test(`${name} in a directory that does not exist: 73, the directory named`, async (t) => {
@@ -183,26 +224,33 @@ test('listen under a regular file (ENOTDIR), and a long path (through /proc/self
 
 const AS_NOBODY = { uid: NOBODY_UID, gid: NOBODY_GID };
 
-rootTest('listen as nobody where it may not look (/root/x.sock): `usock: listen /root/x.sock: Permission denied (EACCES)`, 77', async (t) => {
-  const r = await runUsock(['listen', '/root/x.sock'], { t, ...AS_NOBODY });
-  t.is(r.code, 77, show(r));
-  assertCleanError(t, r.stderr, /^usock: listen \/root\/x\.sock: Permission denied \(EACCES\)$/);
-});
+rootTest(
+  'listen as nobody where it may not look (/root/x.sock): `usock: listen /root/x.sock: Permission denied (EACCES)`, 77',
+  async (t) => {
+    const r = await runUsock(['listen', '/root/x.sock'], { t, ...AS_NOBODY });
+    t.is(r.code, 77, show(r));
+    assertCleanError(t, r.stderr, /^usock: listen \/root\/x\.sock: Permission denied \(EACCES\)$/);
+  },
+);
 
-rootTest('as nobody: a directory it may not write (bind), and its own stale socket there (unlink): 77 in usock\'s words', async (t) => {
+rootTest("as nobody: a directory it may not write (bind), and its own stale socket there (unlink): 77 in usock's words", async (t) => {
   const dir = tmpDir(t);
   fs.chmodSync(dir, 0o755); // root's: nobody may search it, not write it
   let r = await runUsock(['echo-server', path.join(dir, 'x.sock')], { t, ...AS_NOBODY });
   t.is(r.code, 77, show(r));
   assertCleanError(t, r.stderr, /^usock: echo-server .*\/x\.sock: Permission denied \(EACCES\)$/);
   const stale = path.join(dir, 'stale.sock');
-  const made = await runPython(py(`
+  const made = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
 s.close()
 os.chmod(sys.argv[1], 0o777)
 os.chown(sys.argv[1], ${NOBODY_UID}, ${NOBODY_GID})
-`), [stale], { t });
+`),
+    [stale],
+    { t },
+  );
   t.is(made.code, 0, show(made));
   r = await runUsock(['listen', stale], { t, ...AS_NOBODY });
   t.is(r.code, 77, show(r));
@@ -212,7 +260,10 @@ os.chown(sys.argv[1], ${NOBODY_UID}, ${NOBODY_GID})
 
 // ---- 11: help of an unknown command, and help that cannot be written ----------------------------------------
 
-for (const args of [['help', 'frob'], ['frob', '--help']]) {
+for (const args of [
+  ['help', 'frob'],
+  ['frob', '--help'],
+]) {
   test(`usock ${args.join(' ')}: one line naming the unknown command, 64, no help text`, async (t) => {
     const r = await runUsock(args, { t });
     t.is(r.code, 64, show(r));
@@ -246,7 +297,11 @@ test('help and completion offer -t auto for connect only; elsewhere it is a usag
   for (const name of names) {
     const help = await runUsock(['help', name], { t });
     t.is(help.code, 0, show(help));
-    const typeLines = help.stdout.toString().split('\n-').find((chunk) => chunk.includes('--type')) ?? '';
+    const typeLines =
+      help.stdout
+        .toString()
+        .split('\n-')
+        .find((chunk) => chunk.includes('--type')) ?? '';
     const words = await runUsock(['completion', '--complete', '--', name, '-t', ''], { t });
     t.is(words.code, 0, show(words));
     if (name === 'connect') {
@@ -259,7 +314,11 @@ test('help and completion offer -t auto for connect only; elsewhere it is a usag
   }
   const r = await runUsock(['listen', '-t', 'auto', path.join(tmpDir(t), 'x.sock')], { t });
   t.is(r.code, 64, show(r));
-  assertCleanError(t, r.stderr, /^usock: listen: --type auto does not apply \(it is for connect -z\): expected one of stream, dgram, seqpacket$/);
+  assertCleanError(
+    t,
+    r.stderr,
+    /^usock: listen: --type auto does not apply \(it is for connect -z\): expected one of stream, dgram, seqpacket$/,
+  );
 });
 
 // ---- 13b: tap warns once at start when its TARGET is not there -----------------------------------------------
@@ -274,7 +333,8 @@ test('tap with a TARGET that does not exist: one warning at start (not with -q),
   // Each client still fails as before, and tap serves on: a client after the target appears gets through.
   await runUsock(['connect', listen], { t, input: 'one\n' });
   await tap.waitStderr('#1 close');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(8)
@@ -282,7 +342,10 @@ print('ready', flush=True)
 c, _ = srv.accept()
 c.sendall(b'hello\\n')
 c.close()
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c2 = await runUsock(['connect', listen], { t, input: '' });
   t.is(c2.stdout.toString(), 'hello\n', show(c2));
@@ -292,20 +355,24 @@ c.close()
   const quiet = await startTap(t, path.join(dir, 'q.sock'), path.join(dir, 'none.sock'), ['-q']);
   await runUsock(['connect', path.join(dir, 'q.sock')], { t, input: '' });
   const end = await stopBySignal(t, quiet);
-  t.regex(end.stderr.toString(), /close connect .*none\.sock: No such file or directory/, 'the client\'s record');
+  t.regex(end.stderr.toString(), /close connect .*none\.sock: No such file or directory/, "the client's record");
   t.false(end.stderr.toString().includes('does not exist'), 'no warning with -q');
 });
 
 test('tap with a TARGET that is there: no warning; one that is a regular file: `is not a socket`', async (t) => {
   const dir = tmpDir(t);
   const target = path.join(dir, 'target.sock');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(8)
 print('ready', flush=True)
 sys.stdin.read()
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await srv.waitStdout('ready');
   const tap = await startTap(t, path.join(dir, 'l.sock'), target);
   const r = await stopBySignal(t, tap);
@@ -313,7 +380,10 @@ sys.stdin.read()
   fs.writeFileSync(path.join(dir, 'file'), '');
   const onFile = await startTap(t, path.join(dir, 'f.sock'), path.join(dir, 'file'));
   await onFile.waitStderr('\n');
-  t.is(onFile.errText(), `usock: tap: target ${path.join(dir, 'file')} is not a socket (regular file): clients cannot reach it until it listens\n`);
+  t.is(
+    onFile.errText(),
+    `usock: tap: target ${path.join(dir, 'file')} is not a socket (regular file): clients cannot reach it until it listens\n`,
+  );
   await stopBySignal(t, onFile);
 });
 

@@ -20,7 +20,10 @@ async function candidates(t, ...words) {
   const r = await runUsock(['completion', '--complete', '--', ...words], { t });
   t.is(r.code, 0, show(r));
   t.is(r.stderr.toString(), '');
-  return r.stdout.toString().split('\n').filter((l) => l !== '');
+  return r.stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l !== '');
 }
 
 /** Returns what `shell -c script` prints (its stdout lines); fails the test when it does not exit 0. */
@@ -44,7 +47,10 @@ async function socketDir(t) {
 /** Runs bash with the bash script sourced, COMP_WORDS set to words (the first one bin/usock) and COMP_CWORD to their last; returns COMPREPLY. */
 async function bashComplete(t, ...words) {
   const script = (await runUsock(['completion', 'bash'], { t })).stdout.toString();
-  return runShell(t, 'bash', `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _usock_complete; printf '%s\\n' "\${COMPREPLY[@]}"`, [USOCK, ...words]);
+  return runShell(t, 'bash', `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _usock_complete; printf '%s\\n' "\${COMPREPLY[@]}"`, [
+    USOCK,
+    ...words,
+  ]);
 }
 
 test('completion bash prints a bash script that bash -n accepts', async (t) => {
@@ -79,7 +85,7 @@ test('completion without a shell takes it from $SHELL; another shell is a usage 
   assertCleanError(t, named.stderr, /unknown shell 'fish': expected bash or zsh/);
 });
 
-test('the callback completes command names, a command\'s options and option choices', async (t) => {
+test("the callback completes command names, a command's options and option choices", async (t) => {
   t.deepEqual(await candidates(t, 'con'), ['connect']);
   t.deepEqual(await candidates(t, 'help', 'echo'), ['echo-server']);
   t.deepEqual(await candidates(t, 'connect', '--re'), ['--retry']);
@@ -89,7 +95,7 @@ test('the callback completes command names, a command\'s options and option choi
   t.deepEqual(await candidates(t, 'completion', ''), ['bash', 'zsh']);
   const options = await candidates(t, 'connect', '--');
   t.true(options.includes('--no-shutdown') && options.includes('--json') && options.includes('--help'), options.join(' '));
-  t.false(options.includes('--keep-open'), 'listen\'s option offered for connect');
+  t.false(options.includes('--keep-open'), "listen's option offered for connect");
   t.false((await candidates(t, 'completion', '--')).includes('--complete'), 'the hidden callback option offered');
   t.deepEqual(await candidates(t, 'nosuch', ''), []);
 });
@@ -107,7 +113,11 @@ test('an address completes to socket files and directories, not other files', as
 
 test('an address after @ completes to the abstract names in /proc/net/unix', async (t) => {
   const name = abstractName();
-  const peer = python('import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind("\\0" + sys.argv[1])\ns.listen()\nprint("ready")\nsys.stdin.read()', [name], { t });
+  const peer = python(
+    'import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind("\\0" + sys.argv[1])\ns.listen()\nprint("ready")\nsys.stdin.read()',
+    [name],
+    { t },
+  );
   await peer.waitStdout('ready');
   t.deepEqual(await candidates(t, 'connect', `@${name.slice(0, -3)}`), [`@${name}`]);
   t.true((await candidates(t, 'peercred', '@')).includes(`@${name}`));
@@ -115,14 +125,16 @@ test('an address after @ completes to the abstract names in /proc/net/unix', asy
   await peer.exited;
 });
 
-test('bash: the script\'s function fills COMPREPLY (commands, options, sockets, --opt=VALUE split by readline)', async (t) => {
+test("bash: the script's function fills COMPREPLY (commands, options, sockets, --opt=VALUE split by readline)", async (t) => {
   const dir = await socketDir(t);
   t.deepEqual(await bashComplete(t, 'con'), ['connect']);
   t.deepEqual(await bashComplete(t, 'connect', '--re'), ['--retry']);
   // paths go to readline as file names (-o filenames): it adds the / after a directory itself
   t.deepEqual(await bashComplete(t, 'connect', `${dir}/`), [`${dir}/app.sock`, `${dir}/apps`]);
   fs.mkdirSync(path.join(dir, 'my dir'));
-  const r = await runPython('import socket, sys\nsocket.socket(socket.AF_UNIX).bind(sys.argv[1])', [path.join(dir, 'my dir', 'x.sock')], { t });
+  const r = await runPython('import socket, sys\nsocket.socket(socket.AF_UNIX).bind(sys.argv[1])', [path.join(dir, 'my dir', 'x.sock')], {
+    t,
+  });
   t.is(r.code, 0, show(r));
   t.deepEqual(await bashComplete(t, 'connect', `${dir}/my\\ dir/`), [`${dir}/my dir/x.sock`]);
   t.deepEqual(await bashComplete(t, 'connect', `'${dir}/my dir/x`), [`${dir}/my dir/x.sock`]);
@@ -133,12 +145,14 @@ test('bash: the script\'s function fills COMPREPLY (commands, options, sockets, 
   t.deepEqual((await bashComplete(t, 'pair', '--frame', '=')).sort(), ['len32', 'line', 'nul', 'raw']);
 });
 
-zshTest('zsh: the script\'s function adds the candidates (compadd), directories without a suffix', async (t) => {
+zshTest("zsh: the script's function adds the candidates (compadd), directories without a suffix", async (t) => {
   const dir = await socketDir(t);
   const script = (await runUsock(['completion', 'zsh'], { t })).stdout.toString();
   // compdef and compadd stand in for the completion system: compadd prints what it is given, after a mark for -S ''
-  const stubs = 'compdef() { :; }\ncompadd() { local m=; [[ $1 == -S ]] && m="(no suffix) "; while [[ $1 != -- ]]; do shift; done; shift; for c in "$@"; do print -r -- "$m$c"; done; }';
-  const complete = (...words) => runShell(t, 'zsh', `${stubs}\n${script}\nwords=("$@"); CURRENT=$#; PREFIX=\${words[-1]}; _usock`, [USOCK, ...words]);
+  const stubs =
+    'compdef() { :; }\ncompadd() { local m=; [[ $1 == -S ]] && m="(no suffix) "; while [[ $1 != -- ]]; do shift; done; shift; for c in "$@"; do print -r -- "$m$c"; done; }';
+  const complete = (...words) =>
+    runShell(t, 'zsh', `${stubs}\n${script}\nwords=("$@"); CURRENT=$#; PREFIX=\${words[-1]}; _usock`, [USOCK, ...words]);
   t.deepEqual(complete('con'), ['connect']);
   t.deepEqual(complete('connect', '--re'), ['--retry']);
   t.deepEqual(complete('connect', `${dir}/`), [`(no suffix) ${dir}/apps/`, `${dir}/app.sock`]);

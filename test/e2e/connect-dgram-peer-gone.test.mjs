@@ -51,7 +51,10 @@ test('connect -t dgram: the server replies once then goes away; usock exits 69 w
   t.false(fs.existsSync(sock), 'the server unlinked its socket');
   // stdin stays open and keeps getting lines: the next send is refused (ENOENT / ECONNREFUSED).
   const r = await feedUntilExit(u, 60_000);
-  t.truthy(r, `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
+  t.truthy(
+    r,
+    `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`,
+  );
   if (!r) return;
   t.is(r.code, 69, show(r));
   t.is(r.stdout.toString(), 'echo:one\n', 'the reply received before the peer went away is written out');
@@ -67,7 +70,10 @@ test('connect -t dgram: the server goes away without replying; usock exits 69 wi
   u.write('one\n');
   await srv.waitStdout('gone');
   const r = await feedUntilExit(u, 60_000);
-  t.truthy(r, `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`);
+  t.truthy(
+    r,
+    `usock still running a minute after its peer went away; stdout=${JSON.stringify(u.text())} stderr=${JSON.stringify(u.errText())}`,
+  );
   if (!r) return;
   t.is(r.code, 69, show(r));
   t.is(r.stdout.toString(), '');

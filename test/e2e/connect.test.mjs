@@ -7,8 +7,22 @@ const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  usock, runUsock, python, pythonFile, runPython, py, tmpDir, abstractName, assertCleanError, assertNoStack, show,
-  idleStreamServer, longDir, SYSTEM_PYTHON, NOBODY_UID, NOBODY_GID,
+  usock,
+  runUsock,
+  python,
+  pythonFile,
+  runPython,
+  py,
+  tmpDir,
+  abstractName,
+  assertCleanError,
+  assertNoStack,
+  show,
+  idleStreamServer,
+  longDir,
+  SYSTEM_PYTHON,
+  NOBODY_UID,
+  NOBODY_GID,
   rootTest,
 } from '../helpers.mjs';
 
@@ -52,14 +66,18 @@ test('connect @abstract does not reach the same name NUL-padded to the whole sun
   // Python binds '\0name' padded with NULs to the whole sun_path (108 bytes), which is what a padding
   // implementation would connect to; usock's exact-length '\0name' must not reach it.
   const name = abstractName();
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 n = sys.argv[1].encode()
 srv.bind(b'\\0' + n + b'\\0' * (107 - len(n)))
 srv.listen(8)
 print('ready', flush=True)
 time.sleep(60)
-`), [name], { t });
+`),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', '@' + name], { input: '', t });
   t.is(r.code, 69, show(r));
@@ -69,7 +87,8 @@ time.sleep(60)
 test('long path: connect reaches a Python server bound there (through its directory)', async (t) => {
   const dir = longDir(tmpDir(t), 200);
   const sock = path.join(dir, 'py.sock');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 os.chdir(os.path.dirname(sys.argv[1]))
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(os.path.basename(sys.argv[1]))
@@ -79,7 +98,10 @@ c, _ = srv.accept()
 data = recv_all(c)
 c.sendall(b'long:' + data)
 c.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', sock], { input: 'x', t });
   t.is(r.code, 0, show(r));
@@ -124,11 +146,15 @@ test('connect -z: 69 for a missing path, 69 for a refused (stale) socket, 69 for
   t.is(missing.code, 69, show(missing));
   assertCleanError(t, missing.stderr);
   const stale = path.join(dir, 'stale');
-  await runPython(py(`
+  await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
 s.close()
-`), [stale], { t });
+`),
+    [stale],
+    { t },
+  );
   t.true(fs.statSync(stale).isSocket());
   const refused = await runUsock(['connect', '-z', stale], { t });
   t.is(refused.code, 69, show(refused));
@@ -157,7 +183,7 @@ test('connect -z --type auto: 69 when nothing is there', async (t) => {
   assertCleanError(t, r.stderr);
 });
 
-rootTest('connect --as nobody: the server sees uid 65534 and nobody\'s gid (abstract)', async (t) => {
+rootTest("connect --as nobody: the server sees uid 65534 and nobody's gid (abstract)", async (t) => {
   const name = '@' + abstractName();
   const srv = pythonFile('peercred_server.py', [name], { t, python: SYSTEM_PYTHON });
   await srv.waitStdout('ready');
@@ -209,7 +235,10 @@ rootTest('connect --as as non-root is refused with 77 or 64 and one clear line',
 test('connect -v reports the connection on stderr; -q keeps stderr empty', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  for (const [flag, expectOutput] of /** @type {Array<[string, boolean]>} */ ([['-v', true], ['-q', false]])) {
+  for (const [flag, expectOutput] of /** @type {Array<[string, boolean]>} */ ([
+    ['-v', true],
+    ['-q', false],
+  ])) {
     const srv = pythonFile('late_reply_server.py', [sock, 0], { t });
     await srv.waitStdout('ready');
     const r = await runUsock(['connect', flag, sock], { input: 'x', t });
@@ -225,7 +254,11 @@ test('connect -v reports the connection on stderr; -q keeps stderr empty', async
 // ---- dgram and seqpacket ----------------------------------------------------------------------------------
 
 function records(stdout) {
-  return stdout.toString().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 test('dgram connect: autobind (abstract, no file) so the Python server can reply', async (t) => {
@@ -237,7 +270,10 @@ test('dgram connect: autobind (abstract, no file) so the Python server can reply
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'echo:one\necho:two\n');
   const recs = records((await srv.exited).stdout);
-  t.deepEqual(recs.map((x) => x.data), ['one', 'two']);
+  t.deepEqual(
+    recs.map((x) => x.data),
+    ['one', 'two'],
+  );
   for (const rec of recs) {
     t.truthy(rec.sender, 'sender had no address');
     t.true(rec.sender.startsWith('\0'), `sender ${JSON.stringify(rec.sender)} is not an abstract (autobind) address`);

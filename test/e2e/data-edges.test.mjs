@@ -6,9 +6,7 @@ import ava from 'ava';
 /** The tests of a file run one after another (they start servers, time things, count descriptors); files run side by side. */
 const test = ava.serial;
 import path from 'node:path';
-import {
-  usock, runUsock, python, py, tmpDir, abstractName, waitListening, assertCleanError, show, len32,
-} from '../helpers.mjs';
+import { usock, runUsock, python, py, tmpDir, abstractName, waitListening, assertCleanError, show, len32 } from '../helpers.mjs';
 
 /** Starts `usock echo-server -t TYPE @name` and resolves with the name once it listens. */
 async function echoServer(t, type) {
@@ -46,7 +44,8 @@ test('connect -t seqpacket: an input line over --max-size is skipped and reporte
 
 test('connect -t seqpacket: a received message over --max-size is dropped and reported, the others written, and the status is 65', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 srv.bind(addr(sys.argv[1]))
 srv.listen(1)
@@ -56,7 +55,10 @@ c.send(b'short')
 c.send(b'x' * 100)
 c.send(b'tail')
 c.close()
-`), [name], { t });
+`),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', '-t', 'seqpacket', '--max-size', '10', name], { input: '', t });
   t.is(r.code, 65, show(r));
@@ -67,7 +69,10 @@ c.close()
 test('connect -t dgram: a message the kernel refuses (EMSGSIZE) is reported, the others are delivered, and the status is 65', async (t) => {
   const name = await echoServer(t, 'dgram');
   const big = 'x'.repeat(400 * 1024); // beyond what one AF_UNIX datagram can carry (net.core.wmem_max)
-  const r = await runUsock(['connect', '-t', 'dgram', '--max-size', String(1 << 20), '--wait', '0.3', name], { input: `first\n${big}\nlast\n`, t });
+  const r = await runUsock(['connect', '-t', 'dgram', '--max-size', String(1 << 20), '--wait', '0.3', name], {
+    input: `first\n${big}\nlast\n`,
+    t,
+  });
   t.is(r.code, 65, show(r));
   t.is(r.stdout.toString(), 'first\nlast\n');
   assertCleanError(t, r.stderr, /not sent: .*EMSGSIZE/);

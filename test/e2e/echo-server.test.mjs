@@ -6,7 +6,7 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, python, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, runPythonFile } from '../helpers.mjs';
+import { usock, runPython, py, tmpDir, abstractName, waitListening, endedBy, show, runPythonFile } from '../helpers.mjs';
 
 const N = 20;
 
@@ -51,7 +51,9 @@ async function assertClientsOk(t, script, sock) {
 
 // N threads; each connects, gets its first message echoed, waits at a barrier until ALL clients got theirs
 // (so the server must serve them concurrently), then sends more and checks every byte of the echo.
-const STREAM_CLIENTS = py(RUN_CLIENTS + `
+const STREAM_CLIENTS = py(
+  RUN_CLIENTS +
+    `
 def client(i, barrier):
     s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
     part1 = (b'client %d says hello; ' % i) * 50
@@ -70,7 +72,8 @@ def client(i, barrier):
     return 'ok' if got == part1 and rest == part2 else 'mismatch %d/%d %d/%d' % (len(got), len(part1), len(rest), len(part2))
 
 run_clients(client)
-`);
+`,
+);
 
 test('stream echo-server: 20 concurrent clients each get exactly their own bytes back', async (t) => {
   const dir = tmpDir(t);
@@ -82,7 +85,9 @@ test('stream echo-server: 20 concurrent clients each get exactly their own bytes
   t.false(fs.existsSync(sock), 'socket file removed on SIGTERM');
 });
 
-const SEQPACKET_CLIENTS = py(RUN_CLIENTS + `
+const SEQPACKET_CLIENTS = py(
+  RUN_CLIENTS +
+    `
 def client(i, barrier):
     s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
     first = b'first from %d' % i
@@ -98,7 +103,8 @@ def client(i, barrier):
     return 'ok' if ok and got == msgs and tail == b'' else 'mismatch %r' % [len(g) for g in got]
 
 run_clients(client)
-`);
+`,
+);
 
 test('seqpacket echo-server: 20 concurrent clients, every message echoed whole on its own connection', async (t) => {
   const dir = tmpDir(t);
@@ -109,7 +115,9 @@ test('seqpacket echo-server: 20 concurrent clients, every message echoed whole o
   t.false(fs.existsSync(sock));
 });
 
-const DGRAM_CLIENTS = py(RUN_CLIENTS + `
+const DGRAM_CLIENTS = py(
+  RUN_CLIENTS +
+    `
 def client(i, barrier):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind('')  # autobind, so that the server can answer
@@ -124,17 +132,22 @@ def client(i, barrier):
     return 'ok' if got == msgs else 'mismatch'
 
 run_clients(client)
-`);
+`,
+);
 
 test('dgram echo-server: 20 concurrent senders, each gets only its own messages back', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'dgram', sock);
   // an unnamed sender cannot be answered; the server must go on serving the others
-  const anon = await runPython(py(`
+  const anon = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b'nobody can answer me', sys.argv[1])
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(anon.code, 0, show(anon));
   await assertClientsOk(t, DGRAM_CLIENTS, sock);
   t.false(e.done, show({ code: 0, signal: null, stdout: e.stdout(), stderr: e.stderr(), timedOut: false }));
@@ -146,14 +159,18 @@ test('dgram echo-server --max-size: a larger datagram is reported, not echoed tr
   const dir = tmpDir(t);
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'dgram', sock, ['--max-size', '100']);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind('')
 s.settimeout(20)
 s.sendto(b'L' * 200, sys.argv[1])
 s.sendto(b'small', sys.argv[1])
 print(s.recv(1 << 20).decode())
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'small\n');
   await e.waitStderr('200').catch(() => {});
@@ -170,17 +187,21 @@ test('stream echo-server on @abstract', async (t) => {
   await stop(t, e);
 });
 
-test('echo-server -v logs each connection with the peer\'s pid', async (t) => {
+test("echo-server -v logs each connection with the peer's pid", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'stream', sock, ['-v']);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 print(os.getpid(), flush=True)
 s.sendall(b'x')
 s.shutdown(socket.SHUT_WR)
 recv_all(s)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   const pid = r.stdout.toString().trim();
   await e.waitStderr(pid).catch(() => {});
@@ -202,7 +223,8 @@ test('echo-server: a client that disconnects mid-transfer does not stop the serv
   const sock = path.join(dir, 'e');
   const e = await startEcho(t, 'stream', sock);
   // sends a lot and closes without reading: the echo back hits a reset connection
-  const rude = await runPython(py(`
+  const rude = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.settimeout(2)  # the server may stop reading while its echo is not read: give up, then close unread
 try:
@@ -210,7 +232,10 @@ try:
 except OSError:
     pass
 s.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(rude.code, 0, show(rude));
   const r = await runPythonFile('send_then_read.py', [sock, 'still there?'], { t });
   t.is(r.stdout.toString(), 'still there?', show(r));

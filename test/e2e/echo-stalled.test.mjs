@@ -40,7 +40,10 @@ for (const clients of [5, 40]) {
     const server = usock(['echo-server', sock], { t });
     await waitForSocketFile(sock);
     // A client served and gone first, so that the count below is the server's steady state.
-    await runPython(py(`s = connect_retry(socket.SOCK_STREAM, sys.argv[1]); s.sendall(b'hi'); s.shutdown(socket.SHUT_WR); print(recv_all(s))`), [sock]);
+    await runPython(
+      py(`s = connect_retry(socket.SOCK_STREAM, sys.argv[1]); s.sendall(b'hi'); s.shutdown(socket.SHUT_WR); print(recv_all(s))`),
+      [sock],
+    );
     const before = fdCount(server.pid);
     const r = await runPython(STALLED_CLIENTS, [sock, clients]);
     t.is(r.code, 0, r.stderr.toString());
@@ -48,7 +51,12 @@ for (const clients of [5, 40]) {
     await waitUntil(() => fdCount(server.pid) <= before, 30_000, `descriptors back to ${before} (now ${fdCount(server.pid)})`);
     t.true(fdCount(server.pid) <= before);
     // And the server still serves.
-    const again = await runPython(py(`s = connect_retry(socket.SOCK_STREAM, sys.argv[1]); s.sendall(b'again'); s.shutdown(socket.SHUT_WR); sys.stdout.write(recv_all(s).decode())`), [sock]);
+    const again = await runPython(
+      py(
+        `s = connect_retry(socket.SOCK_STREAM, sys.argv[1]); s.sendall(b'again'); s.shutdown(socket.SHUT_WR); sys.stdout.write(recv_all(s).decode())`,
+      ),
+      [sock],
+    );
     t.is(again.stdout.toString(), 'again');
     server.kill('SIGTERM');
     await server.exited;

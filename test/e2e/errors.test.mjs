@@ -10,19 +10,38 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  usock, runUsock, startProcess, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError,
-  endedBy, show, hasCommand, idleStreamServer, USOCK, NOBODY_UID, SYSTEM_PYTHON,
+  usock,
+  runUsock,
+  startProcess,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  abstractName,
+  waitListening,
+  assertCleanError,
+  endedBy,
+  show,
+  hasCommand,
+  idleStreamServer,
+  USOCK,
+  NOBODY_UID,
+  SYSTEM_PYTHON,
   rootTest,
 } from '../helpers.mjs';
 
 const NOBODY_GID = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
 
 function staleSocket(t, file) {
-  return runPython(py(`
+  return runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
 s.close()
-`), [file], { t });
+`),
+    [file],
+    { t },
+  );
 }
 
 test('connect to a missing path: 69, one line naming the path', async (t) => {
@@ -138,7 +157,10 @@ for (const [what, args] of USAGE_CASES) {
   // --as is refused to non-root users (77) before the user is looked up
   (what.startsWith('--as') ? rootTest : usageTest)(`usage error: ${what} -> 64, one line`, async (t) => {
     const dir = tmpDir(t);
-    const r = await runUsock(args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)), { input: '', t });
+    const r = await runUsock(
+      args.map((a) => (a === 'ADDR' ? path.join(dir, 's') : a)),
+      { input: '', t },
+    );
     t.is(r.code, 64, show(r));
     assertCleanError(t, r.stderr);
     t.is(r.stdout.toString(), '');
@@ -146,7 +168,7 @@ for (const [what, args] of USAGE_CASES) {
   });
 }
 
-test('--version prints a version and exits 0; help COMMAND shows the command\'s options', async (t) => {
+test("--version prints a version and exits 0; help COMMAND shows the command's options", async (t) => {
   const v = await runUsock(['--version'], { t });
   t.is(v.code, 0, show(v));
   t.regex(v.stdout.toString(), /^\d+\.\d+\.\d+/);
@@ -213,7 +235,11 @@ async function startFloodServer(t) {
 
 /** Starts `usock CMD SOCK </dev/null | head -c 10 >/dev/null` in bash with pipefail; returns the shell's process. */
 function pipeIntoHead(t, cmd, sock) {
-  const p = startProcess('bash', ['-c', `set -o pipefail; "$0" "$1" ${cmd} "$2" </dev/null | head -c 10 >/dev/null`, process.execPath, USOCK, sock], { t });
+  const p = startProcess(
+    'bash',
+    ['-c', `set -o pipefail; "$0" "$1" ${cmd} "$2" </dev/null | head -c 10 >/dev/null`, process.execPath, USOCK, sock],
+    { t },
+  );
   p.end();
   return p;
 }
@@ -311,13 +337,17 @@ test('no colour with NO_COLOR even on a TTY (script(1) pty): errors and -v diagn
 test('connect: a server that closes before any data either way ends usock with 69 (stdin still open)', async (t) => {
   const dir = tmpDir(t);
   const p = path.join(dir, 's');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen()
 print('ready', flush=True)
 c, _ = s.accept()
 c.close()
-`), [p], { t });
+`),
+    [p],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c = usock(['connect', p], { t }); // stdin stays open: nothing has been sent
   const r = await c.exited;

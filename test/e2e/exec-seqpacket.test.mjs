@@ -30,7 +30,11 @@ print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'gid': os.getgid(), 'g
 
 /** Runs CLIENT against address with msgs (strings, latin1); returns {pid, uid, gid, got: [strings], end}. */
 async function client(t, address, msgs, shut = true) {
-  const r = await runPython(CLIENT, [address, JSON.stringify(msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))), shut ? 'shut' : 'keep'], { t });
+  const r = await runPython(
+    CLIENT,
+    [address, JSON.stringify(msgs.map((m) => Buffer.from(m, 'latin1').toString('hex'))), shut ? 'shut' : 'keep'],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   const out = JSON.parse(r.stdout.toString());
   return { ...out, got: out.got.map((h) => Buffer.from(h, 'hex').toString('latin1')) };
@@ -52,7 +56,7 @@ async function stop(t, srv) {
   return r;
 }
 
-test('listen -k -t seqpacket --exec: a shell helper\'s read -r gets each whole request, and its echo is one message (several clients)', async (t) => {
+test("listen -k -t seqpacket --exec: a shell helper's read -r gets each whole request, and its echo is one message (several clients)", async (t) => {
   const [srv, name] = await server(t, ['-k', '--exec', 'read -r req; echo "got $req"']);
   for (let i = 0; i < 3; i++) {
     const c = await client(t, name, [`request number ${i}`]);
@@ -60,7 +64,10 @@ test('listen -k -t seqpacket --exec: a shell helper\'s read -r gets each whole r
     t.is(c.end, 'eof');
   }
   const clients = await Promise.all([0, 1, 2, 3].map((i) => client(t, name, [`at once ${i}`])));
-  t.deepEqual(clients.map((c) => c.got), [0, 1, 2, 3].map((i) => [`got at once ${i}`]));
+  t.deepEqual(
+    clients.map((c) => c.got),
+    [0, 1, 2, 3].map((i) => [`got at once ${i}`]),
+  );
   await stop(t, srv);
 });
 
@@ -115,7 +122,7 @@ s.send(b"%d:" % s.type + m)
   await stop(t, srv2);
 });
 
-test('listen -t seqpacket --exec: USOCK_PEER_PID, USOCK_PEER_UID and USOCK_PEER_GID are the client\'s', async (t) => {
+test("listen -t seqpacket --exec: USOCK_PEER_PID, USOCK_PEER_UID and USOCK_PEER_GID are the client's", async (t) => {
   const [srv, name] = await server(t, ['-k', '--exec', 'echo "$USOCK_PEER_PID $USOCK_PEER_UID $USOCK_PEER_GID"']);
   const c = await client(t, name, []);
   t.deepEqual(c.got, [`${c.pid} ${c.uid} ${c.gid}`]);
@@ -132,7 +139,7 @@ test('listen -t seqpacket --exec: a command that reads nothing has its whole out
   await stop(t, srv);
 });
 
-test('listen -t seqpacket --exec (one peer): listen exits with the command\'s status once its reply is delivered', async (t) => {
+test("listen -t seqpacket --exec (one peer): listen exits with the command's status once its reply is delivered", async (t) => {
   const [srv, name] = await server(t, ['--exec', 'read -r x; echo "got $x"; exit 3']);
   const c = await client(t, name, ['hi there']);
   t.deepEqual(c.got, ['got hi there']);
@@ -159,7 +166,7 @@ while True:
 print(json.dumps(got), flush=True)
 `);
 
-test('connect -t seqpacket --exec: a shell helper reads the server\'s whole message and its line is one message back', async (t) => {
+test("connect -t seqpacket --exec: a shell helper reads the server's whole message and its line is one message back", async (t) => {
   const name = '@' + abstractName();
   const srv = python(SERVER, [name, JSON.stringify(['hello there'])], { t });
   await srv.waitStdout('ready\n');
@@ -184,11 +191,17 @@ for (const [args, re] of /** @type {Array<[string[], RegExp]>} */ ([
   [['listen', '-t', 'seqpacket', '--exec-socket'], /^usock: listen: --exec-socket does not apply without --exec/],
   [['listen', '--exec', 'cat', '--frame', 'nul'], /^usock: listen: --frame does not apply to -t stream with --exec/],
   [['listen', '--exec', 'cat', '--max-size', '10'], /^usock: listen: --max-size does not apply to -t stream with --exec/],
-  [['listen', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--frame', 'nul'], /^usock: listen: --frame does not apply with --exec-socket/],
+  [
+    ['listen', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--frame', 'nul'],
+    /^usock: listen: --frame does not apply with --exec-socket/,
+  ],
   [['connect', '--exec', 'cat', '--exec-socket'], /^usock: connect: --exec-socket does not apply to -t stream/],
   [['connect', '-t', 'seqpacket', '--exec-socket'], /^usock: connect: --exec-socket does not apply without --exec/],
   [['connect', '--exec', 'cat', '--frame', 'nul'], /^usock: connect: --frame does not apply to -t stream with --exec/],
-  [['connect', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--max-size', '10'], /^usock: connect: --max-size does not apply with --exec-socket/],
+  [
+    ['connect', '-t', 'seqpacket', '--exec', 'cat', '--exec-socket', '--max-size', '10'],
+    /^usock: connect: --max-size does not apply with --exec-socket/,
+  ],
 ])) {
   test(`usock ${args.join(' ')}: a usage error (64)`, async (t) => {
     const r = await runUsock([...args, '@' + abstractName()], { t });

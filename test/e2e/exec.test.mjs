@@ -8,8 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitForSocketFile, assertCleanError,
-  endedBy, show, sleep, SYSTEM_PYTHON, NOBODY_UID,
+  usock,
+  runUsock,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  abstractName,
+  waitListening,
+  waitForSocketFile,
+  assertCleanError,
+  endedBy,
+  show,
+  sleep,
+  SYSTEM_PYTHON,
+  NOBODY_UID,
   rootTest,
 } from '../helpers.mjs';
 
@@ -52,11 +65,11 @@ test('listen --exec: the command reads the connection on stdin and answers on st
   t.is(c.end, 'eof');
   const r = await srv.exited;
   t.is(r.code, 0, show(r));
-  t.is(r.stdout.toString(), '', 'the connection\'s data goes to the command, not to stdout');
+  t.is(r.stdout.toString(), '', "the connection's data goes to the command, not to stdout");
   t.false(fs.existsSync(sock), 'socket file removed');
 });
 
-test('listen --exec: USOCK_PEER_PID, USOCK_PEER_UID and USOCK_PEER_GID are the client\'s', async (t) => {
+test("listen --exec: USOCK_PEER_PID, USOCK_PEER_UID and USOCK_PEER_GID are the client's", async (t) => {
   const { sock } = sharedDir(t);
   const srv = usock(['listen', '--exec', 'echo "$USOCK_PEER_PID $USOCK_PEER_UID $USOCK_PEER_GID"', sock], { t });
   await waitListening(sock);
@@ -65,7 +78,7 @@ test('listen --exec: USOCK_PEER_PID, USOCK_PEER_UID and USOCK_PEER_GID are the c
   t.is((await srv.exited).code, 0);
 });
 
-test('listen --exec: a failing command\'s status is listen\'s exit status', async (t) => {
+test("listen --exec: a failing command's status is listen's exit status", async (t) => {
   const name = '@' + abstractName();
   const srv = usock(['listen', '--exec', 'cat >/dev/null; exit 7', name], { t });
   await waitListening(name);
@@ -112,7 +125,8 @@ while True:
 '`;
   const srv = usock(['listen', '-t', 'seqpacket', '--exec-socket', '--exec', cmd, name], { t });
   await waitListening(name, 'seqpacket');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 for m in (b'a', b'bb', b'ccc'):
     s.send(m)
@@ -124,7 +138,10 @@ while True:
         break
     out.append(m.decode())
 print('|'.join(out))
-`), [name], { t });
+`),
+    [name],
+    { t },
+  );
   t.is(r.stdout.toString(), '[a]|[bb]|[ccc]\n');
   t.is((await srv.exited).code, 0);
 });
@@ -158,25 +175,28 @@ rootTest('privileged helper: root listen -k -t seqpacket --mode 0666 --allow-use
   const r = await srv.exited;
   const logText = fs.readFileSync(log, 'utf8');
   t.true(logText.includes('NOBODY-DATA') && logText.includes('NOBODY-AGAIN'), logText);
-  t.false(logText.includes('ROOT-DATA'), 'the rejected client\'s data never reached a command');
+  t.false(logText.includes('ROOT-DATA'), "the rejected client's data never reached a command");
   t.false(r.stdout.toString().includes('ROOT-DATA'));
   t.regex(r.stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
   t.true(endedBy(r, 'SIGTERM'), show(r));
 });
 
-rootTest('listen --exec with --allow-uid: a rejected client does not end a listen without -k; the next allowed one is served', async (t) => {
-  const { sock } = sharedDir(t);
-  const srv = usock(['listen', '--mode', '0666', '--allow-uid', String(NOBODY_UID), '--exec', 'echo "hi $USOCK_PEER_UID"', sock], { t });
-  await waitListening(sock);
-  const root = await client(t, sock, 'stream', 'r');
-  t.deepEqual(root.got, []);
-  t.false(srv.done);
-  const nobody = await client(t, sock, 'stream', 'n', true);
-  t.is(nobody.got.join(''), `hi ${NOBODY_UID}\n`);
-  const r = await srv.exited;
-  t.is(r.code, 0, show(r));
-  t.regex(r.stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
-});
+rootTest(
+  'listen --exec with --allow-uid: a rejected client does not end a listen without -k; the next allowed one is served',
+  async (t) => {
+    const { sock } = sharedDir(t);
+    const srv = usock(['listen', '--mode', '0666', '--allow-uid', String(NOBODY_UID), '--exec', 'echo "hi $USOCK_PEER_UID"', sock], { t });
+    await waitListening(sock);
+    const root = await client(t, sock, 'stream', 'r');
+    t.deepEqual(root.got, []);
+    t.false(srv.done);
+    const nobody = await client(t, sock, 'stream', 'n', true);
+    t.is(nobody.got.join(''), `hi ${NOBODY_UID}\n`);
+    const r = await srv.exited;
+    t.is(r.code, 0, show(r));
+    t.regex(r.stderr.toString(), new RegExp(`rejected pid ${root.pid} uid 0 gid 0`));
+  },
+);
 
 test('listen --exec without its value is a usage error (64)', async (t) => {
   const r = await runUsock(['listen', '--exec'], { t });
@@ -204,20 +224,25 @@ while True:
 print(json.dumps({'got': got}), flush=True)
 `);
 
-rootTest('connect --exec: the command talks to the server on stdin/stdout, with the server\'s credentials in USOCK_PEER_*', async (t) => {
+rootTest("connect --exec: the command talks to the server on stdin/stdout, with the server's credentials in USOCK_PEER_*", async (t) => {
   const name = '@' + abstractName();
   const srv = python(SERVER, [name, 'ping\n', 'stream'], { t });
   const { pid } = JSON.parse((await srv.waitStdout('\n')).split('\n')[0]);
-  const r = await runUsock(['connect', '--exec', 'read x; echo "cmd got $x from $USOCK_PEER_PID $USOCK_PEER_UID $USOCK_PEER_GID"', name], { t });
+  const r = await runUsock(['connect', '--exec', 'read x; echo "cmd got $x from $USOCK_PEER_PID $USOCK_PEER_UID $USOCK_PEER_GID"', name], {
+    t,
+  });
   t.is(r.code, 0, show(r));
-  t.is(r.stdout.toString(), '', 'the command\'s output goes to the socket');
+  t.is(r.stdout.toString(), '', "the command's output goes to the socket");
   const done = await srv.exited;
   const got = JSON.parse(done.stdout.toString().split('\n')[1]).got.join('');
   t.is(got, `cmd got ping from ${pid} 0 0\n`);
 });
 
-test('connect --exec: exit status is the command\'s (exit 9 -> 9, killed -> 128+N)', async (t) => {
-  for (const [cmd, want] of /** @type {Array<[string, number]>} */ ([['exit 9', 9], ['kill -KILL $$', 137]])) {
+test("connect --exec: exit status is the command's (exit 9 -> 9, killed -> 128+N)", async (t) => {
+  for (const [cmd, want] of /** @type {Array<[string, number]>} */ ([
+    ['exit 9', 9],
+    ['kill -KILL $$', 137],
+  ])) {
     const name = '@' + abstractName();
     const srv = python(SERVER, [name, '', 'stream'], { t });
     await srv.waitStdout('\n');

@@ -9,7 +9,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import {
-  usock, python, py, tmpDir, waitListening, assertCleanError, endedBy, show, len32, SYSTEM_PYTHON, NOBODY_UID, waitUntil,
+  usock,
+  python,
+  py,
+  tmpDir,
+  waitListening,
+  assertCleanError,
+  endedBy,
+  show,
+  len32,
+  SYSTEM_PYTHON,
+  NOBODY_UID,
+  waitUntil,
 } from '../helpers.mjs';
 
 const isRoot = process.getuid?.() === 0;
@@ -171,7 +182,7 @@ test('listen -k: a peer that resets mid-transfer does not stop the other peers; 
   t.is(g.code, 0, show(g));
   const sha = g.stdout.toString().trim().split('\n').pop();
   const goodBytes = () => Buffer.from(fs.readFileSync(out).toString('latin1').replaceAll('r', ''), 'latin1');
-  await waitUntil(() => goodBytes().length >= size || srv.done, undefined, 'the good peer\'s data on stdout').catch(() => {});
-  t.is(createHash('sha256').update(goodBytes()).digest('hex'), sha, 'the good peer\'s data reached stdout intact');
+  await waitUntil(() => goodBytes().length >= size || srv.done, undefined, "the good peer's data on stdout").catch(() => {});
+  t.is(createHash('sha256').update(goodBytes()).digest('hex'), sha, "the good peer's data reached stdout intact");
   t.false(srv.done, `listen -k must still run: stderr=${JSON.stringify(srv.errText())}`);
 });

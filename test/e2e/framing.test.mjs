@@ -6,7 +6,18 @@ import ava from 'ava';
 const test = ava.serial;
 import path from 'node:path';
 import {
-  usock, runUsock, python, pythonFile, runPython, py, tmpDir, waitListening, assertNoStack, show, len32, sendDatagrams,
+  usock,
+  runUsock,
+  python,
+  pythonFile,
+  runPython,
+  py,
+  tmpDir,
+  waitListening,
+  assertNoStack,
+  show,
+  len32,
+  sendDatagrams,
 } from '../helpers.mjs';
 
 // A message recorder: receives argv[2] messages, then prints them as one JSON list (latin1).
@@ -143,13 +154,17 @@ test('seqpacket listen --max-size: a larger message is reported, the next one pr
   const l = usock(['listen', '-t', 'seqpacket', '--max-size', '50', sock], { t });
   l.end();
   await waitListening(sock, 'seqpacket');
-  const cl = await runPython(py(`
+  const cl = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 s.send(b'z' * 100)
 s.send(b'ok')
 s.shutdown(socket.SHUT_WR)
 recv_all(s)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(cl.code, 0, show(cl));
   const r = await l.exited;
   t.is(r.stdout.toString(), 'ok\n', show(r));

@@ -8,8 +8,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  usock, runUsock, startProcess, python, runPython, runPythonFile, py, tmpDir, abstractName, waitListening,
-  waitForSocketFile, unixSockets, assertNoStack, endedBy, show, longDir, sendDatagrams, USOCK,
+  usock,
+  runUsock,
+  startProcess,
+  python,
+  runPython,
+  runPythonFile,
+  py,
+  tmpDir,
+  abstractName,
+  waitListening,
+  waitForSocketFile,
+  unixSockets,
+  assertNoStack,
+  endedBy,
+  show,
+  longDir,
+  sendDatagrams,
+  USOCK,
 } from '../helpers.mjs';
 
 test('listen @abstract is reachable from Python connect(\\0name), no padding, no file', async (t) => {
@@ -52,7 +68,8 @@ test('listen: data written to stdin after the peer connected reaches it; listen 
   const l = usock(['listen', sock], { t });
   await waitListening(sock);
   // The client sends, then waits for the server's EOF before closing its own side.
-  const cl = python(py(`
+  const cl = python(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.sendall(b'request\\n')
 print('sent', flush=True)
@@ -60,7 +77,10 @@ data = recv_all(s)
 sys.stdout.write('|' + data.decode())
 s.sendall(b'after your EOF\\n')
 s.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await cl.waitStdout('sent');
   await l.waitStdout('request\n');
   l.write('answer 1\n');
@@ -111,13 +131,17 @@ test('long path: listen is reachable by a Python client connecting by the basena
   const l = usock(['listen', sock], { t });
   l.end('hi python\n');
   await waitForSocketFile(sock);
-  const cl = await runPython(py(`
+  const cl = await runPython(
+    py(`
 os.chdir(os.path.dirname(sys.argv[1]))
 s = connect_retry(socket.SOCK_STREAM, os.path.basename(sys.argv[1]))
 s.sendall(b'hi usock\\n')
 s.shutdown(socket.SHUT_WR)
 sys.stdout.buffer.write(recv_all(s))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(cl.code, 0, show(cl));
   t.is(cl.stdout.toString(), 'hi python\n');
   const r = await l.exited;
@@ -125,7 +149,7 @@ sys.stdout.buffer.write(recv_all(s))
   t.is(r.stdout.toString(), 'hi usock\n');
 });
 
-test('listen -k: concurrent Python peers, each one\'s data on stdout, stdin goes to all, later peers too', async (t) => {
+test("listen -k: concurrent Python peers, each one's data on stdout, stdin goes to all, later peers too", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
   const l = usock(['listen', '-k', sock], { t });
@@ -155,11 +179,15 @@ s.close()
     t.is(r.stdout.toString(), 'sent\ngot:broadcast\n');
   }
   // still listening after all of them left
-  const late = await runPython(py(`
+  const late = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.sendall(b'late\\n')
 s.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await l.waitStdout('late\n');
   t.false(l.done, 'usock -k must keep running after peers leave');
   const lines = l.text().split('\n').filter(Boolean).sort();
@@ -195,7 +223,7 @@ test('listen --mode is race-free: the file never has wider bits (umask 000)', as
     try {
       seen.add(fs.statSync(sock).mode & 0o7777);
     } catch {}
-    if (seen.size && unixSockets().some((e) => e.path === sock && (e.flags & 0x10000))) break;
+    if (seen.size && unixSockets().some((e) => e.path === sock && e.flags & 0x10000)) break;
     if (Date.now() > end) break;
   }
   seen.add(fs.statSync(sock).mode & 0o7777);
@@ -356,11 +384,15 @@ test('dgram listen: a 200 KB datagram arrives whole (receive buffer sized to the
   const sock = path.join(dir, 'l');
   const l = usock(['listen', '-t', 'dgram', '--frame', 'raw', sock], { t });
   await waitListening(sock, 'dgram');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
 s.sendto(b'B' * 200000, addr(sys.argv[1]))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   await l.waitStdout((s) => s.length >= 200000);
   t.is(l.stdout().length, 200000);
@@ -375,7 +407,8 @@ test('seqpacket listen: one peer, messages both ways, exit 0 at the end', async 
   const l = usock(['listen', '-t', 'seqpacket', sock], { t });
   l.end('m1\nm2\n');
   await waitListening(sock, 'seqpacket');
-  const cl = await runPython(py(`
+  const cl = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 s.send(b'c1')
 s.send(b'c2 c2')
@@ -387,7 +420,10 @@ while True:
         break
     msgs.append(d.decode())
 print(json.dumps(msgs))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(cl.code, 0, show(cl));
   t.deepEqual(JSON.parse(cl.stdout.toString()), ['m1', 'm2']);
   const r = await l.exited;

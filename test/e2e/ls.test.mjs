@@ -34,12 +34,21 @@ async function holder(t, dir, name) {
   await p.waitStdout((s) => s.includes('}'));
   const fds = JSON.parse(p.text());
   t.teardown(() => p.end());
-  const ino = Object.fromEntries(Object.entries(fds).filter(([k]) => k !== 'pid').map(([k, fd]) => [k, fs.statSync(`/proc/${fds.pid}/fd/${fd}`).ino]));
+  const ino = Object.fromEntries(
+    Object.entries(fds)
+      .filter(([k]) => k !== 'pid')
+      .map(([k, fd]) => [k, fs.statSync(`/proc/${fds.pid}/fd/${fd}`).ino]),
+  );
   return { pid: fds.pid, ino };
 }
 
 /** Returns the TSV lines of a run as arrays of fields. */
-const rows = (r) => r.stdout.toString().split('\n').filter(Boolean).map((l) => l.split('\t'));
+const rows = (r) =>
+  r.stdout
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'));
 
 test('TSV: address, type, state, inode, peer, pid, command for each socket of a process; peers cross-checked', async (t) => {
   const dir = tmpDir(t);
@@ -49,17 +58,48 @@ test('TSV: address, type, state, inode, peer, pid, command for each socket of a 
   t.is(r.code, 0, show(r));
   t.is(r.stderr.toString(), '');
   const lines = rows(r);
-  t.true(lines.every((l) => l.length === 7), show(r));
+  t.true(
+    lines.every((l) => l.length === 7),
+    show(r),
+  );
   const byInode = new Map(lines.map((l) => [Number(l[3]), l]));
   // Its five sockets, and the three of its stdio (Node's pipes to a child are socketpairs).
   t.is(byInode.size, 8, show(r));
   const cmd = (l) => l[6];
-  t.deepEqual(byInode.get(h.ino.listener).slice(0, 6), [`${dir}/srv.sock`, 'stream', 'listening', String(h.ino.listener), '-', String(h.pid)]);
-  t.deepEqual(byInode.get(h.ino.client).slice(0, 6), ['-', 'stream', 'connected', String(h.ino.client), String(h.ino.accepted), String(h.pid)]);
-  t.deepEqual(byInode.get(h.ino.accepted).slice(0, 6), [`${dir}/srv.sock`, 'stream', 'connected', String(h.ino.accepted), String(h.ino.client), String(h.pid)]);
+  t.deepEqual(byInode.get(h.ino.listener).slice(0, 6), [
+    `${dir}/srv.sock`,
+    'stream',
+    'listening',
+    String(h.ino.listener),
+    '-',
+    String(h.pid),
+  ]);
+  t.deepEqual(byInode.get(h.ino.client).slice(0, 6), [
+    '-',
+    'stream',
+    'connected',
+    String(h.ino.client),
+    String(h.ino.accepted),
+    String(h.pid),
+  ]);
+  t.deepEqual(byInode.get(h.ino.accepted).slice(0, 6), [
+    `${dir}/srv.sock`,
+    'stream',
+    'connected',
+    String(h.ino.accepted),
+    String(h.ino.client),
+    String(h.pid),
+  ]);
   t.deepEqual(byInode.get(h.ino.abstract).slice(0, 6), [`@${name}`, 'seqpacket', 'listening', String(h.ino.abstract), '-', String(h.pid)]);
   // The name's newline and 0xff, and the newlines of the command (python3 -c SCRIPT): escaped, one line per socket.
-  t.deepEqual(byInode.get(h.ino.odd).slice(0, 6), [`${dir}/new\\nline\\xff.sock`, 'dgram', 'unconnected', String(h.ino.odd), '-', String(h.pid)]);
+  t.deepEqual(byInode.get(h.ino.odd).slice(0, 6), [
+    `${dir}/new\\nline\\xff.sock`,
+    'dgram',
+    'unconnected',
+    String(h.ino.odd),
+    '-',
+    String(h.pid),
+  ]);
   t.regex(cmd(byInode.get(h.ino.odd)), /python3 -u -c \\nimport socket/);
 });
 
@@ -71,7 +111,12 @@ test('ss -xp, where present, shows the same peers', async (t) => {
   // Local_Address Port Peer_Address Port: `* INODE * PEER` for the unnamed client.
   t.regex(ss, new RegExp(`\\s${h.ino.client}\\s+\\*\\s+${h.ino.accepted}\\s`));
   const r = await runUsock(['ls', '--pid', String(h.pid), '--json'], { t });
-  const client = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l)).find((o) => o.inode === h.ino.client);
+  const client = r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((o) => o.inode === h.ino.client);
   t.is(client.peer, h.ino.accepted);
 });
 
@@ -81,7 +126,11 @@ test('--json: one object per socket with address, type, state, inode, peer, pid,
   const h = await holder(t, dir, name);
   const r = await runUsock(['ls', '--json', '--pid', String(h.pid)], { t });
   t.is(r.code, 0, show(r));
-  const objs = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+  const objs = r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(objs.length, 8); // five, and three of stdio
   for (const o of objs) t.deepEqual(Object.keys(o), ['address', 'type', 'state', 'inode', 'peer', 'pid', 'pids', 'command']);
   const client = objs.find((o) => o.inode === h.ino.client);
@@ -98,7 +147,9 @@ test('--listening, -t, PREFIX (absolute, relative to the cwd, @abstract) filter'
   const inodes = async (args, opts = {}) => {
     const r = await runUsock(['ls', ...args], { t, ...opts });
     t.is(r.code, 0, show(r));
-    return rows(r).map((l) => Number(l[3])).sort();
+    return rows(r)
+      .map((l) => Number(l[3]))
+      .sort();
   };
   const sorted = (...a) => a.sort();
   // [ls arguments, options, the inodes it must list]; the runs are independent and go side by side

@@ -63,7 +63,9 @@ function section(roff, title) {
 /** Returns the `.SS` subsections of COMMANDS, keyed by their first word (the command name). */
 function commandSections(roff) {
   const sections = new Map();
-  for (const part of section(roff, 'COMMANDS').split(/^\.SS\s+/m).slice(1)) {
+  for (const part of section(roff, 'COMMANDS')
+    .split(/^\.SS\s+/m)
+    .slice(1)) {
     const name = part.replace(/^"/, '').split(/\s/)[0];
     sections.set(roffToText(name), part);
   }
@@ -159,7 +161,8 @@ test('the man page renders with man and groff', (t) => {
 /** Returns the paths of the files under dir, relative to dir, with '/' separators. */
 function filesUnder(dir, prefix = '') {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? filesUnder(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]);
+    entry.isDirectory() ? filesUnder(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+  );
 }
 
 test("CONTRIBUTING.md's Code map names every source file under src/", (t) => {
@@ -177,7 +180,16 @@ test("CONTRIBUTING.md's Code map names every source file under src/", (t) => {
   const unnamed = filesUnder(srcDir).filter((file) => !named(file));
   t.deepEqual(unnamed, [], `source files the Code map does not name: ${unnamed.join(' ')}`);
   // A folder too (a command's index.ts is named by any `index.ts`): `src/commands/tap/`, `tap/`, `tap/dgram.ts`.
-  const folders = [...new Set(filesUnder(srcDir).flatMap((file) => file.split('/').slice(0, -1).map((_, i, dirs) => dirs.slice(0, i + 1).join('/'))))];
+  const folders = [
+    ...new Set(
+      filesUnder(srcDir).flatMap((file) =>
+        file
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, dirs) => dirs.slice(0, i + 1).join('/')),
+      ),
+    ),
+  ];
   const namedFolder = (dir) => {
     const parts = dir.split('/');
     return map.includes(`src/${dir}/`) || parts.some((_, i) => map.includes(`\`${parts.slice(i).join('/')}/`));

@@ -39,13 +39,16 @@ while True:
 
 /** Returns the pids of the processes whose parent is pid. */
 function children(pid) {
-  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
+      } catch {
+        return false;
+      }
+    });
 }
 
 test('listen -k --exec --max-conns 2: a third client waits in the backlog (no shell for it) until one of the first two leaves', async (t) => {
@@ -86,7 +89,8 @@ test('echo-server --max-conns 1: the second client is echoed once the first has 
   const sock = path.join(dir, 's');
   usock(['echo-server', '--max-conns', '1', sock], { t });
   await waitListening(sock);
-  const c = python(py(`
+  const c = python(
+    py(`
 a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); a.connect(sys.argv[1])
 b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); b.connect(sys.argv[1])
 b.sendall(b'second')
@@ -99,7 +103,10 @@ except socket.timeout:
 a.close()
 b.settimeout(30)
 print(b.recv(10).decode(), flush=True)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   const r = await c.exited;
   t.is(r.stdout.toString(), 'first\nwaiting\nsecond\n', show(r));
 });

@@ -7,7 +7,7 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, py, tmpDir, assertCleanError, show, sleep } from '../helpers.mjs';
+import { runUsock, python, py, tmpDir, assertCleanError, show, sleep } from '../helpers.mjs';
 
 // A server of type argv[2] at argv[1]: for stream/seqpacket accepts one client and prints its address
 // (getpeername) as JSON, reads to EOF and closes; for dgram prints the sender of one datagram and replies 'ok'.
@@ -62,14 +62,18 @@ test('connect -z --bind PATH: the probe connects from PATH (the server sees it),
   const sock = path.join(dir, 'srv');
   const me = path.join(dir, 'me');
   // accepts one client and prints the address accept() gives for it (still known after the probe closed)
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(4)
 print('ready', flush=True)
 conn, peer = srv.accept()
 print(json.dumps({'peer': peer}), flush=True)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', '-z', '--bind', me, sock], { input: '', t });
   t.is(r.code, 0, show(r));
@@ -105,7 +109,10 @@ async function assertUsage(t, args, { withServer = false } = {}) {
   const file = path.join(dir, 'file');
   fs.writeFileSync(file, 'data\n');
   const before = fs.readdirSync(dir).sort();
-  const r = await runUsock(args.map((a) => (a === 'SOCK' ? sock : a === 'FILE' ? file : a)), { t });
+  const r = await runUsock(
+    args.map((a) => (a === 'SOCK' ? sock : a === 'FILE' ? file : a)),
+    { t },
+  );
   t.is(r.code, 64, `expected a usage error: ${show(r)}`);
   assertCleanError(t, r.stderr);
   t.deepEqual(fs.readdirSync(dir).sort(), before, 'nothing bound: no socket file left behind');

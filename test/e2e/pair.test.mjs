@@ -138,29 +138,33 @@ os.write(2, (line + "\\n").encode())  # one write: the two lines never interleav
 '`;
   const r = await runUsock(['pair', probe, probe], { t });
   t.is(r.code, 0, show(r));
-  const [a, b] = r.stderr.toString().trim().split('\n').map((l) => JSON.parse(l));
+  const [a, b] = r.stderr
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   for (const c of [a, b]) {
     t.true(c.blocking);
     t.regex(c.fd0, /^socket:/);
     t.is(c.fd1, c.fd0);
   }
   t.not(a.fd0, b.fd0);
-  t.false(a.sockets.includes(b.fd0), 'CMD1 does not hold CMD2\'s end');
-  t.false(b.sockets.includes(a.fd0), 'CMD2 does not hold CMD1\'s end');
+  t.false(a.sockets.includes(b.fd0), "CMD1 does not hold CMD2's end");
+  t.false(b.sockets.includes(a.fd0), "CMD2 does not hold CMD1's end");
 });
 
-test('pair: exit status is CMD1\'s when it fails', async (t) => {
+test("pair: exit status is CMD1's when it fails", async (t) => {
   const r = await runUsock(['pair', 'exit 3'], { input: '', t });
   t.is(r.code, 3, show(r));
   t.is(r.stderr.toString(), '');
 });
 
-test('pair: exit status is CMD2\'s when only CMD2 fails', async (t) => {
+test("pair: exit status is CMD2's when only CMD2 fails", async (t) => {
   const r = await runUsock(['pair', 'exit 0', 'exit 5'], { t });
   t.is(r.code, 5, show(r));
 });
 
-test('pair: when both fail, the first command\'s status wins (command order, not exit order)', async (t) => {
+test("pair: when both fail, the first command's status wins (command order, not exit order)", async (t) => {
   const r = await runUsock(['pair', 'sleep 0.3; exit 4', 'exit 6'], { t });
   t.is(r.code, 4, show(r));
 });
@@ -172,7 +176,7 @@ test('pair: a command killed by a signal gives 128+N', async (t) => {
   t.is(r2.code, 137, show(r2));
 });
 
-test('pair: a command that is not found gives the shell\'s 127', async (t) => {
+test("pair: a command that is not found gives the shell's 127", async (t) => {
   const r = await runUsock(['pair', 'no-such-command-usock-test'], { input: '', t });
   t.is(r.code, 127, show(r));
 });
@@ -196,7 +200,8 @@ test('pair: SIGTERM to usock is passed to the commands and usock dies of it', as
       return false;
     }
   };
-  const pidsWritten = () => pids.filter((f) => fs.existsSync(f) && fs.readFileSync(f, 'utf8').endsWith('\n')).map((f) => Number(fs.readFileSync(f, 'utf8')));
+  const pidsWritten = () =>
+    pids.filter((f) => fs.existsSync(f) && fs.readFileSync(f, 'utf8').endsWith('\n')).map((f) => Number(fs.readFileSync(f, 'utf8')));
   await waitUntil(() => pidsWritten().length === 2, undefined, 'both commands started');
   const children = pidsWritten();
   p.kill('SIGTERM');

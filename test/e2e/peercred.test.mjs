@@ -8,8 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, assertCleanError, endedBy, show,
-  hasCommand, SYSTEM_PYTHON, NOBODY_UID, USOCK,
+  usock,
+  runUsock,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  abstractName,
+  waitListening,
+  assertCleanError,
+  endedBy,
+  show,
+  hasCommand,
+  SYSTEM_PYTHON,
+  NOBODY_UID,
+  USOCK,
   rootTest,
 } from '../helpers.mjs';
 
@@ -65,7 +78,7 @@ function parseRecordLine(line) {
 
 // ---- client side ----------------------------------------------------------------------------------------------
 
-rootTest('peercred PATH: key<TAB>value lines with the listening process\'s pid, uid, gid, names, exe, command', async (t) => {
+rootTest("peercred PATH: key<TAB>value lines with the listening process's pid, uid, gid, names, exe, command", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
   const [srv, pid] = await startServer(t, sock, 'stream');
@@ -73,7 +86,11 @@ rootTest('peercred PATH: key<TAB>value lines with the listening process\'s pid, 
   t.is(r.code, 0, show(r));
   t.is(r.stderr.toString(), '');
   const lines = r.stdout.toString().split('\n').filter(Boolean);
-  t.deepEqual(lines.map((l) => l.split('\t')[0]), KEYS, 'one line per key, in order, even though the command has newlines');
+  t.deepEqual(
+    lines.map((l) => l.split('\t')[0]),
+    KEYS,
+    'one line per key, in order, even though the command has newlines',
+  );
   const rec = parseKeyValueLines(r.stdout.toString());
   t.is(rec.pid, String(pid));
   t.is(rec.uid, '0');
@@ -129,12 +146,16 @@ rootTest('peercred -t dgram: Linux gives no SO_PEERCRED for a datagram connect, 
   const sock = path.join(dir, 'd');
   const [srv, pid] = await startServer(t, sock, 'dgram', 'nobody', '');
   // What the kernel says: pid 0, uid and gid -1.
-  const k = await runPython(py(`
+  const k = await runPython(
+    py(`
 import struct
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.connect(sys.argv[1])
 print(struct.unpack('iII', s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(k.stdout.toString().trim(), '(0, 4294967295, 4294967295)');
   const r = await runUsock(['peercred', '-t', 'dgram', '--json', sock], { t });
   t.is(r.code, 0, show(r));
@@ -142,7 +163,7 @@ print(struct.unpack('iII', s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 1
   srv.end();
 });
 
-test('peercred: errors are one line with the contract\'s codes (missing 69, wrong type, -t auto 64, no address 64)', async (t) => {
+test("peercred: errors are one line with the contract's codes (missing 69, wrong type, -t auto 64, no address 64)", async (t) => {
   const dir = tmpDir(t);
   const missing = await runUsock(['peercred', path.join(dir, 'nothing')], { t });
   t.is(missing.code, 69, show(missing));
@@ -172,9 +193,12 @@ test('peercred: a table on a TTY, keys coloured unless NO_COLOR', async (t) => {
   }
   const name = '@' + abstractName();
   const [srv, pid] = await startServer(t, name, 'stream');
-  const run = (env) => spawnSync('script', ['-qec', `${process.execPath} ${USOCK} peercred ${name}`, '/dev/null'], {
-    encoding: 'utf8', env: { ...process.env, TERM: 'xterm-256color', COLUMNS: '100', ...env }, timeout: 30_000,
-  });
+  const run = (env) =>
+    spawnSync('script', ['-qec', `${process.execPath} ${USOCK} peercred ${name}`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TERM: 'xterm-256color', COLUMNS: '100', ...env },
+      timeout: 30_000,
+    });
   const plain = run({ NO_COLOR: '1', FORCE_COLOR: '' });
   t.is(plain.status, 0, plain.stderr);
   t.regex(plain.stdout, /┌/);
@@ -183,7 +207,9 @@ test('peercred: a table on a TTY, keys coloured unless NO_COLOR', async (t) => {
   const env = { ...process.env };
   delete env.NO_COLOR;
   const coloured = spawnSync('script', ['-qec', `${process.execPath} ${USOCK} peercred ${name}`, '/dev/null'], {
-    encoding: 'utf8', env: { ...env, TERM: 'xterm-256color', FORCE_COLOR: '1' }, timeout: 30_000,
+    encoding: 'utf8',
+    env: { ...env, TERM: 'xterm-256color', FORCE_COLOR: '1' },
+    timeout: 30_000,
   });
   t.is(coloured.status, 0, coloured.stderr);
   t.true(coloured.stdout.includes('\x1b['), 'colour on a TTY');
@@ -284,7 +310,11 @@ rootTest('peercred --listen -t dgram: one record per message from SCM_CREDENTIAL
   await srv.waitStdout((s) => s.split('\n').length >= 4);
   srv.kill('SIGTERM');
   const r = await srv.exited;
-  const recs = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const recs = r.stdout
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   t.is(recs.length, 3);
   t.like(recs[0], { pid: a, uid: 0, gid: 0, user: 'root', source: 'SCM_CREDENTIALS', groups: null, label: null });
   t.like(recs[1], { pid: a, uid: 0 });
@@ -294,7 +324,11 @@ rootTest('peercred --listen -t dgram: one record per message from SCM_CREDENTIAL
 test('peercred --listen: bad --mode, unknown --allow-user, bad --backlog are usage errors (64) and no socket file is left', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  for (const args of [['--mode', '999'], ['--allow-user', 'no-such-user-usock'], ['--backlog', '0']]) {
+  for (const args of [
+    ['--mode', '999'],
+    ['--allow-user', 'no-such-user-usock'],
+    ['--backlog', '0'],
+  ]) {
     const r = await runUsock(['peercred', '--listen', ...args, sock], { t });
     t.is(r.code, 64, show(r));
     assertCleanError(t, r.stderr);
@@ -315,7 +349,8 @@ test('peercred: --allow-* without --listen is a usage error (64), nothing printe
 test('peercred on an 80-column TTY: every key whole on one line, values wrapped inside the width, colour escapes never split', async (t) => {
   const name = '@' + abstractName();
   const [srv] = await startServer(t, name, 'stream');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 import pty, fcntl, termios, struct, subprocess
 m, s = pty.openpty()
 fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
@@ -332,14 +367,20 @@ while True:
     out += d
 p.wait()
 sys.stdout.write(out.decode())
-`), [process.execPath, USOCK, name], { t });
+`),
+    [process.execPath, USOCK, name],
+    { t },
+  );
   const text = r.stdout.toString();
   t.regex(text, /\x1b\[36mpid\x1b\[39m/, 'keys coloured, escapes whole');
   const plain = text.replace(/\x1b\[\d+m/g, '');
   const lines = plain.split(/\r?\n/).filter(Boolean);
   for (const line of lines) t.true([...line].length <= 80, `line wider than 80 columns: ${JSON.stringify(line)}`);
   for (const key of ['pid', 'uid', 'gid', 'user', 'group', 'groups', 'label', 'exe', 'cgroup', 'command', 'source']) {
-    t.true(lines.some((l) => new RegExp(`^│ ${key} +│`).test(l)), `key ${key} whole on one line`);
+    t.true(
+      lines.some((l) => new RegExp(`^│ ${key} +│`).test(l)),
+      `key ${key} whole on one line`,
+    );
   }
   srv.end();
 });

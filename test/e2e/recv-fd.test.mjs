@@ -5,7 +5,24 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, py, tmpDir, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, startProcess, hasCommand, USOCK, SYSTEM_PYTHON, rootTest } from '../helpers.mjs';
+import {
+  usock,
+  runUsock,
+  python,
+  py,
+  tmpDir,
+  waitListening,
+  waitUntil,
+  assertCleanError,
+  endedBy,
+  show,
+  tmpFiles,
+  startProcess,
+  hasCommand,
+  USOCK,
+  SYSTEM_PYTHON,
+  rootTest,
+} from '../helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -14,7 +31,9 @@ TYPES = {'stream': socket.SOCK_STREAM, 'seqpacket': socket.SOCK_SEQPACKET, 'dgra
 `;
 
 /** Python client: connect with TYPE to ADDRESS and send MESSAGE with the FILEs (opened read-only) in one send_fds. */
-const SEND_FILES = py(PY_TYPES + `
+const SEND_FILES = py(
+  PY_TYPES +
+    `
 t, a, message = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 fds = [os.open(f, os.O_RDONLY) for f in sys.argv[4:]]
 if t == 'dgram':
@@ -23,10 +42,13 @@ if t == 'dgram':
 else:
     s = connect_retry(TYPES[t], a)
 socket.send_fds(s, [message], fds)
-`);
+`,
+);
 
 /** Python server: bind ADDRESS with TYPE; answer one client (dgram: one request, to its sender) with the FILEs. */
-const SERVE_FILES = py(PY_TYPES + `
+const SERVE_FILES = py(
+  PY_TYPES +
+    `
 import array
 t, a = sys.argv[1], sys.argv[2]
 fds = [os.open(f, os.O_RDONLY) for f in sys.argv[3:]]
@@ -41,7 +63,8 @@ else:
     c, _ = s.accept()
     socket.send_fds(c, [b'\\0'], fds)
     c.close()
-`);
+`,
+);
 
 async function ok(t, p) {
   const r = await p.exited;
@@ -110,11 +133,10 @@ test('--info: number, kind, target and open flags of a read-write file, a pipe a
   await waitListening(sock);
   const [pipeIno, sockIno] = (await ok(t, python(SEND_KINDS, [sock, f], { t }))).stdout.toString().trim().split(' ');
   const r = await ok(t, rx);
-  t.is(r.stdout.toString(), [
-    `0\tfile\t${f}\tO_RDWR`,
-    `1\tpipe\tpipe:[${pipeIno}]\tO_RDONLY`,
-    `2\tsocket\tsocket:[${sockIno}]\tO_RDWR`,
-  ].join('\n') + '\n');
+  t.is(
+    r.stdout.toString(),
+    [`0\tfile\t${f}\tO_RDWR`, `1\tpipe\tpipe:[${pipeIno}]\tO_RDONLY`, `2\tsocket\tsocket:[${sockIno}]\tO_RDWR`].join('\n') + '\n',
+  );
 });
 
 test('--info --json: one object per descriptor with index, fd, kind, target, flags and offset', async (t) => {
@@ -124,7 +146,11 @@ test('--info --json: one object per descriptor with index, fd, kind, target, fla
   await waitListening(sock, 'seqpacket');
   await ok(t, usock(['send-fd', '-t', 'seqpacket', sock, '--append', f, '--fd', '1'], { t, stdio: ['pipe', 'pipe', 'pipe'] }));
   const r = await ok(t, rx);
-  const lines = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(lines.length, 2);
   t.like(lines[0], { index: 0, kind: 'file', target: f, flags: ['O_WRONLY', 'O_APPEND'], pos: 0 });
   t.true(Number.isInteger(lines[0].fd));
@@ -199,12 +225,22 @@ for (const type of ['stream', 'dgram']) {
     const sock = path.join(dir, 's');
     const rx = usock(['recv-fd', '-t', type, '--listen', sock], { t });
     await waitListening(sock, type);
-    await ok(t, python(py(PY_TYPES + `
+    await ok(
+      t,
+      python(
+        py(
+          PY_TYPES +
+            `
 s = socket.socket(socket.AF_UNIX, TYPES[sys.argv[1]])
 s.connect(sys.argv[2])
 s.send(b'plain')
 time.sleep(0.2)
-`), [type, sock], { t }));
+`,
+        ),
+        [type, sock],
+        { t },
+      ),
+    );
     const r = await rx.exited;
     t.is(r.code, 65, show(r));
     assertCleanError(t, r.stderr, /^usock: received a message of 5 bytes without descriptors$/);
@@ -215,13 +251,20 @@ test('a peer that closes without sending anything: exit 69', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
   for (const type of ['stream', 'seqpacket']) {
-    const server = python(py(PY_TYPES + `
+    const server = python(
+      py(
+        PY_TYPES +
+          `
 s = socket.socket(socket.AF_UNIX, TYPES[sys.argv[1]])
 s.bind(sys.argv[2]); s.listen()
 c, _ = s.accept()
 c.close()
 os.unlink(sys.argv[2])
-`), [type, sock], { t });
+`,
+      ),
+      [type, sock],
+      { t },
+    );
     await waitListening(sock, type);
     const r = await runUsock(['recv-fd', '-t', type, sock], { t });
     t.is(r.code, 69, show(r));
@@ -285,7 +328,10 @@ test('copying never blocks: a blocking pipe and a non-blocking pipe written late
   const sock = path.join(path.dirname(after), 's');
   const rx = usock(['recv-fd', '--listen', sock], { t });
   await waitListening(sock);
-  await ok(t, python(py(`
+  await ok(
+    t,
+    python(
+      py(`
 import fcntl
 a, f = sys.argv[1], sys.argv[2]
 r1, w1 = os.pipe()
@@ -299,7 +345,11 @@ for i in range(5):
     os.write(w1, b'b%d' % i)
     os.write(w2, b'n%d' % i)
 os.close(w1); os.close(w2)
-`), [sock, after], { t }));
+`),
+      [sock, after],
+      { t },
+    ),
+  );
   const r = await ok(t, rx);
   t.is(r.stdout.toString(), 'b0b1b2b3b4n0n1n2n3n4|file');
 });
@@ -317,22 +367,30 @@ test('a descriptor that cannot be read (a directory) is reported and ends with 7
   assertCleanError(t, r.stderr, new RegExp(`^usock: descriptor 1 \\(directory ${dir}\\): .*EISDIR`));
 });
 
-rootTest('dgram --listen with access rules: a sender no rule admits is reported, its descriptors closed, and usock keeps waiting', async (t) => {
-  const [a] = tmpFiles(t, ['x']);
-  const sock = path.join(path.dirname(a), 's');
-  const other = process.getuid?.() === 4242 ? 4243 : 4242;
-  const rx = usock(['recv-fd', '-t', 'dgram', '--listen', sock, '--allow-uid', String(other)], { t });
-  await waitListening(sock, 'dgram');
-  await ok(t, python(SEND_FILES, ['dgram', sock, 'x', a], { t }));
-  await rx.waitStderr((s) => /rejected datagram from pid \d+/.test(s));
-  await waitUntil(() => !fs.readdirSync(`/proc/${rx.pid}/fd`).some((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/${rx.pid}/fd/${fd}`) === a;
-    } catch {
-      return false;
-    }
-  }), 10_000, 'the rejected descriptor closed');
-  t.false(rx.done);
-  rx.kill();
-  t.true(endedBy(await rx.exited, 'SIGTERM'));
-});
+rootTest(
+  'dgram --listen with access rules: a sender no rule admits is reported, its descriptors closed, and usock keeps waiting',
+  async (t) => {
+    const [a] = tmpFiles(t, ['x']);
+    const sock = path.join(path.dirname(a), 's');
+    const other = process.getuid?.() === 4242 ? 4243 : 4242;
+    const rx = usock(['recv-fd', '-t', 'dgram', '--listen', sock, '--allow-uid', String(other)], { t });
+    await waitListening(sock, 'dgram');
+    await ok(t, python(SEND_FILES, ['dgram', sock, 'x', a], { t }));
+    await rx.waitStderr((s) => /rejected datagram from pid \d+/.test(s));
+    await waitUntil(
+      () =>
+        !fs.readdirSync(`/proc/${rx.pid}/fd`).some((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/${rx.pid}/fd/${fd}`) === a;
+          } catch {
+            return false;
+          }
+        }),
+      10_000,
+      'the rejected descriptor closed',
+    );
+    t.false(rx.done);
+    rx.kill();
+    t.true(endedBy(await rx.exited, 'SIGTERM'));
+  },
+);

@@ -21,12 +21,15 @@ ${body.trim()}
 }
 
 // A stream server at argv[1] that answers each line with 'ok:LINE' and keeps the connection open (until killed).
-const KEEPS_OPEN = acceptOne('STREAM', `
+const KEEPS_OPEN = acceptOne(
+  'STREAM',
+  `
 f = c.makefile('rb')
 for line in f:
     c.sendall(b'ok:' + line)
 time.sleep(3600)
-`);
+`,
+);
 
 test('connect -w 0.5 to a daemon that answers and keeps the connection open: the answer, then exit 0 after 0.5 s idle', async (t) => {
   const name = '@' + abstractName();
@@ -42,9 +45,16 @@ test('connect -w 0.5 to a daemon that answers and keeps the connection open: the
 
 test('connect -w 0.3 to a daemon that never answers: 75 with one line', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(acceptOne('STREAM', `
+  const srv = python(
+    acceptOne(
+      'STREAM',
+      `
 time.sleep(60)
-`), [name], { t });
+`,
+    ),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c = usock(['connect', '-w', '0.3', name], { t });
   c.write('hello?\n');
@@ -84,11 +94,18 @@ test('peercred --listen -c 2: two records, then exit 0; -w ends a server that go
 
 test('connect -t seqpacket -c 1: a request/reply in one line, exit 0 after the reply although the server keeps the connection', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(acceptOne('SEQPACKET', `
+  const srv = python(
+    acceptOne(
+      'SEQPACKET',
+      `
 m = c.recv(100)
 c.send(b'PONG:' + m)
 time.sleep(60)
-`), [name], { t });
+`,
+    ),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c = usock(['connect', '-t', 'seqpacket', '-c', '1', name], { t });
   c.write('PING\n'); // stdin left open
@@ -114,14 +131,18 @@ test('connect --retry 60: waits for a daemon that comes up later, then talks to 
   c.end('hello\n');
   await sleep(300); // the daemon comes up later than usock
   t.false(c.done, 'still waiting');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(4)
 c, _ = srv.accept()
 c.sendall(b'got:' + recv_all(c))
 c.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   const r = await c.exited;
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString(), 'got:hello\n');
@@ -134,7 +155,10 @@ c.close()
 // A server that reads to EOF before it answers, and drops the answer if it saw EOF too early (as redis does with a pipeline).
 test('connect --no-shutdown: the write side stays open at stdin EOF; the peer closes first and every reply arrives', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(acceptOne('STREAM', `
+  const srv = python(
+    acceptOne(
+      'STREAM',
+      `
 data = b''
 while not data.endswith(b'QUIT\\n'):
     d = c.recv(100)
@@ -150,7 +174,11 @@ except BlockingIOError:
 c.setblocking(True)
 c.sendall(b'eof-seen\\n' if eof else b'all replies\\n')
 c.close()
-`), [name], { t });
+`,
+    ),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const r = await runUsock(['connect', '--no-shutdown', name], { t, input: 'a\nb\nQUIT\n' });
   t.is(r.code, 0, show(r));
@@ -159,7 +187,10 @@ c.close()
 
 test('connect: a peer that half-closes keeps getting stdin; its full close a moment later ends usock at once, stdin still open', async (t) => {
   const name = '@' + abstractName();
-  const srv = python(acceptOne('STREAM', `
+  const srv = python(
+    acceptOne(
+      'STREAM',
+      `
 c.sendall(b'answer\\n')
 c.shutdown(socket.SHUT_WR)
 got = c.recv(100)
@@ -167,7 +198,11 @@ print('got', got.decode().strip(), flush=True)
 time.sleep(0.3)
 c.close()
 time.sleep(60)
-`), [name], { t });
+`,
+    ),
+    [name],
+    { t },
+  );
   await srv.waitStdout('ready');
   const c = usock(['connect', name], { t });
   await c.waitStdout('answer\n');
@@ -182,7 +217,8 @@ test('listen -k --exec with a command that does not read the request: the client
   const sock = path.join(tmpDir(t), 's');
   const srv = usock(['listen', '-k', '--exec', 'printf "HTTP/1.0 200 OK\\r\\n\\r\\nhello"', sock], { t });
   await waitListening(sock);
-  const r = await python(py(`
+  const r = await python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
 s.sendall(b'POST / HTTP/1.0\\r\\nContent-Length: 200000\\r\\n\\r\\n' + b'x' * 200000)
@@ -190,7 +226,10 @@ try:
     print(recv_all(s).decode(), end='', flush=True)
 except ConnectionResetError:
     print('reset', flush=True)
-`), [sock], { t }).exited;
+`),
+    [sock],
+    { t },
+  ).exited;
   t.is(r.stdout.toString(), 'HTTP/1.0 200 OK\r\n\r\nhello', show(r));
   srv.kill('SIGTERM');
 });
@@ -218,14 +257,18 @@ test('listen -t dgram -c 2: exactly two datagrams on stdout even when more arriv
   const sock = path.join(tmpDir(t), 'd');
   const l = usock(['listen', '-q', '-t', 'dgram', '-c', '2', sock], { t });
   await waitListening(sock, 'dgram');
-  const r0 = await python(py(`
+  const r0 = await python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 for i, m in enumerate((b'one', b'two', b'three', b'four')):
     try:
         s.sendto(m, sys.argv[1])
     except (FileNotFoundError, ConnectionRefusedError):
         if i < 2: raise  # after two, usock may have exited and removed its socket already
-`), [sock], { t }).exited;
+`),
+    [sock],
+    { t },
+  ).exited;
   t.is(r0.code, 0, show(r0));
   const r = await l.exited;
   t.is(r.code, 0, show(r));

@@ -5,7 +5,22 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, runPython, py, tmpDir, abstractName, waitListening, waitUntil, assertCleanError, endedBy, show, tmpFiles, rootTest } from '../helpers.mjs';
+import {
+  usock,
+  runUsock,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  abstractName,
+  waitListening,
+  waitUntil,
+  assertCleanError,
+  endedBy,
+  show,
+  tmpFiles,
+  rootTest,
+} from '../helpers.mjs';
 
 const TYPES = ['stream', 'seqpacket', 'dgram'];
 
@@ -27,7 +42,9 @@ def describe(msg, fds, flags=0):
 `;
 
 /** Python: bind ADDRESS with TYPE, take one message with descriptors (stream/seqpacket: from the first client), print its description. */
-const RECEIVE_ONE = py(PY_FDS + `
+const RECEIVE_ONE = py(
+  PY_FDS +
+    `
 t, a = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, TYPES[t])
 s.bind(addr(a))
@@ -36,10 +53,13 @@ if t != 'dgram':
     s, _ = s.accept()
 msg, fds, flags, _ = socket.recv_fds(s, 1024, 300)
 print(json.dumps(describe(msg, fds, flags)))
-`);
+`,
+);
 
 /** Python: N times, connect to ADDRESS (dgram: from an autobound socket, sending an empty request) and take one message; print the descriptions. */
-const FETCH_N = py(PY_FDS + `
+const FETCH_N = py(
+  PY_FDS +
+    `
 t, a, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 res = []
 for i in range(n):
@@ -54,7 +74,8 @@ for i in range(n):
     res.append(describe(msg, fds, flags))
     s.close()
 print(json.dumps(res))
-`);
+`,
+);
 
 /** Starts the Python receiver and resolves once it is bound. */
 async function receiver(t, type, address) {
@@ -99,7 +120,10 @@ for (const type of TYPES) {
       t.is(m.fds[0].target, a);
     }
     // Each FILE is opened afresh for every client: each reads it from the start.
-    t.deepEqual(got.map((m) => m.fds[0].data), ['shared', 'shared', 'shared']);
+    t.deepEqual(
+      got.map((m) => m.fds[0].data),
+      ['shared', 'shared', 'shared'],
+    );
     await waitUntil(() => (server.errText().match(/sent 1 descriptor to/g) ?? []).length === 3, undefined, 'three "sent" lines');
     server.kill('SIGTERM');
     const r = await server.exited;
@@ -112,11 +136,17 @@ test('send-fd --listen --fd 3: the same open descriptor goes to every client (on
   const [a] = tmpFiles(t, ['shared']);
   const sock = path.join(path.dirname(a), 's');
   const fd3 = fs.openSync(a, 'r');
-  const server = usock(['send-fd', '-t', 'seqpacket', '--listen', sock, '--fd', '3', '--message', 'hi'], { t, stdio: ['pipe', 'pipe', 'pipe', fd3] });
+  const server = usock(['send-fd', '-t', 'seqpacket', '--listen', sock, '--fd', '3', '--message', 'hi'], {
+    t,
+    stdio: ['pipe', 'pipe', 'pipe', fd3],
+  });
   fs.closeSync(fd3);
   await waitListening(sock, 'seqpacket');
   const got = await described(t, python(FETCH_N, ['seqpacket', sock, 2], { t }));
-  t.deepEqual(got.map((m) => m.fds[0].data), ['shared', '']);
+  t.deepEqual(
+    got.map((m) => m.fds[0].data),
+    ['shared', ''],
+  );
   server.kill('SIGTERM');
   await server.exited;
 });
@@ -126,10 +156,14 @@ test('dgram --listen: an unnamed sender cannot be answered and is reported; name
   const sock = path.join(path.dirname(a), 's');
   const server = usock(['send-fd', '-t', 'dgram', '--listen', sock, a], { t });
   await waitListening(sock, 'dgram');
-  const unnamed = await runPython(py(`
+  const unnamed = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b'', sys.argv[1])
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(unnamed.code, 0, show(unnamed));
   await server.waitStderr((s) => /unnamed socket: no address to send the descriptors to/.test(s));
   const got = await described(t, python(FETCH_N, ['dgram', sock, 1], { t }));
@@ -150,7 +184,9 @@ test('abstract address: send-fd @NAME to a Python receiver bound at \\0NAME', as
 test('--write opens read-write, --append for appending, the default read-only (a write fails with EBADF)', async (t) => {
   const [plain, rw, app] = tmpFiles(t, ['plain', 'rw-file', 'app']);
   const sock = path.join(path.dirname(plain), 's');
-  const script = py(PY_FDS + `
+  const script = py(
+    PY_FDS +
+      `
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen()
 res = []
@@ -166,7 +202,8 @@ for i in range(3):
         res.append(os.strerror(e.errno))
     os.close(fd)
 print(json.dumps(res))
-`);
+`,
+  );
   const rx = python(script, [sock], { t });
   await waitListening(sock);
   for (const args of [[plain], ['--write', rw], ['--append', app]]) {
@@ -174,7 +211,7 @@ print(json.dumps(res))
     t.is(r.code, 0, show(r));
   }
   const out = await rx.exited;
-  t.deepEqual(JSON.parse(out.stdout.toString()), [ 'Bad file descriptor', 'written', 'written' ], show(out));
+  t.deepEqual(JSON.parse(out.stdout.toString()), ['Bad file descriptor', 'written', 'written'], show(out));
   t.is(fs.readFileSync(plain, 'utf8'), 'plain');
   t.is(fs.readFileSync(rw, 'utf8'), 'XY-file');
   t.is(fs.readFileSync(app, 'utf8'), 'appXY', 'O_APPEND writes at the end whatever the offset');
@@ -190,7 +227,7 @@ test('--write and --append create a FILE that does not exist yet', async (t) => 
   t.deepEqual(got.fds, [{ target: path.join(dir, 'new'), acc: 1, append: true }]);
 });
 
-test('--fd 0 sends usock\'s own stdin (after the FILEs): the receiver reads what is written to it', async (t) => {
+test("--fd 0 sends usock's own stdin (after the FILEs): the receiver reads what is written to it", async (t) => {
   const [a] = tmpFiles(t, ['file']);
   const sock = path.join(path.dirname(a), 's');
   const script = py(`
@@ -220,7 +257,11 @@ print(data.decode())
 
 test('--message TEXT is the payload; seqpacket and dgram may send an empty one, stream may not (64)', async (t) => {
   const dir = tmpDir(t);
-  for (const [type, message, hex] of [['stream', 'héllo', Buffer.from('héllo').toString('hex')], ['seqpacket', '', ''], ['dgram', '', '']]) {
+  for (const [type, message, hex] of [
+    ['stream', 'héllo', Buffer.from('héllo').toString('hex')],
+    ['seqpacket', '', ''],
+    ['dgram', '', ''],
+  ]) {
     const sock = path.join(dir, `s-${type}`);
     const rx = await receiver(t, type, sock);
     const r = await runUsock(['send-fd', '-t', type, sock, '--fd', '1', '--message', message], { t });
@@ -243,14 +284,18 @@ test('a FILE that cannot be opened: exit 66 before any connection is tried, noth
   assertCleanError(t, r.stderr, /^usock: open .*missing: No such file or directory \(ENOENT\)$/);
   // With a live receiver: the sender exits 66 and the receiver sees no connection at all.
   const sock = path.join(dir, 's');
-  const rx = python(py(`
+  const rx = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen()
 print('ready', flush=True)
 c, _ = s.accept()
 msg, fds, flags, _ = socket.recv_fds(c, 16, 4)
 print('first connection brought %d descriptor(s)' % len(fds), flush=True)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await rx.waitStdout('ready');
   const d = await runUsock(['send-fd', '--write', sock, dir], { t });
   t.is(d.code, 66, show(d));
@@ -305,11 +350,15 @@ rootTest('--listen with access rules: a client no rule admits gets no descriptor
   const other = process.getuid?.() === 4242 ? 4243 : 4242;
   const server = usock(['send-fd', '--listen', sock, a, '--allow-uid', String(other)], { t });
   await waitListening(sock);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 msg, fds, flags, _ = socket.recv_fds(s, 16, 4)
 print(len(msg), len(fds))
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(r.stdout.toString(), '0 0\n', show(r));
   await server.waitStderr((s) => /rejected .*no --allow rule matches/.test(s));
   server.kill();

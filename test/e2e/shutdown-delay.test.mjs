@@ -11,8 +11,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  usock, runUsock, startProcess, pythonFile, tmpDir, waitForSocketFile, waitListening, hasCommand,
-  show, assertCleanError,
+  usock,
+  runUsock,
+  startProcess,
+  pythonFile,
+  tmpDir,
+  waitForSocketFile,
+  waitListening,
+  hasCommand,
+  show,
+  assertCleanError,
 } from '../helpers.mjs';
 import { HAS_NGINX, HAS_REDIS, httpBody, startNginx, startRedis } from '../daemons.mjs';
 
@@ -27,7 +35,12 @@ const HAPROXY = fs.existsSync('/usr/sbin/haproxy') || hasCommand('haproxy');
 const skipped = (has, what) => (has ? '' : ` [skipped: ${what} is not installed]`);
 
 /** Returns the JSON events a fixture printed so far. */
-const events = (p) => p.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const events = (p) =>
+  p
+    .text()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 /** Resolves with the first event of p that has key. */
 async function event(p, key) {
   await p.waitStdout((s) => s.split('\n').some((l) => l.startsWith('{') && key in JSON.parse(l)));
@@ -46,23 +59,26 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 // ---- nginx ------------------------------------------------------------------------------------------------
 
-(NGINX ? test : test.skip)(`nginx: a 16 MiB body arrives whole through plain connect, and is cut short with --shutdown-delay 0${skipped(NGINX, 'nginx')}`, async (t) => {
-  const { sock, dir } = await startNginx(t);
-  const data = crypto.randomBytes(16 * 1024 * 1024);
-  fs.writeFileSync(path.join(dir, 'www', 'big'), data);
-  const request = 'GET /big HTTP/1.0\r\n\r\n';
+(NGINX ? test : test.skip)(
+  `nginx: a 16 MiB body arrives whole through plain connect, and is cut short with --shutdown-delay 0${skipped(NGINX, 'nginx')}`,
+  async (t) => {
+    const { sock, dir } = await startNginx(t);
+    const data = crypto.randomBytes(16 * 1024 * 1024);
+    fs.writeFileSync(path.join(dir, 'www', 'big'), data);
+    const request = 'GET /big HTTP/1.0\r\n\r\n';
 
-  // nginx takes the EOF of a request for a client gone and aborts the body it is still sending
-  const cut = await runUsock(['connect', ...AT_ONCE, sock], { t, input: request });
-  t.is(cut.code, 0, show(cut));
-  t.true(httpBody(cut.stdout).length < data.length, `with --shutdown-delay 0 the body has ${httpBody(cut.stdout).length} bytes`);
+    // nginx takes the EOF of a request for a client gone and aborts the body it is still sending
+    const cut = await runUsock(['connect', ...AT_ONCE, sock], { t, input: request });
+    t.is(cut.code, 0, show(cut));
+    t.true(httpBody(cut.stdout).length < data.length, `with --shutdown-delay 0 the body has ${httpBody(cut.stdout).length} bytes`);
 
-  const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: request });
-  t.is(r.code, 0, show(r));
-  t.true(r.stdout.subarray(0, 15).toString().startsWith('HTTP/1.1 200'), r.stdout.subarray(0, 100).toString());
-  t.is(httpBody(r.stdout).length, data.length);
-  t.is(sha256(httpBody(r.stdout)), sha256(data));
-});
+    const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: request });
+    t.is(r.code, 0, show(r));
+    t.true(r.stdout.subarray(0, 15).toString().startsWith('HTTP/1.1 200'), r.stdout.subarray(0, 100).toString());
+    t.is(httpBody(r.stdout).length, data.length);
+    t.is(sha256(httpBody(r.stdout)), sha256(data));
+  },
+);
 
 // ---- ssh-agent --------------------------------------------------------------------------------------------
 
@@ -87,43 +103,49 @@ async function startAgent(t) {
 }
 
 // ssh-agent reads before it writes: an EOF that arrives before its reply is written closes the connection, reply unsent.
-(AGENT ? test : test.skip)(`ssh-agent under CPU load: 30 requests through plain connect all get their answer; with --shutdown-delay 0 some get none${skipped(AGENT, 'ssh-agent')}`, async (t) => {
-  const sock = await startAgent(t);
-  cpuHogs(t);
+(AGENT ? test : test.skip)(
+  `ssh-agent under CPU load: 30 requests through plain connect all get their answer; with --shutdown-delay 0 some get none${skipped(AGENT, 'ssh-agent')}`,
+  async (t) => {
+    const sock = await startAgent(t);
+    cpuHogs(t);
 
-  // with 0, at least one of up to 100 requests is answered with nothing (stops at the first)
-  let empty = 0;
-  let tries = 0;
-  while (empty === 0 && tries < 100) {
-    const r = await runUsock(['connect', ...AT_ONCE, sock], { t, input: IDENTITIES_REQUEST });
-    t.is(r.code, 0, show(r));
-    tries++;
-    if (r.stdout.length === 0) empty++;
-  }
-  t.is(empty, 1, `with --shutdown-delay 0 every one of ${tries} requests was answered`);
+    // with 0, at least one of up to 100 requests is answered with nothing (stops at the first)
+    let empty = 0;
+    let tries = 0;
+    while (empty === 0 && tries < 100) {
+      const r = await runUsock(['connect', ...AT_ONCE, sock], { t, input: IDENTITIES_REQUEST });
+      t.is(r.code, 0, show(r));
+      tries++;
+      if (r.stdout.length === 0) empty++;
+    }
+    t.is(empty, 1, `with --shutdown-delay 0 every one of ${tries} requests was answered`);
 
-  const answers = [];
-  for (let i = 0; i < 30; i++) {
-    const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: IDENTITIES_REQUEST });
-    t.is(r.code, 0, show(r));
-    answers.push(r.stdout.toString('hex'));
-  }
-  const wrong = answers.filter((a) => a !== NO_IDENTITIES.toString('hex'));
-  t.deepEqual(wrong, [], `${wrong.length} of 30 answers wrong or empty`);
-});
+    const answers = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: IDENTITIES_REQUEST });
+      t.is(r.code, 0, show(r));
+      answers.push(r.stdout.toString('hex'));
+    }
+    const wrong = answers.filter((a) => a !== NO_IDENTITIES.toString('hex'));
+    t.deepEqual(wrong, [], `${wrong.length} of 30 answers wrong or empty`);
+  },
+);
 
 // ---- redis ------------------------------------------------------------------------------------------------
 
 // redis answers and keeps the connection open until it reads the EOF: the shutdown after the pause is what ends usock.
-(REDIS ? test : test.skip)(`redis: echo PING | usock connect prints +PONG and ends by itself${skipped(REDIS, 'redis-server')}`, async (t) => {
-  const sock = await startRedis(t);
-  for (const args of [DEFAULT, AT_ONCE]) {
-    const r = await runUsock(['connect', ...args, sock], { t, input: 'PING\n', timeout: 30_000 });
-    t.false(r.timedOut, `${args.join(' ')}: ${show(r)}`);
-    t.is(r.code, 0, show(r));
-    t.is(r.stdout.toString(), '+PONG\r\n');
-  }
-});
+(REDIS ? test : test.skip)(
+  `redis: echo PING | usock connect prints +PONG and ends by itself${skipped(REDIS, 'redis-server')}`,
+  async (t) => {
+    const sock = await startRedis(t);
+    for (const args of [DEFAULT, AT_ONCE]) {
+      const r = await runUsock(['connect', ...args, sock], { t, input: 'PING\n', timeout: 30_000 });
+      t.false(r.timedOut, `${args.join(' ')}: ${show(r)}`);
+      t.is(r.code, 0, show(r));
+      t.is(r.stdout.toString(), '+PONG\r\n');
+    }
+  },
+);
 
 // ---- haproxy ----------------------------------------------------------------------------------------------
 
@@ -132,14 +154,17 @@ async function startHaproxy(t) {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'haproxy.sock');
   const conf = path.join(dir, 'haproxy.cfg');
-  fs.writeFileSync(conf, `global
+  fs.writeFileSync(
+    conf,
+    `global
   stats socket ${sock} level admin
 defaults
   mode tcp
   timeout connect 1s
   timeout client 10s
   timeout server 10s
-`);
+`,
+  );
   const srv = startProcess(fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy', ['-f', conf, '-db'], { stdio: 'ignore' });
   t.teardown(async () => {
     srv.kill('SIGTERM');
@@ -151,15 +176,18 @@ defaults
 
 // In prompt mode haproxy answers each command and keeps the connection open; it closes once it reads the EOF.
 // (haproxy 2.6 answered in full with --shutdown-delay 0 too: here the default must answer and end.)
-(HAPROXY ? test : test.skip)(`haproxy prompt mode: every answer arrives and usock ends by itself${skipped(HAPROXY, 'haproxy')}`, async (t) => {
-  const sock = await startHaproxy(t);
-  const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: 'prompt\nshow info\nshow info\n', timeout: 30_000 });
-  t.false(r.timedOut, show(r));
-  t.is(r.code, 0, show(r));
-  const out = r.stdout.toString();
-  t.is(out.split('Name: HAProxy\n').length - 1, 2, out);
-  t.true(out.endsWith('\n> '), JSON.stringify(out.slice(-40))); // the prompt after the last answer
-});
+(HAPROXY ? test : test.skip)(
+  `haproxy prompt mode: every answer arrives and usock ends by itself${skipped(HAPROXY, 'haproxy')}`,
+  async (t) => {
+    const sock = await startHaproxy(t);
+    const r = await runUsock(['connect', ...DEFAULT, sock], { t, input: 'prompt\nshow info\nshow info\n', timeout: 30_000 });
+    t.false(r.timedOut, show(r));
+    t.is(r.code, 0, show(r));
+    const out = r.stdout.toString();
+    t.is(out.split('Name: HAProxy\n').length - 1, 2, out);
+    t.true(out.endsWith('\n> '), JSON.stringify(out.slice(-40))); // the prompt after the last answer
+  },
+);
 
 // ---- Python peers -----------------------------------------------------------------------------------------
 
@@ -192,7 +220,10 @@ test('time in which usock is not reading because its stdout is full does not cou
 });
 
 test('listen: its one peer sees no EOF while it answers (and does with --shutdown-delay 0)', async (t) => {
-  for (const [args, early] of /** @type {Array<[string[], boolean]>} */ ([[AT_ONCE, true], [DEFAULT, false]])) {
+  for (const [args, early] of /** @type {Array<[string[], boolean]>} */ ([
+    [AT_ONCE, true],
+    [DEFAULT, false],
+  ])) {
     const sock = path.join(tmpDir(t), 'l.sock');
     const l = usock(['listen', ...args, sock], { t });
     l.end('REQUEST\n');

@@ -53,7 +53,10 @@ test('SIGTERM while len32 frames are being written to stdout: the frame in progr
   const srv = python(FLOODER, [name], { t });
   await srv.waitStdout('ready');
   const reader = python(SLOW_READER, [], { t });
-  const u = usock(['connect', '-q', '-t', 'seqpacket', '--frame', 'len32', '--max-size', '65536', name], { t, stdio: ['pipe', reader.child.stdin, 'pipe'] });
+  const u = usock(['connect', '-q', '-t', 'seqpacket', '--frame', 'len32', '--max-size', '65536', name], {
+    t,
+    stdio: ['pipe', reader.child.stdin, 'pipe'],
+  });
   // frames are flowing and the slow reader keeps the pipe full: usock holds part-written blocks now
   await reader.waitStderr('reading');
   u.kill('SIGTERM');

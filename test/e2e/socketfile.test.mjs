@@ -8,7 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  usock, runUsock, python, runPython, py, tmpDir, waitListening, waitForSocketFile, assertCleanError, endedBy, show,
+  usock,
+  runUsock,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  waitListening,
+  waitForSocketFile,
+  assertCleanError,
+  endedBy,
+  show,
   runPythonFile,
 } from '../helpers.mjs';
 
@@ -26,12 +36,16 @@ function inode(p) {
 test('a stale socket file (bound, closed, not unlinked) is replaced and usock serves there', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  const st = await runPython(py(`
+  const st = await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
 s.listen(1)
 s.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   t.is(st.code, 0, show(st));
   t.true(fs.statSync(sock).isSocket());
   const l = usock(['listen', sock], { t });
@@ -47,17 +61,25 @@ s.close()
 test('a stale dgram socket file is replaced by listen -t dgram', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 's');
-  await runPython(py(`
+  await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.close()
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   const l = usock(['listen', '-t', 'dgram', sock], { t });
   await waitListening(sock, 'dgram');
-  await runPython(py(`
+  await runPython(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b'after stale', sys.argv[1])
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await l.waitStdout('after stale\n');
   l.kill('SIGTERM');
   await l.exited;
@@ -83,7 +105,12 @@ while True:
     c.close()
 `);
 
-for (const [peerType, usockType] of [['stream', 'stream'], ['seqpacket', 'seqpacket'], ['dgram', 'dgram'], ['dgram', 'stream']]) {
+for (const [peerType, usockType] of [
+  ['stream', 'stream'],
+  ['seqpacket', 'seqpacket'],
+  ['dgram', 'dgram'],
+  ['dgram', 'stream'],
+]) {
   test(`a live ${peerType} socket is refused by listen -t ${usockType}: 73, names the owner pid, left working`, async (t) => {
     const dir = tmpDir(t);
     const sock = path.join(dir, 's');
@@ -200,11 +227,15 @@ test('listen -k: SIGTERM with connected peers removes the socket file', async (t
   const sock = path.join(dir, 's');
   const l = usock(['listen', '-k', sock], { t });
   await waitListening(sock);
-  const cl = python(py(`
+  const cl = python(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.sendall(b'connected\\n')
 recv_all(s)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await l.waitStdout('connected\n');
   l.kill('SIGTERM');
   const r = await l.exited;
@@ -219,12 +250,12 @@ test('the path replaced by a regular file meanwhile is NOT removed at SIGTERM', 
   const l = usock(['listen', sock], { t });
   await waitListening(sock);
   fs.rmSync(sock);
-  fs.writeFileSync(sock, 'someone else\'s file\n');
+  fs.writeFileSync(sock, "someone else's file\n");
   l.kill('SIGTERM');
   const r = await l.exited;
   t.true(endedBy(r, 'SIGTERM'), show(r));
   t.true(fs.existsSync(sock), 'the replacement file was removed');
-  t.is(fs.readFileSync(sock, 'utf8'), 'someone else\'s file\n');
+  t.is(fs.readFileSync(sock, 'utf8'), "someone else's file\n");
 });
 
 test('the path replaced by another live socket meanwhile is NOT removed at exit', async (t) => {
@@ -252,14 +283,18 @@ test('the path replaced meanwhile is NOT removed at normal exit either', async (
   l.end();
   await waitListening(sock);
   // connect first (the accept queue holds us), then swap the file, then let usock finish
-  const cl = python(py(`
+  const cl = python(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 print('connected', flush=True)
 sys.stdin.readline()
 s.sendall(b'done\\n')
 s.shutdown(socket.SHUT_WR)
 recv_all(s)
-`), [sock], { t });
+`),
+    [sock],
+    { t },
+  );
   await cl.waitStdout('connected');
   // usock may already have unlinked its file once it accepted its one peer; either way the path now
   // holds someone else's file, which usock must leave alone

@@ -72,7 +72,12 @@ function wrapped(t, kind, how, args, want = 0) {
   const w = python(WRAPPER, [kind, how, process.execPath, USOCK, ...args], { t, env: { WANT_OUT: String(want) } });
   t.teardown(() => {
     const m = /pid (\d+)/.exec(w.text());
-    if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    if (m)
+      try {
+        process.kill(Number(m[1]), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   });
   const result = async () => {
     const r = await w.exited;
@@ -92,7 +97,10 @@ async function echoServer(t) {
 
 function assertRestored(t, res) {
   t.true(res.before.blocking, 'stdout starts blocking');
-  t.true(res.after.blocking, `usock left its stdout non-blocking (status flags before 0${res.before.flags.toString(8)}, after 0${res.after.flags.toString(8)}); rc ${res.rc}`);
+  t.true(
+    res.after.blocking,
+    `usock left its stdout non-blocking (status flags before 0${res.before.flags.toString(8)}, after 0${res.after.flags.toString(8)}); rc ${res.rc}`,
+  );
   t.is(res.after.flags, res.before.flags, 'stdout status flags as before');
   if (res.before.termios) t.deepEqual(res.after.termios, res.before.termios, 'termios attributes as before');
 }

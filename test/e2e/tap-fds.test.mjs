@@ -68,7 +68,7 @@ async function setUp(t, type, extra = []) {
   const clientFile = path.join(dir, 'client file.txt');
   const serverFile = path.join(dir, 'server-file');
   fs.writeFileSync(clientFile, 'read through a passed descriptor\n');
-  fs.writeFileSync(serverFile, 'the server\'s file');
+  fs.writeFileSync(serverFile, "the server's file");
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
   const server = python(SERVER, [target, TYPES[type], serverFile], { t });
@@ -88,11 +88,14 @@ for (const type of ['stream', 'seqpacket']) {
     const before = openCount(tap.pid);
     const r = await runPython(CLIENT, [listen, TYPES[type], clientFile], { t });
     t.is(r.code, 0, show(r));
-    t.deepEqual(JSON.parse(r.stdout.toString()), { msg: 'reply', fds: ['the server\'s file'] });
+    t.deepEqual(JSON.parse(r.stdout.toString()), { msg: 'reply', fds: ["the server's file"] });
     const got = JSON.parse((await server.waitStdout((o) => o.includes('}'))).split('\n')[1]);
     t.is(got.msg, 'fds');
     t.false(got.ctrunc);
-    t.deepEqual(got.fds.map((f) => f.data), ['read through a passed descriptor\n', 'through the pipe']);
+    t.deepEqual(
+      got.fds.map((f) => f.data),
+      ['read through a passed descriptor\n', 'through the pipe'],
+    );
     t.is(got.fds[0].target, clientFile);
     t.regex(got.fds[1].target, /^pipe:\[\d+\]$/);
     await tap.waitStderr((s) => / #1 close$/m.test(s));
@@ -105,12 +108,15 @@ for (const type of ['stream', 'seqpacket']) {
   });
 }
 
-test('--json: data records carry fds with kind and target (the file\'s path)', async (t) => {
+test("--json: data records carry fds with kind and target (the file's path)", async (t) => {
   const { clientFile, serverFile, listen, tap } = await setUp(t, 'stream', ['--json']);
   const r = await runPython(CLIENT, [listen, 'SOCK_STREAM', clientFile], { t });
   t.is(r.code, 0, show(r));
   await tap.waitStderr('"event":"close"');
-  const recs = (await stop(t, tap)).trim().split('\n').map((l) => JSON.parse(l));
+  const recs = (await stop(t, tap))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const data = recs.filter((x) => x.len !== undefined);
   t.is(data.length, 2, JSON.stringify(recs));
   const [c2s, s2c] = data;
@@ -121,7 +127,10 @@ test('--json: data records carry fds with kind and target (the file\'s path)', a
   t.regex(c2s.fds[1].target, /^pipe:\[\d+\]$/);
   for (const f of c2s.fds) t.deepEqual(Object.keys(f), ['fd', 'kind', 'target']);
   t.like(s2c, { dir: 's2c', len: 5 });
-  t.deepEqual(s2c.fds.map((f) => [f.kind, f.target]), [['file', serverFile]]);
+  t.deepEqual(
+    s2c.fds.map((f) => [f.kind, f.target]),
+    [['file', serverFile]],
+  );
   t.is(c2s.ctrunc, undefined);
 });
 
@@ -139,9 +148,12 @@ test('dgram: descriptors pass both ways through tap and are recorded; none stays
   const before = openCount(tap.pid);
   const r = await runPython(CLIENT, [listen, 'SOCK_DGRAM', clientFile], { t });
   t.is(r.code, 0, show(r));
-  t.deepEqual(JSON.parse(r.stdout.toString()), { msg: 'reply', fds: ['the server\'s file'] });
+  t.deepEqual(JSON.parse(r.stdout.toString()), { msg: 'reply', fds: ["the server's file"] });
   const got = JSON.parse((await server.waitStdout((o) => o.includes('}'))).split('\n')[1]);
-  t.deepEqual(got.fds.map((f) => f.data), ['read through a passed descriptor\n', 'through the pipe']);
+  t.deepEqual(
+    got.fds.map((f) => f.data),
+    ['read through a passed descriptor\n', 'through the pipe'],
+  );
   await tap.waitStderr((s) => / #1 close$/m.test(s)); // -w ended the conversation
   t.is(openCount(tap.pid), before);
   const text = await stop(t, tap);
@@ -155,7 +167,8 @@ test('seqpacket: a message of 0 bytes carrying a descriptor passes as one, recor
   fs.writeFileSync(file, 'zero-length carrier');
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
-  const server = python(py(`
+  const server = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.bind(sys.argv[1])
 s.listen()
@@ -163,15 +176,22 @@ print('ready', flush=True)
 c, _ = s.accept()
 msg, fds, flags, _ = socket.recv_fds(c, 1024, 4)
 print(json.dumps([len(msg), [os.read(fd, 100).decode() for fd in fds]]), flush=True)
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await server.waitStdout('ready');
   const tap = await startTap(t, listen, target, [], 'seqpacket');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 f = os.open(sys.argv[2], os.O_RDONLY)
 socket.send_fds(s, [b''], [f])
 time.sleep(0.5)
-`), [listen, file], { t });
+`),
+    [listen, file],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   t.is((await server.exited).stdout.toString(), 'ready\n[0, ["zero-length carrier"]]\n');
   await tap.waitStderr((s) => / #1 close$/m.test(s));
@@ -184,7 +204,8 @@ test('descriptors the server can no longer get are recorded as drop, reported, a
   fs.writeFileSync(file, '');
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
-  const server = python(py(`
+  const server = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
 s.listen()
@@ -192,17 +213,24 @@ print('ready', flush=True)
 c, _ = s.accept()
 c.close()
 time.sleep(30)
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await server.waitStdout('ready');
   const tap = await startTap(t, listen, target, ['--json']);
   const before = openCount(tap.pid);
-  const client = python(py(`
+  const client = python(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 print(repr(s.recv(10)), flush=True)  # the server closed: EOF through tap
 f = os.open(sys.argv[2], os.O_RDONLY)
 socket.send_fds(s, [b'late'], [f])
 time.sleep(30)
-`), [listen, file], { t });
+`),
+    [listen, file],
+    { t },
+  );
   await client.waitStdout("b''");
   await tap.waitStderr('"event":"drop"');
   await waitUntil(() => openCount(tap.pid) <= before + 1, undefined, 'tap to close the descriptor'); // + the client's socket, still open
@@ -211,33 +239,55 @@ time.sleep(30)
   t.is(openCount(tap.pid), before);
   const out = await stop(t, tap);
   const lines = out.trim().split('\n');
-  const drop = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((x) => x.event === 'drop');
+  const drop = lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .find((x) => x.event === 'drop');
   t.like(drop, { conn: 1, dir: 'c2s', error: 'not delivered to the server: the connection is closed' });
-  t.deepEqual(drop.fds.map((f) => [f.kind, f.target]), [['file', file]]);
-  t.true(lines.some((l) => l === '{"event":"fds-dropped","conn":1,"dir":"c2s","fds":1}'), out); // the warning, as --json writes it
+  t.deepEqual(
+    drop.fds.map((f) => [f.kind, f.target]),
+    [['file', file]],
+  );
+  t.true(
+    lines.some((l) => l === '{"event":"fds-dropped","conn":1,"dir":"c2s","fds":1}'),
+    out,
+  ); // the warning, as --json writes it
   server.kill('SIGKILL');
 });
 
-(hasCommand('prlimit') ? test : test.skip)('MSG_CTRUNC (tap out of descriptors): warned and marked in the record; the descriptors that did arrive pass on', async (t) => {
-  const { clientFile, listen, server, tap } = await setUp(t, 'stream', ['--json']);
-  // Room for the client's and the server's sockets and one more descriptor, not three.
-  const limit = openCount(tap.pid) + 3;
-  const p = spawnSync('prlimit', [`--nofile=${limit}:${limit}`, '--pid', String(tap.pid)], { encoding: 'utf8' });
-  t.is(p.status, 0, p.stderr);
-  const r = await runPython(py(`
+(hasCommand('prlimit') ? test : test.skip)(
+  'MSG_CTRUNC (tap out of descriptors): warned and marked in the record; the descriptors that did arrive pass on',
+  async (t) => {
+    const { clientFile, listen, server, tap } = await setUp(t, 'stream', ['--json']);
+    // Room for the client's and the server's sockets and one more descriptor, not three.
+    const limit = openCount(tap.pid) + 3;
+    const p = spawnSync('prlimit', [`--nofile=${limit}:${limit}`, '--pid', String(tap.pid)], { encoding: 'utf8' });
+    t.is(p.status, 0, p.stderr);
+    const r = await runPython(
+      py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 f = os.open(sys.argv[2], os.O_RDONLY)
 socket.send_fds(s, [b'three'], [f, f, f])
 s.settimeout(20)
 print(s.recv(100))
-`), [listen, clientFile], { t });
-  t.is(r.code, 0, show(r));
-  const got = JSON.parse((await server.waitStdout((o) => o.includes('}'))).split('\n')[1]);
-  await tap.waitStderr('"event":"close"');
-  const lines = (await stop(t, tap)).trim().split('\n').map((l) => JSON.parse(l));
-  t.true(lines.some((x) => x.event === 'ctrunc' && x.conn === 1 && x.dir === 'c2s'), 'the warning');
-  const rec = lines.find((x) => x.dir === 'c2s' && x.len === 5);
-  t.true(rec.ctrunc);
-  t.true(rec.fds.length < 3);
-  t.is(got.fds.length, rec.fds.length, 'what tap received reached the server');
-});
+`),
+      [listen, clientFile],
+      { t },
+    );
+    t.is(r.code, 0, show(r));
+    const got = JSON.parse((await server.waitStdout((o) => o.includes('}'))).split('\n')[1]);
+    await tap.waitStderr('"event":"close"');
+    const lines = (await stop(t, tap))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    t.true(
+      lines.some((x) => x.event === 'ctrunc' && x.conn === 1 && x.dir === 'c2s'),
+      'the warning',
+    );
+    const rec = lines.find((x) => x.dir === 'c2s' && x.len === 5);
+    t.true(rec.ctrunc);
+    t.true(rec.fds.length < 3);
+    t.is(got.fds.length, rec.fds.length, 'what tap received reached the server');
+  },
+);

@@ -6,7 +6,21 @@ import ava from 'ava';
 const test = ava.serial;
 import fs from 'node:fs';
 import path from 'node:path';
-import { usock, runUsock, python, runPython, py, tmpDir, waitUntil, endedBy, show, assertCleanError, rootTest, NOBODY_UID, NOBODY_GID } from '../helpers.mjs';
+import {
+  usock,
+  runUsock,
+  python,
+  runPython,
+  py,
+  tmpDir,
+  waitUntil,
+  endedBy,
+  show,
+  assertCleanError,
+  rootTest,
+  NOBODY_UID,
+  NOBODY_GID,
+} from '../helpers.mjs';
 
 // The daemon: listens at argv[1] (mode argv[2], octal, when given), answers every chunk with b'srv:' + chunk, one thread per client.
 const DAEMON = py(`
@@ -43,7 +57,13 @@ async function startInplace(t, sock, extra = []) {
   const before = fs.lstatSync(sock).ino;
   const tap = usock(['tap', ...extra, '--inplace', sock], { t });
   tap.end();
-  const ino = () => { try { return fs.lstatSync(sock).ino; } catch { return before; } }; // the no-moment test checks the name itself
+  const ino = () => {
+    try {
+      return fs.lstatSync(sock).ino;
+    } catch {
+      return before;
+    }
+  }; // the no-moment test checks the name itself
   await waitUntil(() => ino() !== before && asideNames(path.dirname(sock)).length === 1, undefined, 'tap in place');
   return tap;
 }
@@ -87,7 +107,7 @@ test('the daemon serves old and new clients throughout; clients during tap are r
 
   const st = fs.lstatSync(sock);
   t.true(st.isSocket());
-  t.is(st.ino, daemonIno, 'the daemon\'s own socket is back');
+  t.is(st.ino, daemonIno, "the daemon's own socket is back");
   t.deepEqual(asideNames(dir), []);
   t.deepEqual(fs.readdirSync(dir), ['d.sock']);
   t.is(await ask(t, sock, 'after\n'), 'srv:after\n');
@@ -141,14 +161,14 @@ test('no moment without a socket at the path: taking over and giving back never 
   const tap = await startInplace(t, sock);
   t.is(await ask(t, sock, 'through\n'), 'srv:through\n');
   tap.kill('SIGTERM');
-  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, 'the daemon\'s socket back');
+  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, "the daemon's socket back");
   watch.end();
   const w = await watch.exited;
   t.is(w.stdout.toString().trim().split('\n').pop(), 'never', show(w));
   await tap.exited;
 });
 
-test('on SIGTERM the daemon\'s socket is back at once; an open connection gets about 1 s, then tap dies of the signal', async (t) => {
+test("on SIGTERM the daemon's socket is back at once; an open connection gets about 1 s, then tap dies of the signal", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'd.sock');
   await startDaemon(t, sock);
@@ -159,7 +179,7 @@ test('on SIGTERM the daemon\'s socket is back at once; an open connection gets a
   await client.waitStdout('srv:open\n');
   const killed = Date.now();
   tap.kill('SIGTERM');
-  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, 'the daemon\'s socket back');
+  await waitUntil(() => fs.lstatSync(sock).ino === daemonIno, undefined, "the daemon's socket back");
   t.is(await ask(t, sock, 'direct\n'), 'srv:direct\n');
   const r = await tap.exited;
   t.true(endedBy(r, 'SIGTERM'), show(r));
@@ -170,7 +190,7 @@ test('on SIGTERM the daemon\'s socket is back at once; an open connection gets a
   client.kill('SIGKILL');
 });
 
-test('-c 1: after one connection tap puts the daemon\'s socket back and exits 0', async (t) => {
+test("-c 1: after one connection tap puts the daemon's socket back and exits 0", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'd.sock');
   await startDaemon(t, sock);
@@ -184,7 +204,7 @@ test('-c 1: after one connection tap puts the daemon\'s socket back and exits 0'
   t.is(await ask(t, sock, 'y\n'), 'srv:y\n');
 });
 
-rootTest('tap\'s socket has the daemon socket\'s mode, owner and group while it runs', async (t) => {
+rootTest("tap's socket has the daemon socket's mode, owner and group while it runs", async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'd.sock');
   await startDaemon(t, sock, '0660');
@@ -211,7 +231,11 @@ async function refused(t, dir, sock, code, re, opts = {}) {
   const r = await runUsock(['tap', '--inplace', sock], { t, ...opts });
   t.is(r.code, code, show(r));
   assertCleanError(t, r.stderr, re);
-  t.deepEqual(fs.readdirSync(dir).map((n) => [n, fs.lstatSync(path.join(dir, n)).ino]), before, 'nothing touched');
+  t.deepEqual(
+    fs.readdirSync(dir).map((n) => [n, fs.lstatSync(path.join(dir, n)).ino]),
+    before,
+    'nothing touched',
+  );
   return r;
 }
 

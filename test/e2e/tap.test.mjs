@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { usock, runUsock, python, runPython, pythonFile, py, tmpDir, waitListening, waitUntil, endedBy, show, startTap, stopBySignal, countLines } from '../helpers.mjs';
+import { runUsock, python, runPython, pythonFile, py, tmpDir, waitUntil, show, startTap, stopBySignal, countLines } from '../helpers.mjs';
 
 /** Starts the target fixture in mode at address and waits until it listens. */
 async function startTarget(t, address, mode, type = 'stream') {
@@ -17,7 +17,6 @@ async function startTarget(t, address, mode, type = 'stream') {
   await srv.waitStdout('ready');
   return srv;
 }
-
 
 // Two clients at once, each sends an HTTP-like request and reads the reply to EOF; prints the replies as JSON (latin1).
 const HTTP_CLIENTS = py(`
@@ -76,7 +75,12 @@ test('--hex records an xxd-like dump', async (t) => {
   await tap.waitStderr((s) => countLines(s, / #\d+ close$/) === 2);
   const text = (await stopBySignal(t, tap)).stderr.toString();
   for (const i of [1, 2]) {
-    t.regex(text, new RegExp(` #[12] > 30\n00000000: 4745 5420 2f3${i} 2048 5454 502f 312e 300d  GET /${i} HTTP/1\\.0\\.\n00000010: 0a48 6f73 743a 2078 0979 0d0a 0d0a {7}\\.Host: x\\.y\\.\\.\\.\\.\n`));
+    t.regex(
+      text,
+      new RegExp(
+        ` #[12] > 30\n00000000: 4745 5420 2f3${i} 2048 5454 502f 312e 300d  GET /${i} HTTP/1\\.0\\.\n00000010: 0a48 6f73 743a 2078 0979 0d0a 0d0a {7}\\.Host: x\\.y\\.\\.\\.\\.\n`,
+      ),
+    );
   }
 });
 
@@ -102,7 +106,13 @@ test('--json --log FILE: records appended to FILE as JSON lines with every field
   }
   for (const conn of [1, 2]) {
     const mine = recs.filter((x) => x.conn === conn);
-    t.deepEqual(mine.filter((x) => x.event).map((x) => x.event + (x.dir ? ' ' + x.dir : '')).filter((e) => e !== 'shutdown c2s' && e !== 'shutdown s2c'), ['open', 'close']);
+    t.deepEqual(
+      mine
+        .filter((x) => x.event)
+        .map((x) => x.event + (x.dir ? ' ' + x.dir : ''))
+        .filter((e) => e !== 'shutdown c2s' && e !== 'shutdown s2c'),
+      ['open', 'close'],
+    );
     t.is(mine.filter((x) => x.event === 'shutdown').length, 2);
     const open = mine.find((x) => x.event === 'open');
     t.is(open.peer.uid, process.getuid?.());
@@ -129,17 +139,24 @@ test('half-close passes through: a client that sends then shuts down its write s
   const listen = path.join(dir, 'tap.sock');
   const srv = await startTarget(t, target, 'halfclose');
   const tap = await startTap(t, listen, target);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 chunks, how = send_then_read(s, b'request\\n' * 1000)
 print(how, len(b''.join(chunks)), b''.join(chunks)[:40])
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString().trim(), "eof 100025 b'saw EOF after 8000 bytes\\nxxxxxxxxxxxxxxx'");
   await srv.waitStdout('eof 8000');
   await tap.waitStderr((s) => / #1 close$/m.test(s));
   const text = (await stopBySignal(t, tap)).stderr.toString();
-  const events = text.split('\n').filter((l) => / #1 (shutdown|close)/.test(l)).map((l) => l.replace(/^\S+ #1 /, ''));
+  const events = text
+    .split('\n')
+    .filter((l) => / #1 (shutdown|close)/.test(l))
+    .map((l) => l.replace(/^\S+ #1 /, ''));
   t.deepEqual(events, ['shutdown >', 'shutdown <', 'close']);
 });
 
@@ -149,10 +166,15 @@ function unescapeRecord(text) {
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c !== 0x5c) { out[n++] = c; continue; }
+    if (c !== 0x5c) {
+      out[n++] = c;
+      continue;
+    }
     const e = text[++i];
-    if (e === 'x') { out[n++] = parseInt(text.slice(i + 1, i + 3), 16); i += 2; }
-    else out[n++] = { n: 10, r: 13, t: 9, '\\': 0x5c }[e];
+    if (e === 'x') {
+      out[n++] = parseInt(text.slice(i + 1, i + 3), 16);
+      i += 2;
+    } else out[n++] = { n: 10, r: 13, t: 9, '\\': 0x5c }[e];
   }
   return out.subarray(0, n);
 }
@@ -164,7 +186,8 @@ test('8 MiB each way arrive intact through tap (sha256), every byte recorded, an
   const log = path.join(dir, 'tap.log');
   await startTarget(t, target, 'echo');
   const tap = await startTap(t, listen, target, ['--log', log]);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 import hashlib, random
 data = random.Random(7).randbytes(8 << 20)
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
@@ -175,7 +198,10 @@ th = threading.Thread(target=writer); th.start()
 got = recv_all(s)
 th.join()
 print(hashlib.sha256(data).hexdigest(), hashlib.sha256(got).hexdigest(), len(got))
-`), [listen], { t, timeout: 120_000 });
+`),
+    [listen],
+    { t, timeout: 120_000 },
+  );
   t.is(r.code, 0, show(r));
   const [sent, got, n] = r.stdout.toString().trim().split(' ');
   t.is(n, String(8 << 20));
@@ -183,10 +209,11 @@ print(hashlib.sha256(data).hexdigest(), hashlib.sha256(got).hexdigest(), len(got
   await waitUntil(() => / #1 close$/m.test(fs.readFileSync(log, 'utf8')), undefined, 'close record');
   await stopBySignal(t, tap);
   const text = fs.readFileSync(log, 'utf8');
-  const sum = (arrow) => text.split('\n').reduce((a, l) => {
-    const m = new RegExp(`^\\S+ #1 ${arrow} (\\d+): `).exec(l);
-    return a + (m ? Number(m[1]) : 0);
-  }, 0);
+  const sum = (arrow) =>
+    text.split('\n').reduce((a, l) => {
+      const m = new RegExp(`^\\S+ #1 ${arrow} (\\d+): `).exec(l);
+      return a + (m ? Number(m[1]) : 0);
+    }, 0);
   t.is(sum('>'), 8 << 20);
   t.is(sum('<'), 8 << 20);
   const recorded = (arrow) => {
@@ -197,7 +224,7 @@ print(hashlib.sha256(data).hexdigest(), hashlib.sha256(got).hexdigest(), len(got
     }
     return hash.digest('hex');
   };
-  t.is(recorded('>'), sent, 'the client\'s bytes, from the records');
+  t.is(recorded('>'), sent, "the client's bytes, from the records");
   t.is(recorded('<'), sent, 'the echo, from the records');
 });
 
@@ -207,7 +234,8 @@ test('seqpacket: message boundaries kept both ways, one record per message', asy
   const listen = path.join(dir, 'tap.sock');
   await startTarget(t, target, 'echo', 'seqpacket');
   const tap = await startTap(t, listen, target, [], 'seqpacket');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_SEQPACKET, sys.argv[1])
 out = []
 for m in [b'one', b'two two', b'x' * 100000]:
@@ -216,13 +244,21 @@ for m in [b'one', b'two two', b'x' * 100000]:
 s.shutdown(socket.SHUT_WR)
 out.append(len(s.recv(10)))
 print(out)
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   t.is(r.stdout.toString().trim(), '[3, 7, 100000, 0]');
   await tap.waitStderr((s) => / #1 close$/m.test(s));
   const text = (await stopBySignal(t, tap)).stderr.toString();
-  t.deepEqual(text.split('\n').filter((l) => / #1 [<>] /.test(l)).map((l) => l.replace(/^\S+ #1 /, '').slice(0, 13)),
-    ['> 3: one', '< 3: one', '> 7: two two', '< 7: two two', '> 100000: xxx', '< 100000: xxx']);
+  t.deepEqual(
+    text
+      .split('\n')
+      .filter((l) => / #1 [<>] /.test(l))
+      .map((l) => l.replace(/^\S+ #1 /, '').slice(0, 13)),
+    ['> 3: one', '< 3: one', '> 7: two two', '< 7: two two', '> 100000: xxx', '< 100000: xxx'],
+  );
 });
 
 test('a missing target: the client is closed, one line reported, tap runs on and serves the next client', async (t) => {
@@ -230,13 +266,17 @@ test('a missing target: the client is closed, one line reported, tap runs on and
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
   const tap = await startTap(t, listen, target);
-  const r1 = await runPython(py(`
+  const r1 = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 try:
     print(repr(s.recv(10)))
 except ConnectionResetError:
     print('reset')
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r1.code, 0, show(r1));
   t.regex(r1.stdout.toString(), /^(b''|reset)$/m);
   await tap.waitStderr('#1 close');
@@ -254,11 +294,15 @@ test('-c 1 exits 0 after one connection served', async (t) => {
   const listen = path.join(dir, 'tap.sock');
   await startTarget(t, target, 'halfclose');
   const tap = await startTap(t, listen, target, ['-c', '1']);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 chunks, how = send_then_read(s, b'hi')
 print(how, len(b''.join(chunks)))
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r.stdout.toString().trim(), 'eof 100022');
   const res = await tap.exited;
   t.is(res.code, 0, show(res));
@@ -272,13 +316,17 @@ test('-w closes an idle connection and tap runs on', async (t) => {
   const listen = path.join(dir, 'tap.sock');
   await startTarget(t, target, 'echo');
   const tap = await startTap(t, listen, target, ['-w', '0.5']);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 s.sendall(b'ping')
 print(s.recv(10))
 t0 = time.time()
 print(s.recv(10), time.time() - t0 < 3)
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r.stdout.toString(), "b'ping'\nb'' True\n");
   await tap.waitStderr('#1 close');
   t.false(tap.done);
@@ -312,7 +360,8 @@ test('records never dropped: a log nobody reads stops the relay (bounded), which
   t.teardown(() => holder !== null && fs.closeSync(holder));
   await startTarget(t, target, 'echo');
   const tap = await startTap(t, listen, target, ['--log', fifo]);
-  const client = python(py(`
+  const client = python(
+    py(`
 data = b'a\\x00' * (4 << 20)
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 got = [0]
@@ -331,7 +380,10 @@ threading.Thread(target=writer, daemon=True).start()
 time.sleep(2)
 print('stalled at', got[0], flush=True)
 th.join()
-`), [listen], { t, timeout: 120_000 });
+`),
+    [listen],
+    { t, timeout: 120_000 },
+  );
   // python -u writes print's pieces one by one: wait for the whole line
   const stalled = Number(/stalled at (\d+)\n/.exec(await client.waitStdout((o) => /stalled at \d+\n/.test(o)))[1]);
   t.true(stalled < 4 << 20, `relayed ${stalled} bytes while the log was not read`);
@@ -362,15 +414,24 @@ test('access rules: a rejected client never reaches the target and is recorded a
   const listen = path.join(dir, 'tap.sock');
   const srv = await startTarget(t, target, 'halfclose');
   const tap = await startTap(t, listen, target, ['--json', '--allow-uid', String(process.getuid?.() + 4242)]);
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 s = connect_retry(socket.SOCK_STREAM, sys.argv[1])
 chunks, how = send_then_read(s, b'secret')
 print(how, len(b''.join(chunks)))
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.regex(r.stdout.toString(), /^(eof|reset) 0$/m);
   await tap.waitStderr('"event":"reject"');
   const res = await stopBySignal(t, tap);
-  const recs = res.stderr.toString().trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.time);
+  const recs = res.stderr
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((x) => x.time);
   t.is(recs.length, 1, res.stderr.toString());
   t.like(recs[0], { conn: 1, event: 'reject', peer: { uid: process.getuid?.() } });
   t.false(srv.text().includes('eof'));
@@ -380,7 +441,8 @@ test('dgram: each client address is a connection with its own socket toward the 
   const dir = tmpDir(t);
   const target = path.join(dir, 'target.sock');
   const listen = path.join(dir, 'tap.sock');
-  const srv = python(py(`
+  const srv = python(
+    py(`
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print('ready', flush=True)
@@ -389,10 +451,14 @@ while True:
     print('from', 'unnamed' if not a else 'named', d.decode('latin1'), flush=True)
     if a:
         s.sendto(b're:' + d, a)
-`), [target], { t });
+`),
+    [target],
+    { t },
+  );
   await srv.waitStdout('ready');
   const tap = await startTap(t, listen, target, ['-w', '0.5', '-c', '3'], 'dgram');
-  const r = await runPython(py(`
+  const r = await runPython(
+    py(`
 out = []
 for i in range(2):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -404,7 +470,10 @@ for i in range(2):
 u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 u.sendto(b'anon', sys.argv[1])
 print(json.dumps(out))
-`), [listen], { t });
+`),
+    [listen],
+    { t },
+  );
   t.is(r.code, 0, show(r));
   t.deepEqual(JSON.parse(r.stdout.toString()), ['re:one 0\n', 're:' + 'x'.repeat(1000), 're:one 1\n', 're:' + 'x'.repeat(1000)]);
   await srv.waitStdout('from named anon'); // tap's own socket toward the target has an address

@@ -7,14 +7,26 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  abstractName, assertCleanError, IS_ROOT, NOBODY_UID, py, python, rootTest, runUsock, show, SYSTEM_PYTHON, tmpDir, USOCK,
+  abstractName,
+  assertCleanError,
+  IS_ROOT,
+  NOBODY_UID,
+  py,
+  python,
+  rootTest,
+  runUsock,
+  show,
+  SYSTEM_PYTHON,
+  tmpDir,
+  USOCK,
 } from '../helpers.mjs';
 
 const HAS_SETFACL = !spawnSync('setfacl', ['--version']).error;
 
 /** Starts a stream server at address (a path or @name) that accepts and closes every connection; resolves once it listens. */
 async function serve(t, address) {
-  const srv = python(py(`
+  const srv = python(
+    py(`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(addr(sys.argv[1]))
 srv.listen(64)
@@ -22,7 +34,10 @@ print('ready', flush=True)
 while True:
     c, _ = srv.accept()
     c.close()
-`), [address], { t, python: SYSTEM_PYTHON });
+`),
+    [address],
+    { t, python: SYSTEM_PYTHON },
+  );
   await srv.waitStdout('ready');
   return srv;
 }
@@ -49,7 +64,11 @@ function idOf(db, name) {
 
 /** Returns the rows of who-can's tab-separated output: one array of fields per line. */
 function rows(stdout) {
-  return stdout.toString().split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  return stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
 }
 
 /** Runs who-can --user for each of users and checks every verdict against a real connect -z --as; returns the rows by name. */
@@ -60,7 +79,11 @@ async function predictAndCheck(t, sock, users) {
   for (const u of users) {
     const real = await runUsock(['connect', '-z', '--as', u, sock], { t });
     t.true(real.code === 0 || real.code === 77, `connect -z --as ${u}: ${show(real)}`);
-    t.is(byName.get(u)[2], real.code === 0 ? 'allowed' : 'denied', `who-can said ${byName.get(u).join(' | ')}; connect --as ${u} exited ${real.code}`);
+    t.is(
+      byName.get(u)[2],
+      real.code === 0 ? 'allowed' : 'denied',
+      `who-can said ${byName.get(u).join(' | ')}; connect --as ${u} exited ${real.code}`,
+    );
   }
   t.is(r.code, [...byName.values()].every((f) => f[2] === 'allowed') ? 0 : 77, show(r));
   return { result: r, byName };
@@ -113,13 +136,28 @@ rootTest('a directory without search permission for others stops them; the defau
   t.is(r.code, 0, show(r));
   const lines = rows(r.stdout);
   const walk = lines.filter((f) => f[0] === 'path');
-  t.deepEqual(walk.map((f) => f[1]), ['/', ...path.dirname(app).split('/').filter(Boolean).map((_, i, a) => '/' + a.slice(0, i + 1).join('/')), app, sock]);
+  t.deepEqual(
+    walk.map((f) => f[1]),
+    [
+      '/',
+      ...path
+        .dirname(app)
+        .split('/')
+        .filter(Boolean)
+        .map((_, i, a) => '/' + a.slice(0, i + 1).join('/')),
+      app,
+      sock,
+    ],
+  );
   const appLine = walk.find((f) => f[1] === app);
   t.deepEqual(appLine.slice(2, 5), ['drwxr-x---', 'root', 'daemon']);
   t.regex(appLine[6], /^stops .*others/);
   t.is(walk.find((f) => f[1] === sock)[6], '-');
   const who = lines.filter((f) => f[0] === 'who');
-  t.deepEqual(who.map((f) => f[1]), ['superuser', 'group root', 'others']);
+  t.deepEqual(
+    who.map((f) => f[1]),
+    ['superuser', 'group root', 'others'],
+  );
   const others = who.find((f) => f[1] === 'others');
   t.is(others[2], 'denied');
   t.true(others[3].split(', ').includes('nobody'), others[3]);
@@ -136,7 +174,10 @@ rootTest('an ACL entry grants a named user; the ACL mask limits it', async (t) =
 
   t.is(spawnSync('setfacl', ['-m', 'm::r', sock]).status, 0);
   const masked = await predictAndCheck(t, sock, ['nobody', 'bin']);
-  t.is(masked.byName.get('nobody')[3], `${sock} (srw-r-----+ root root) has no write permission for user nobody (ACL entry user:nobody:rw-, limited by the mask r--)`);
+  t.is(
+    masked.byName.get('nobody')[3],
+    `${sock} (srw-r-----+ root root) has no write permission for user nobody (ACL entry user:nobody:rw-, limited by the mask r--)`,
+  );
 
   // An empty mask: Linux skips the ACL (named entries count as nothing) and the other bits decide.
   fs.chmodSync(sock, 0o606);
@@ -162,20 +203,48 @@ rootTest('--group: a member of the group, with gid in the second column', async 
   const { sock } = await socketIn(t, { mode: 0o620, gid: 1 });
   const r = await runUsock(['who-can', '--group', 'daemon', '--group', 'bin', sock], { t });
   t.is(r.code, 77, show(r));
-  t.deepEqual(rows(r.stdout).map((f) => f.slice(0, 3)), [['daemon', '1', 'allowed'], ['bin', String(idOf('group', 'bin')), 'denied']]);
+  t.deepEqual(
+    rows(r.stdout).map((f) => f.slice(0, 3)),
+    [
+      ['daemon', '1', 'allowed'],
+      ['bin', String(idOf('group', 'bin')), 'denied'],
+    ],
+  );
 });
 
 rootTest('--json: one object per user or group with name, uid or gid, allowed, reason; --try adds tried and outcome', async (t) => {
   const { sock } = await socketIn(t, { mode: 0o600, uid: 1, gid: 1 });
   const r = await runUsock(['who-can', '--json', '--user', 'daemon', '--user', 'nobody', '--group', 'daemon', sock], { t });
   t.is(r.code, 77, show(r));
-  const objs = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(objs.map((o) => Object.keys(o)), [['name', 'uid', 'allowed', 'reason'], ['name', 'uid', 'allowed', 'reason'], ['name', 'gid', 'allowed', 'reason']]);
-  t.deepEqual(objs.map((o) => [o.name, o.uid ?? o.gid, o.allowed]), [['daemon', 1, true], ['nobody', NOBODY_UID, false], ['daemon', 1, false]]);
+  const objs = r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    objs.map((o) => Object.keys(o)),
+    [
+      ['name', 'uid', 'allowed', 'reason'],
+      ['name', 'uid', 'allowed', 'reason'],
+      ['name', 'gid', 'allowed', 'reason'],
+    ],
+  );
+  t.deepEqual(
+    objs.map((o) => [o.name, o.uid ?? o.gid, o.allowed]),
+    [
+      ['daemon', 1, true],
+      ['nobody', NOBODY_UID, false],
+      ['daemon', 1, false],
+    ],
+  );
 
   const tried = await runUsock(['who-can', '--json', '--try', '--user', 'daemon', '--user', 'nobody', '--group', 'daemon', sock], { t });
   t.is(tried.code, 77, show(tried));
-  const lines = tried.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+  const lines = tried.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.like(lines[0], { name: 'daemon', allowed: true, tried: true, outcome: 'connected', differs: false });
   t.like(lines[1], { name: 'nobody', allowed: false, tried: true, outcome: 'EACCES', differs: false });
   t.like(lines[2], { name: 'daemon', gid: 1, tried: false, outcome: null });
@@ -185,17 +254,43 @@ rootTest('default --json: one object per user of the database', async (t) => {
   const { sock } = await socketIn(t, { mode: 0o600, uid: 1, gid: 1 });
   const r = await runUsock(['who-can', '--json', sock], { t });
   t.is(r.code, 0, show(r));
-  const objs = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
-  const names = [...new Set(spawnSync('getent', ['passwd'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((l) => l.split(':')[0]))];
-  t.deepEqual(objs.map((o) => o.name), names);
-  t.deepEqual(objs.filter((o) => o.allowed).map((o) => o.name).sort(), ['daemon', 'root']);
+  const objs = r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const names = [
+    ...new Set(
+      spawnSync('getent', ['passwd'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0]),
+    ),
+  ];
+  t.deepEqual(
+    objs.map((o) => o.name),
+    names,
+  );
+  t.deepEqual(
+    objs
+      .filter((o) => o.allowed)
+      .map((o) => o.name)
+      .sort(),
+    ['daemon', 'root'],
+  );
 });
 
 rootTest('--try: outcomes that agree with the prediction are not flagged (TSV: outcome and agrees)', async (t) => {
   const { sock } = await socketIn(t, { mode: 0o600, uid: 1, gid: 1 });
   const r = await runUsock(['who-can', '--try', '--user', 'daemon', '--user', 'nobody', sock], { t });
   t.is(r.code, 77, show(r));
-  t.deepEqual(rows(r.stdout).map((f) => [f[0], f[2], f[4], f[5]]), [['daemon', 'allowed', 'connected', 'agrees'], ['nobody', 'denied', 'EACCES', 'agrees']]);
+  t.deepEqual(
+    rows(r.stdout).map((f) => [f[0], f[2], f[4], f[5]]),
+    [
+      ['daemon', 'allowed', 'connected', 'agrees'],
+      ['nobody', 'denied', 'EACCES', 'agrees'],
+    ],
+  );
   t.is(rows(r.stdout)[0].length, 6);
 });
 
@@ -215,7 +310,12 @@ rootTest('--try flags a real difference: Landlock refuses an abstract socket tha
   await serve(t, name);
   const plain = await runUsock(['who-can', '--try', '--user', 'nobody', name], { t });
   t.is(plain.code, 0, show(plain));
-  t.deepEqual(rows(plain.stdout)[0].slice(2), ['allowed', 'an abstract address has no permissions: anyone in the network namespace can connect', 'connected', 'agrees']);
+  t.deepEqual(rows(plain.stdout)[0].slice(2), [
+    'allowed',
+    'an abstract address has no permissions: anyone in the network namespace can connect',
+    'connected',
+    'agrees',
+  ]);
   const confined = python(LANDLOCK, [process.execPath, USOCK, 'who-can', '--try', '--user', 'nobody', name], { t, python: SYSTEM_PYTHON });
   confined.end();
   const r = await confined.exited;
@@ -224,14 +324,21 @@ rootTest('--try flags a real difference: Landlock refuses an abstract socket tha
     return t.pass();
   }
   t.is(r.code, 77, show(r));
-  t.deepEqual(rows(r.stdout)[0].slice(2), ['allowed', 'an abstract address has no permissions: anyone in the network namespace can connect', 'EPERM', 'DIFFERS']);
+  t.deepEqual(rows(r.stdout)[0].slice(2), [
+    'allowed',
+    'an abstract address has no permissions: anyone in the network namespace can connect',
+    'EPERM',
+    'DIFFERS',
+  ]);
 });
 
 test('an abstract address: anyone in the network namespace can connect (0)', async (t) => {
   const name = '@' + abstractName();
   const r = await runUsock(['who-can', name], { t });
   t.is(r.code, 0, show(r));
-  t.deepEqual(rows(r.stdout), [['who', 'anyone', 'allowed', '-', 'an abstract address has no permissions: anyone in the network namespace can connect']]);
+  t.deepEqual(rows(r.stdout), [
+    ['who', 'anyone', 'allowed', '-', 'an abstract address has no permissions: anyone in the network namespace can connect'],
+  ]);
   const u = await runUsock(['who-can', '--user', 'nobody', name], { t });
   t.is(u.code, 0, show(u));
   t.deepEqual(rows(u.stdout)[0].slice(0, 3), ['nobody', String(NOBODY_UID), 'allowed']);
@@ -261,7 +368,11 @@ test('usage errors (64): an unknown user or group, --try without --user', async 
 
 rootTest('--try as another user than root: 77 and one line', async (t) => {
   const name = '@' + abstractName();
-  const r = await runUsock(['who-can', '--try', '--user', 'nobody', name], { t, uid: NOBODY_UID, gid: idOf('group', 'nogroup') ?? NOBODY_UID });
+  const r = await runUsock(['who-can', '--try', '--user', 'nobody', name], {
+    t,
+    uid: NOBODY_UID,
+    gid: idOf('group', 'nogroup') ?? NOBODY_UID,
+  });
   t.is(r.code, 77, show(r));
   assertCleanError(t, r.stderr, /--try needs root/);
 });

@@ -79,7 +79,7 @@ function fdCount(pid) {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
 
-test('tap: two bursts of 1,000 clients x 1 MiB through tap to echo-server come back byte-exact; tap\'s descriptors and RSS return to where they started', async (t) => {
+test("tap: two bursts of 1,000 clients x 1 MiB through tap to echo-server come back byte-exact; tap's descriptors and RSS return to where they started", async (t) => {
   const dir = tmpDir(t);
   const target = path.join(dir, 'echo');
   const sock = path.join(dir, 'tap');
@@ -97,8 +97,11 @@ test('tap: two bursts of 1,000 clients x 1 MiB through tap to echo-server come b
     t.is(fdCount(tap.pid), fdsAtStart, 'every client and target socket closed');
     after.push(await settledRss(tap.pid, start + 32));
   }
-  t.log(`tap RSS start ${start.toFixed(0)} MiB, after each burst: ${after.map((x) => x.toFixed(0)).join(' / ')} MiB; ${fdsAtStart} descriptors`);
-  for (const a of after) t.true(a - start <= 32, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start (tap hands memory back once idle)`);
+  t.log(
+    `tap RSS start ${start.toFixed(0)} MiB, after each burst: ${after.map((x) => x.toFixed(0)).join(' / ')} MiB; ${fdsAtStart} descriptors`,
+  );
+  for (const a of after)
+    t.true(a - start <= 32, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start (tap hands memory back once idle)`);
 });
 
 /**
@@ -107,7 +110,10 @@ test('tap: two bursts of 1,000 clients x 1 MiB through tap to echo-server come b
  */
 async function rssOnceWithin(pid, limit, ms) {
   let low = rssMiB(pid);
-  const within = await waitUntil(() => (low = Math.min(low, rssMiB(pid))) <= limit, ms).then(() => true, () => false);
+  const within = await waitUntil(() => (low = Math.min(low, rssMiB(pid))) <= limit, ms).then(
+    () => true,
+    () => false,
+  );
   for (let i = 0; within && i < 10; i++) {
     await sleep(100);
     low = Math.min(low, rssMiB(pid));
@@ -130,5 +136,6 @@ test('echo-server: after each of five bursts of 10,000 connections (500 open at 
     after.push(await rssOnceWithin(srv.pid, start + 20, 20_000));
   }
   t.log(`RSS start ${start.toFixed(0)} MiB, after each burst of 10,000 connections: ${after.map((x) => x.toFixed(0)).join(' / ')} MiB`);
-  for (const a of after) t.true(a - start <= 20, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start: ${after.map((x) => x.toFixed(0)).join(' / ')}`);
+  for (const a of after)
+    t.true(a - start <= 20, `RSS ${a.toFixed(0)} MiB vs ${start.toFixed(0)} at start: ${after.map((x) => x.toFixed(0)).join(' / ')}`);
 });

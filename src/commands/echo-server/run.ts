@@ -31,7 +31,9 @@ export async function runEchoServer(s: EchoServerSettings): Promise<number> {
     if (type === 'dgram') {
       let echoed = 0;
       new DatagramReceiver(server.fd, {
-        maxData: maxSize, rules: spec.rules, diagnostics: reporter,
+        maxData: maxSize,
+        rules: spec.rules,
+        diagnostics: reporter,
         onDatagram: (d) => {
           echoDatagram(server.fd, d, reporter);
           if (count && ++echoed === count) resolve(EXIT.OK);
@@ -47,16 +49,27 @@ export async function runEchoServer(s: EchoServerSettings): Promise<number> {
       diagnostics: reporter,
       onIdle: releaseMemory,
       onPeer: (fd, cred) => {
-        const idle = timeout === null ? null : idleTimer(timeout, () => conn.lastActive, () => conn.finishNow());
+        const idle =
+          timeout === null
+            ? null
+            : idleTimer(
+                timeout,
+                () => conn.lastActive,
+                () => conn.finishNow(),
+              );
         if (type === 'stream') setSocketBuffers(fd);
         const echo = new Echo();
-        const conn = openConnection(fd, { type, frame: 'raw', maxSize, diagnostics: reporter, sink: echo.sink, source: echo.source }, (_c, reason, err) => {
-          idle?.clear();
-          loop.released();
-          if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
-            reporter.warn('echo-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
-          }
-        });
+        const conn = openConnection(
+          fd,
+          { type, frame: 'raw', maxSize, diagnostics: reporter, sink: echo.sink, source: echo.source },
+          (_c, reason, err) => {
+            idle?.clear();
+            loop.released();
+            if (reason === 'error' && !hasCode(err, 'EPIPE', 'ECONNRESET')) {
+              reporter.warn('echo-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+            }
+          },
+        );
         echo.attach(conn);
         conn.start();
       },
@@ -75,7 +88,8 @@ function echoDatagram(fd: number, d: { length: number; data: Buffer; from: Buffe
     return;
   }
   try {
-    if (sendto(fd, d.data, d.from) === WOULD_BLOCK) reporter.warn('echo-dropped', `echo of ${d.length} bytes to ${senderText(d.from)} dropped: its queue is full`);
+    if (sendto(fd, d.data, d.from) === WOULD_BLOCK)
+      reporter.warn('echo-dropped', `echo of ${d.length} bytes to ${senderText(d.from)} dropped: its queue is full`);
   } catch (err) {
     reporter.info('echo-failed', `echo not delivered: ${(err as Error).message}`);
   }

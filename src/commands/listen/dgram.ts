@@ -22,7 +22,10 @@ const RETRY_MS = 2;
  * (received larger than --max-size, skipped on stdin, not delivered); rejects with TEMPFAIL when nothing
  * came at all, and with a malformed len32 frame on stdin.
  */
-export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null; timeout: number | null; count: number | null }): Promise<number> {
+export function relayDatagrams(
+  fd: number,
+  o: Framing & { type: 'dgram'; reporter: Reporter; rules: AccessRules | null; timeout: number | null; count: number | null },
+): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const stats = newStats();
     const out = stdoutWriter();
@@ -44,7 +47,10 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
           continue;
         }
         if (n === WOULD_BLOCK) {
-          retry = setTimeout(() => { retry = null; flush(); }, RETRY_MS);
+          retry = setTimeout(() => {
+            retry = null;
+            flush();
+          }, RETRY_MS);
           return;
         }
         stats.messagesOut++;
@@ -76,7 +82,9 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
         }
         if (d.length > d.data.length) {
           stats.oversize++;
-          o.reporter.warn('oversize', `received message of ${d.length} bytes exceeds --max-size ${o.maxSize}: dropped`, { length: d.length });
+          o.reporter.warn('oversize', `received message of ${d.length} bytes exceeds --max-size ${o.maxSize}: dropped`, {
+            length: d.length,
+          });
           return;
         }
         stats.messagesIn++;
@@ -107,8 +115,19 @@ export function relayDatagrams(fd: number, o: Framing & { type: 'dgram'; reporte
       out.whenDrained(() => (typeof status === 'number' ? resolve(status) : reject(status)));
     };
     // -w: no datagram for that long ends the relay: 0 (65) when something came, 75 when nothing ever did.
-    const idle = o.timeout === null ? null : idleTimer(o.timeout, () => lastActive, () => end(stats.messagesIn + stats.oversize > 0 ? finished()
-      : new UsockError(`timed out after ${o.timeout} s waiting for a message`, 'TEMPFAIL')));
+    const idle =
+      o.timeout === null
+        ? null
+        : idleTimer(
+            o.timeout,
+            () => lastActive,
+            () =>
+              end(
+                stats.messagesIn + stats.oversize > 0
+                  ? finished()
+                  : new UsockError(`timed out after ${o.timeout} s waiting for a message`, 'TEMPFAIL'),
+              ),
+          );
     receiver.start();
     stdin.addOutlet(outlet);
   });

@@ -37,8 +37,10 @@ export async function runListen(s: ListenSettings): Promise<number> {
   const server = openServer(spec);
   try {
     if (type === 'dgram') return await relayDatagrams(server.fd, { ...framing!, type, reporter, rules: spec.rules, timeout, count });
-    const exec: ExecOptions | null = s.exec === undefined ? null
-      : { cmd: s.exec, framing: framedExec ? framing : null, drainSeconds: timeout ?? EXEC_DRAIN_SECONDS, reporter };
+    const exec: ExecOptions | null =
+      s.exec === undefined
+        ? null
+        : { cmd: s.exec, framing: framedExec ? framing : null, drainSeconds: timeout ?? EXEC_DRAIN_SECONDS, reporter };
     const execModule = exec ? await import('../exec') : null; // child_process only with --exec
     if (s.keepOpen) {
       return await new Promise<number>((resolve) => {
@@ -68,7 +70,14 @@ export async function runListen(s: ListenSettings): Promise<number> {
       }
     }
     return await relayConnection(fd, {
-      ...framing!, type, reporter, label: `listen ${spec.address.text}: ${describePeer(cred)}`, timeout, count, noShutdown: s.noShutdown, shutdownDelayMs: Math.round(s.shutdownDelay * 1000),
+      ...framing!,
+      type,
+      reporter,
+      label: `listen ${spec.address.text}: ${describePeer(cred)}`,
+      timeout,
+      count,
+      noShutdown: s.noShutdown,
+      shutdownDelayMs: Math.round(s.shutdownDelay * 1000),
     });
   } finally {
     server.close();
@@ -81,20 +90,40 @@ let sharedStdin: StdinReader | null = null;
  * Relays one connection of `listen -k`: its data to stdout, and the units of the one stdin reader
  * every connection shares; a failure ends this connection only.
  */
-function relayKeptOpen(fd: number, cred: Ucred | null, o: Framing & { type: SocketType; diagnostics: Reporter; timeout: number | null }, done: () => void): void {
+function relayKeptOpen(
+  fd: number,
+  cred: Ucred | null,
+  o: Framing & { type: SocketType; diagnostics: Reporter; timeout: number | null },
+  done: () => void,
+): void {
   sharedStdin ??= new StdinReader(o, o.diagnostics, (err) => {
     o.diagnostics.warn('stdin-error', `stdin: ${(err as Error).message}: no more input is sent`);
   });
-  const idle = o.timeout === null ? null : idleTimer(o.timeout, () => conn.lastActive, () => {
-    o.diagnostics.info('timeout', `connection from ${describePeer(cred)} idle for ${o.timeout} s: closed`, { peer: cred });
-    conn.finishNow();
-  });
+  const idle =
+    o.timeout === null
+      ? null
+      : idleTimer(
+          o.timeout,
+          () => conn.lastActive,
+          () => {
+            o.diagnostics.info('timeout', `connection from ${describePeer(cred)} idle for ${o.timeout} s: closed`, { peer: cred });
+            conn.finishNow();
+          },
+        );
   if (o.type === 'stream') setSocketBuffers(fd);
-  const conn = openConnection(fd, { ...o, sink: stdoutWriter(), source: sharedStdin }, (c: Connection, reason: CloseReason, err?: Error) => {
-    idle?.clear();
-    done();
-    o.diagnostics.info('closed', `connection from ${describePeer(cred)} closed: ${describeStats(c.stats, o.type !== 'stream')}`, { peer: cred, ...c.stats });
-    if (reason === 'error') o.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
-  });
+  const conn = openConnection(
+    fd,
+    { ...o, sink: stdoutWriter(), source: sharedStdin },
+    (c: Connection, reason: CloseReason, err?: Error) => {
+      idle?.clear();
+      done();
+      o.diagnostics.info('closed', `connection from ${describePeer(cred)} closed: ${describeStats(c.stats, o.type !== 'stream')}`, {
+        peer: cred,
+        ...c.stats,
+      });
+      if (reason === 'error')
+        o.diagnostics.warn('connection-error', `connection from ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred });
+    },
+  );
   conn.start();
 }

@@ -54,7 +54,7 @@ function stateOf(e: ProcUnixSocket): LsRecord['state'] {
 function field(r: LsRecord, k: (typeof COLUMNS)[number]): string {
   const v = r[k];
   if (v === null) return '-';
-  return k === 'address' ? v as string : escapeField(String(v));
+  return k === 'address' ? (v as string) : escapeField(String(v));
 }
 
 /** Runs `usock ls`; resolves to 0. Throws UsageError (64) for a bad --pid, UsockError when /proc/net/unix cannot be read. */
@@ -63,10 +63,14 @@ export async function runLs(argv: LsSettings): Promise<number> {
   const pid = argv.pid ?? null;
   const type = argv.type ?? null;
   if (argv.prefix !== undefined && /^(fd|sd):/.test(argv.prefix)) {
-    throw new UsageError(`ls: ${argv.prefix} names an inherited socket, not an address to match`, `for a path that begins so, write ./${argv.prefix}; --pid PID lists a process's sockets`);
+    throw new UsageError(
+      `ls: ${argv.prefix} names an inherited socket, not an address to match`,
+      `for a path that begins so, write ./${argv.prefix}; --pid PID lists a process's sockets`,
+    );
   }
   const prefix = argv.prefix === undefined ? null : prefixBytes(argv.prefix);
-  if (prefix !== null && prefix.length === 0) throw new UsageError('ls: an empty PREFIX matches nothing', 'leave PREFIX out to list every socket');
+  if (prefix !== null && prefix.length === 0)
+    throw new UsageError('ls: an empty PREFIX matches nothing', 'leave PREFIX out to list every socket');
 
   let entries: ProcUnixSocket[];
   try {
@@ -78,10 +82,15 @@ export async function runLs(argv: LsSettings): Promise<number> {
   try {
     diag = dumpUnixDiag();
   } catch (err) {
-    reporter.info('no-sock-diag', `netlink sock_diag is not available (${(err as Error).message}): peers are unknown`, { error: (err as Error).message });
+    reporter.info('no-sock-diag', `netlink sock_diag is not available (${(err as Error).message}): peers are unknown`, {
+      error: (err as Error).message,
+    });
   }
   const { holders, hidden } = socketHolders();
-  if (hidden > 0) reporter.info('hidden-processes', `/proc hides the descriptors of ${hidden} processes: their sockets show no pid`, { processes: hidden });
+  if (hidden > 0)
+    reporter.info('hidden-processes', `/proc hides the descriptors of ${hidden} processes: their sockets show no pid`, {
+      processes: hidden,
+    });
 
   const commands = new Map<number, string | null>();
   const commandOf = (p: number) => {

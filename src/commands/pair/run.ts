@@ -31,7 +31,11 @@ export async function runPair(s: PairSettings): Promise<number> {
     children.push(running);
     reporter.info('started', `${label} started (pid ${running.child.pid})`, { command: label, pid: running.child.pid });
     const status = running.ended.then(({ status: s }) => {
-      reporter.info('exited', `${label} (pid ${running.child.pid}) exited with status ${s}`, { command: label, pid: running.child.pid, status: s });
+      reporter.info('exited', `${label} (pid ${running.child.pid}) exited with status ${s}`, {
+        command: label,
+        pid: running.child.pid,
+        status: s,
+      });
       return s;
     });
     return { status };
@@ -61,7 +65,14 @@ export async function runPair(s: PairSettings): Promise<number> {
 async function coprocess(fd: number, o: Framing & { type: SocketType; reporter: Reporter }, exited: Promise<number>): Promise<number> {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   let conn: Connection | null = null;
-  const relay = relayConnection(fd, { ...o, label: 'CMD1\'s end', peerEndIsFine: true, started: (c) => { conn = c; } });
+  const relay = relayConnection(fd, {
+    ...o,
+    label: "CMD1's end",
+    peerEndIsFine: true,
+    started: (c) => {
+      conn = c;
+    },
+  });
   if (o.type === 'dgram') {
     // A datagram end never reads EOF: once CMD1 is gone, take what it left queued, then finish.
     void exited.then(() => {

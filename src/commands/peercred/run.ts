@@ -95,7 +95,10 @@ class RecordPrinter {
   private readonly style: Style;
   private printing: Promise<void> = Promise.resolve();
 
-  constructor(json: boolean | undefined, private readonly perLine: boolean) {
+  constructor(
+    json: boolean | undefined,
+    private readonly perLine: boolean,
+  ) {
     this.style = json ? 'json' : isTerminal(1) ? 'table' : 'text';
   }
 
@@ -138,8 +141,11 @@ export async function runPeercred(s: PeercredSettings): Promise<number> {
   if (s.listen) return listenForPeers(s, type, reporter);
   const timeout = s.timeout ?? null;
   const address = addressOf(s.address);
-  const fd = await deadline(connectAndRelease(address, type, { seconds: timeout ?? undefined }), timeout,
-    () => new UsockError(`peercred ${address.text}: timed out after ${timeout} s`, 'TEMPFAIL'));
+  const fd = await deadline(
+    connectAndRelease(address, type, { seconds: timeout ?? undefined }),
+    timeout,
+    () => new UsockError(`peercred ${address.text}: timed out after ${timeout} s`, 'TEMPFAIL'),
+  );
   try {
     await new RecordPrinter(s.json, false).print(type === 'dgram' ? datagramServer(fd, address.text) : streamServer(fd));
     return EXIT.OK;
@@ -163,13 +169,22 @@ function datagramServer(fd: number, text: string): PeerRecord {
   const cred = peerCredentials(fd);
   if (cred.pid > 0) return describeCredentials(cred, peerGroups(fd) ?? null, peerLabel(fd), 'SO_PEERCRED');
   const bound = getpeername(fd);
-  const inodes = readUnixSockets().filter((e) => e.type === 'dgram' && e.address === bound).map((e) => e.inode);
-  const pids = [...findOwners(inodes).values()].flat().map((o) => o.pid).filter((p) => p !== process.pid).sort((a, b) => a - b);
+  const inodes = readUnixSockets()
+    .filter((e) => e.type === 'dgram' && e.address === bound)
+    .map((e) => e.inode);
+  const pids = [...findOwners(inodes).values()]
+    .flat()
+    .map((o) => o.pid)
+    .filter((p) => p !== process.pid)
+    .sort((a, b) => a - b);
   const pid = pids[0];
   const status = pid === undefined ? null : processStatus(pid);
   if (pid === undefined || !status) {
-    throw new UsockError(`${text}: the kernel records no credentials for a datagram socket, and /proc does not show which process holds it`,
-      'FAILURE', 'run usock as root (or as the user of that process) to see it in /proc');
+    throw new UsockError(
+      `${text}: the kernel records no credentials for a datagram socket, and /proc does not show which process holds it`,
+      'FAILURE',
+      'run usock as root (or as the user of that process) to see it in /proc',
+    );
   }
   return describeCredentials({ pid, uid: status.uid, gid: status.gid }, status.groups, null, 'proc');
 }
@@ -178,7 +193,8 @@ function datagramServer(fd: number, text: string): PeerRecord {
 function processStatus(pid: number): { uid: number; gid: number; groups: number[] } | null {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    const field = (name: string) =>
+      (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
     const uids = field('Uid');
     const gids = field('Gid');
     if (uids.length < 2 || gids.length < 2) return null;
@@ -211,8 +227,11 @@ function listenForPeers(s: PeercredSettings, type: SocketType, reporter: ReturnT
   };
   // -w: no record for that long ends the server: 0 when it printed some, 75 when none came.
   if (timeout !== null) {
-    idleTimer(timeout, () => lastActive, () => finish(records > 0 ? EXIT.OK
-      : new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL')));
+    idleTimer(
+      timeout,
+      () => lastActive,
+      () => finish(records > 0 ? EXIT.OK : new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL')),
+    );
   }
   if (type === 'dgram') {
     new DatagramReceiver(server.fd, {

@@ -33,7 +33,11 @@ interface Delivery {
 }
 
 /** A warning to show about a received message. */
-export interface MessageWarning { event: string; text: string; fields: Record<string, unknown> }
+export interface MessageWarning {
+  event: string;
+  text: string;
+  fields: Record<string, unknown>;
+}
 
 /** What recv-fd makes of a received message: warnings to show, the status to end with, and an error when there is nothing to work on. */
 export interface MessageAssessment {
@@ -65,8 +69,11 @@ export function assessMessage(msg: ReceivedMessage, maxFds: number): MessageAsse
   if (msg.fds.length === 0) {
     error = msg.controlTruncated
       ? new UsockError('control message truncated (MSG_CTRUNC): no descriptor arrived', 'IOERR')
-      : new UsockError(`received a message of ${msg.length} byte${msg.length === 1 ? '' : 's'} without descriptors`, 'DATAERR',
-        'the peer must attach descriptors (SCM_RIGHTS) to its message, e.g. with usock send-fd');
+      : new UsockError(
+          `received a message of ${msg.length} byte${msg.length === 1 ? '' : 's'} without descriptors`,
+          'DATAERR',
+          'the peer must attach descriptors (SCM_RIGHTS) to its message, e.g. with usock send-fd',
+        );
   }
   return { warnings, status: msg.controlTruncated ? EXIT.IOERR : EXIT.OK, error };
 }
@@ -76,23 +83,33 @@ export async function runRecvFd(s: RecvFdSettings): Promise<number> {
   const reporter = reporterOf(s);
   const { type, maxFds } = s;
   const command = s.rest;
-  if (command !== undefined && command.length === 0) throw new UsageError('no command after --', 'usage: usock recv-fd ADDRESS -- CMD [ARGS...]');
+  if (command !== undefined && command.length === 0)
+    throw new UsageError('no command after --', 'usage: usock recv-fd ADDRESS -- CMD [ARGS...]');
   if (command !== undefined && s.info) throw new UsageError('--info and -- CMD cannot be used together');
 
   const timeout = s.timeout ?? null;
-  const { msg, peer } = await deadline(s.listen ? receiveListening(s, type, maxFds, reporter) : receiveAsClient(s.address, type, maxFds), timeout,
-    () => new UsockError(`timed out after ${timeout} s waiting for ${s.listen ? 'a client and its descriptors' : 'descriptors'}`, 'TEMPFAIL'));
+  const { msg, peer } = await deadline(
+    s.listen ? receiveListening(s, type, maxFds, reporter) : receiveAsClient(s.address, type, maxFds),
+    timeout,
+    () =>
+      new UsockError(`timed out after ${timeout} s waiting for ${s.listen ? 'a client and its descriptors' : 'descriptors'}`, 'TEMPFAIL'),
+  );
   const assessment = assessMessage(msg, maxFds);
   for (const w of assessment.warnings) reporter.warn(w.event, w.text, w.fields);
   if (assessment.error) throw assessment.error;
-  reporter.info('received', `received ${msg.length} bytes and ${plural(msg.fds.length, 'descriptor')} from ${msg.from || describePeer(peer)}`,
-    { bytes: msg.length, fds: msg.fds.length, from: msg.from, peer });
+  reporter.info(
+    'received',
+    `received ${msg.length} bytes and ${plural(msg.fds.length, 'descriptor')} from ${msg.from || describePeer(peer)}`,
+    { bytes: msg.length, fds: msg.fds.length, from: msg.from, peer },
+  );
 
   if (command !== undefined) {
     const status = await runWithDescriptors(command, msg.fds, peer);
     return status !== EXIT.OK ? status : assessment.status;
   }
-  const status = s.info ? await printInfo(msg.fds, s.json ? 'json' : isTerminal(1) ? 'table' : 'text') : await copyToStdout(msg.fds, reporter);
+  const status = s.info
+    ? await printInfo(msg.fds, s.json ? 'json' : isTerminal(1) ? 'table' : 'text')
+    : await copyToStdout(msg.fds, reporter);
   return Math.max(status, assessment.status);
 }
 
@@ -179,7 +196,10 @@ function awaitMessage(fd: number, type: SocketType, maxFds: number, who: string)
     watcher.onReadable(() => {
       const msg = receiveMessage(fd, MAX_PAYLOAD, maxFds);
       if (msg === WOULD_BLOCK) return;
-      const ended = msg.length === 0 && msg.fds.length === 0 && !msg.controlTruncated &&
+      const ended =
+        msg.length === 0 &&
+        msg.fds.length === 0 &&
+        !msg.controlTruncated &&
         (type === 'stream' || (type === 'seqpacket' && seqpacketEnded(fd)));
       if (ended) return finish(new UsockError(`${who} closed the connection without sending descriptors`, 'UNAVAILABLE'));
       finish(null, msg);
@@ -204,7 +224,8 @@ async function printInfo(fds: number[], style: InfoStyle): Promise<number> {
   for (const fd of fds) closeQuietly(fd);
   let out: string;
   if (style === 'json') out = rows.map((r) => JSON.stringify(r) + '\n').join('');
-  else if (style === 'text') out = rows.map((r) => [String(r.index), r.kind, escapeField(r.target), r.flags.join('|')].join('\t') + '\n').join('');
+  else if (style === 'text')
+    out = rows.map((r) => [String(r.index), r.kind, escapeField(r.target), r.flags.join('|')].join('\t') + '\n').join('');
   else out = await infoTable(rows);
   await printOut(out);
   return EXIT.OK;
@@ -213,7 +234,10 @@ async function printInfo(fds: number[], style: InfoStyle): Promise<number> {
 /** Returns a table of the descriptors, with a coloured header where colour is wanted. */
 async function infoTable(rows: Array<DescriptorInfo & { index: number }>): Promise<string> {
   const head = await headCells(['#', 'kind', 'target', 'flags', 'pos']);
-  return renderTable(rows.map((r) => [String(r.index), r.kind, escapeField(r.target), r.flags.join('|'), r.pos === null ? '-' : String(r.pos)]), { head });
+  return renderTable(
+    rows.map((r) => [String(r.index), r.kind, escapeField(r.target), r.flags.join('|'), r.pos === null ? '-' : String(r.pos)]),
+    { head },
+  );
 }
 
 /** Copies what each descriptor reads to stdout, in order, closing each at its end. Returns 0, or 74 when one could not be read (reported, the others still copied). */
@@ -225,7 +249,11 @@ async function copyToStdout(fds: number[], reporter: Reporter): Promise<number> 
     try {
       await copyDescriptor(fd);
     } catch (err) {
-      reporter.warn('read-failed', `descriptor ${i} (${what.kind} ${what.target}): ${(err as Error).message}`, { index: i, kind: what.kind, target: what.target });
+      reporter.warn('read-failed', `descriptor ${i} (${what.kind} ${what.target}): ${(err as Error).message}`, {
+        index: i,
+        kind: what.kind,
+        target: what.target,
+      });
       status = EXIT.IOERR;
     }
   }

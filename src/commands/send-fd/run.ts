@@ -26,7 +26,10 @@ export function inheritedDescriptors(values: readonly string[]): number[] {
       fcntl(fd, F_GETFD);
     } catch (err) {
       if (err instanceof SysError && err.code === 'EBADF') {
-        throw new UsageError(`--fd ${fd} is not an open descriptor`, 'open it in the shell that runs usock, e.g. `usock send-fd ADDRESS --fd 3 3<FILE`');
+        throw new UsageError(
+          `--fd ${fd} is not an open descriptor`,
+          'open it in the shell that runs usock, e.g. `usock send-fd ADDRESS --fd 3 3<FILE`',
+        );
       }
       throw err;
     }
@@ -60,7 +63,12 @@ export function openFiles(files: readonly string[], flags: number): number[] {
  * message (every client reads it from the start), and the --fd descriptors, shared by all.
  */
 class Parcel {
-  constructor(readonly message: Buffer, private readonly files: string[], private readonly flags: number, private readonly inherited: number[]) {
+  constructor(
+    readonly message: Buffer,
+    private readonly files: string[],
+    private readonly flags: number,
+    private readonly inherited: number[],
+  ) {
     // Every FILE is opened once before anything is bound or connected, so that a bad one sends nothing (66).
     for (const fd of openFiles(files, flags)) closeQuietly(fd);
   }
@@ -90,7 +98,10 @@ export async function runSendFd(s: SendFdSettings): Promise<number> {
   if (count === 0) throw new UsageError('nothing to send', 'give a FILE or --fd N');
   if (count > SCM_MAX_FD) throw new UsageError(`too many descriptors: ${count} (one message carries at most ${SCM_MAX_FD})`);
   if (type === 'stream' && message.length === 0) {
-    throw new UsageError("--message '' cannot carry descriptors over a stream socket", 'give at least one byte, or use -t seqpacket or -t dgram');
+    throw new UsageError(
+      "--message '' cannot carry descriptors over a stream socket",
+      'give at least one byte, or use -t seqpacket or -t dgram',
+    );
   }
   const timeout = s.timeout ?? null;
   const spec = s.listen ? serverSpecOf(s.address, s, type, reporter, 'send-fd') : null;
@@ -103,8 +114,12 @@ export async function runSendFd(s: SendFdSettings): Promise<number> {
     if (timeout === null) return new Promise<number>(() => {}); // until a signal
     // -w: no client for that long ends the server: 0 when it served some, 75 when none came.
     return new Promise<number>((resolve, reject) => {
-      idleTimer(timeout, () => served.lastActive, () => (served.count > 0 ? resolve(EXIT.OK)
-        : reject(new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL'))));
+      idleTimer(
+        timeout,
+        () => served.lastActive,
+        () =>
+          served.count > 0 ? resolve(EXIT.OK) : reject(new UsockError(`timed out after ${timeout} s waiting for a client`, 'TEMPFAIL')),
+      );
     });
   }
   const address = addressOf(s.address);
@@ -132,26 +147,38 @@ async function sendOnce(fd: number, parcel: Parcel, to?: Buffer): Promise<void> 
 }
 
 /** What a send-fd server has done: clients served, and when it last saw one (for -w). */
-interface Served { count: number; lastActive: number }
+interface Served {
+  count: number;
+  lastActive: number;
+}
 
 /** Serves stream and seqpacket clients until a signal: each admitted client gets the parcel, then its connection is closed. */
-function serveClients(listenFd: number, parcel: Parcel, rules: AccessRules | null, maxConns: number, reporter: Reporter, served: Served): void {
+function serveClients(
+  listenFd: number,
+  parcel: Parcel,
+  rules: AccessRules | null,
+  maxConns: number,
+  reporter: Reporter,
+  served: Served,
+): void {
   const loop = acceptLoop(listenFd, {
     rules,
     maxConns,
     diagnostics: reporter,
     onPeer: (fd, cred) => {
       served.lastActive = Date.now();
-      sendOnce(fd, parcel).then(
-        () => {
-          served.count++;
-          reporter.info('sent', `sent ${plural(parcel.count, 'descriptor')} to ${describePeer(cred)}`, { peer: cred, fds: parcel.count });
-        },
-        (err) => reporter.warn('send-failed', `send to ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred }),
-      ).finally(() => {
-        closeQuietly(fd);
-        loop.released();
-      });
+      sendOnce(fd, parcel)
+        .then(
+          () => {
+            served.count++;
+            reporter.info('sent', `sent ${plural(parcel.count, 'descriptor')} to ${describePeer(cred)}`, { peer: cred, fds: parcel.count });
+          },
+          (err) => reporter.warn('send-failed', `send to ${describePeer(cred)}: ${(err as Error).message}`, { peer: cred }),
+        )
+        .finally(() => {
+          closeQuietly(fd);
+          loop.released();
+        });
     },
   });
 }

@@ -67,7 +67,11 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
     const error = `not delivered to the ${dir === 'c2s' ? 'target' : 'client'}: ${reason}`;
     try {
       if (c) recorder.event(c.conn, 'drop', { dir, fds: describeFds(fds), error });
-      reporter.warn('fds-dropped', `${c ? `connection ${c.conn}: ` : ''}${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, ${error}`, { conn: c?.conn ?? null, dir, fds: fds.length });
+      reporter.warn(
+        'fds-dropped',
+        `${c ? `connection ${c.conn}: ` : ''}${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, ${error}`,
+        { conn: c?.conn ?? null, dir, fds: fds.length },
+      );
     } finally {
       for (const fd of fds) closeQuietly(fd);
     }
@@ -75,7 +79,12 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
 
   /** Records a datagram with its descriptors (described while still open), warning after MSG_CTRUNC. */
   const record = (c: Conversation, dir: Direction, data: Buffer, fds: readonly number[], ctrunc: boolean) => {
-    if (ctrunc) reporter.warn('ctrunc', `connection ${c.conn} (${dir === 'c2s' ? 'client' : 'server'}): control data truncated (MSG_CTRUNC): descriptors were lost`, { conn: c.conn, dir });
+    if (ctrunc)
+      reporter.warn(
+        'ctrunc',
+        `connection ${c.conn} (${dir === 'c2s' ? 'client' : 'server'}): control data truncated (MSG_CTRUNC): descriptors were lost`,
+        { conn: c.conn, dir },
+      );
     if (fds.length === 0 && !ctrunc) recorder.data(c.conn, dir, data);
     else recorder.data(c.conn, dir, data, describeFds(fds), ctrunc);
   };
@@ -106,8 +115,10 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
       return close(c, message);
     }
     if (n === WOULD_BLOCK) {
-      reporter.warn('dropped', `connection ${c.conn}: datagram of ${data.length} bytes dropped: the target's queue is full`, { conn: c.conn });
-      return drop(c, 'c2s', fds, 'the target\'s queue is full');
+      reporter.warn('dropped', `connection ${c.conn}: datagram of ${data.length} bytes dropped: the target's queue is full`, {
+        conn: c.conn,
+      });
+      return drop(c, 'c2s', fds, "the target's queue is full");
     }
     for (const fd of fds) closeQuietly(fd);
   };
@@ -131,7 +142,8 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
       }
       const reply = replies.data.subarray(0, n); // sent and recorded before the buffer is read again
       record(c, 's2c', reply, fds, replies.controlTruncated);
-      if (!c.from) { // an unnamed client cannot get it
+      if (!c.from) {
+        // an unnamed client cannot get it
         drop(c, 's2c', fds, 'the client is unnamed');
         continue;
       }
@@ -144,7 +156,7 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
       }
       if (r === WOULD_BLOCK) {
         reporter.warn('dropped', `connection ${c.conn}: reply of ${n} bytes dropped: the client's queue is full`, { conn: c.conn });
-        drop(c, 's2c', fds, 'the client\'s queue is full');
+        drop(c, 's2c', fds, "the client's queue is full");
         continue;
       }
       for (const fd of fds) closeQuietly(fd);
@@ -153,7 +165,16 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
 
   const open = (d: Datagram): Conversation => {
     const from = d.from ? Buffer.from(d.from) : null;
-    const c: Conversation = { conn: opts.nextConn(), from, fd: null, pending: [], watcher: null, idle: null, lastActive: Date.now(), closed: false };
+    const c: Conversation = {
+      conn: opts.nextConn(),
+      from,
+      fd: null,
+      pending: [],
+      watcher: null,
+      idle: null,
+      lastActive: Date.now(),
+      closed: false,
+    };
     byAddress.set(key(from), c);
     const cred = d.cred && d.cred.pid > 0 ? d.cred : null;
     recorder.open(c.conn, cred ? { pid: cred.pid, uid: cred.uid, gid: cred.gid, command: processCommand(cred.pid) } : null);
@@ -161,17 +182,25 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
       unnamedSaid = true;
       reporter.warn('unnamed', 'datagrams from an unnamed sender are relayed and recorded, but replies cannot reach it');
     }
-    connectTo(opts.target, 'dgram').then(({ fd }) => {
-      if (c.closed) return closeQuietly(fd);
-      c.fd = fd;
-      c.watcher = new FdWatcher(fd, (err) => close(c, (err as Error).message));
-      c.watcher.onReadable(() => readReplies(c));
-      for (const p of c.pending.splice(0)) forward(c, p.data, p.fds);
-    }, (err: Error) => {
-      reporter.warn('target-failed', `connection ${c.conn}: ${err.message}`, { conn: c.conn });
-      close(c, err.message);
-    });
-    if (opts.timeout !== null) c.idle = idleTimer(opts.timeout, () => c.lastActive, () => close(c));
+    connectTo(opts.target, 'dgram').then(
+      ({ fd }) => {
+        if (c.closed) return closeQuietly(fd);
+        c.fd = fd;
+        c.watcher = new FdWatcher(fd, (err) => close(c, (err as Error).message));
+        c.watcher.onReadable(() => readReplies(c));
+        for (const p of c.pending.splice(0)) forward(c, p.data, p.fds);
+      },
+      (err: Error) => {
+        reporter.warn('target-failed', `connection ${c.conn}: ${err.message}`, { conn: c.conn });
+        close(c, err.message);
+      },
+    );
+    if (opts.timeout !== null)
+      c.idle = idleTimer(
+        opts.timeout,
+        () => c.lastActive,
+        () => close(c),
+      );
     return c;
   };
 
@@ -185,7 +214,9 @@ export function tapDatagrams(opts: DgramTapOptions): DatagramReceiver {
       let fds: readonly number[] = d.fds; // tap's: each path below sends or drops them
       try {
         if (d.length > d.data.length) {
-          reporter.warn('oversize', `datagram of ${d.length} bytes from ${senderText(d.from)} exceeds ${d.data.length}: dropped`, { length: d.length });
+          reporter.warn('oversize', `datagram of ${d.length} bytes from ${senderText(d.from)} exceeds ${d.data.length}: dropped`, {
+            length: d.length,
+          });
           const passing = fds;
           fds = [];
           return drop(byAddress.get(key(d.from)), 'c2s', passing, `the datagram of ${d.length} bytes was too large`);

@@ -18,7 +18,11 @@ export class PcapRecorder implements TapSink {
     if (payload) this.out.push(payload); // copied: a view of the relay's receive buffer
   };
 
-  constructor(private readonly out: ByteWriter, private readonly type: SocketType, private readonly serverPort: number) {
+  constructor(
+    private readonly out: ByteWriter,
+    private readonly type: SocketType,
+    private readonly serverPort: number,
+  ) {
     out.push(globalHeader(), true);
     out.flush();
   }
@@ -62,7 +66,8 @@ export class PcapRecorder implements TapSink {
     }
     if (event === 'shutdown' && fields.dir) flow.shutdown(fields.dir, us);
     else if (event === 'close') {
-      if (fields.error) flow.reset('s2c', us); // the target could not be reached (or failed): the server refused
+      if (fields.error)
+        flow.reset('s2c', us); // the target could not be reached (or failed): the server refused
       else flow.close(us);
       this.flows.delete(conn);
     }

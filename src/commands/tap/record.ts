@@ -12,10 +12,19 @@ export type Direction = 'c2s' | 's2c';
 export type TapEvent = 'open' | 'shutdown' | 'close' | 'reject' | 'drop';
 
 /** The client of a connection, from SO_PEERCRED and /proc. */
-export interface PeerInfo { pid: number; uid: number; gid: number; command: string }
+export interface PeerInfo {
+  pid: number;
+  uid: number;
+  gid: number;
+  command: string;
+}
 
 /** A descriptor passed with a unit (SCM_RIGHTS) as records show it: its number in tap, its kind and what it points to (proc/fdinfo). */
-export interface FdRecord { fd: number; kind: string; target: string }
+export interface FdRecord {
+  fd: number;
+  kind: string;
+  target: string;
+}
 
 /** Returns the records of open descriptors of tap's (from /proc/self/fd, before they are passed on or closed). Never throws. */
 export function describeFds(fds: readonly number[]): FdRecord[] {
@@ -118,7 +127,11 @@ export class Recorder implements Holdback {
   private pendingCount = 0;
   private pendingBytes = 0;
 
-  constructor(private readonly out: ByteWriter, private readonly format: RecordFormat, private readonly also: TapSink | null = null) {
+  constructor(
+    private readonly out: ByteWriter,
+    private readonly format: RecordFormat,
+    private readonly also: TapSink | null = null,
+  ) {
     this.place = out.reserve && out.commit ? (out as Place) : null;
   }
 
@@ -144,7 +157,12 @@ export class Recorder implements Holdback {
    * Records an event; fields: `dir` for shutdown and drop, `peer` for open and reject, `fds` for drop
    * (descriptors tap closed instead of passing them on), `error` where one says why.
    */
-  event(conn: number, event: TapEvent, fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {}, us = nowMicros()): void {
+  event(
+    conn: number,
+    event: TapEvent,
+    fields: { dir?: Direction; peer?: PeerInfo | null; fds?: readonly FdRecord[]; error?: string } = {},
+    us = nowMicros(),
+  ): void {
     this.formatPending(); // the data records before it first
     if (event === 'close') this.firstPeer.delete(conn);
     if (event !== 'open') this.also?.event(conn, event, fields, us);
@@ -157,10 +175,15 @@ export class Recorder implements Holdback {
       if (fields.error) obj.error = fields.error;
       return this.write(JSON.stringify(obj) + '\n');
     }
-    if (fields.fds) { // drop: like a data record's header, then the reason after a colon
-      return this.write(`${time} #${conn} ${event}${fields.dir ? ' ' + ARROW[fields.dir] : ''} fds: ${fdsText(fields.fds)}${fields.error ? ': ' + fields.error : ''}\n`);
+    if (fields.fds) {
+      // drop: like a data record's header, then the reason after a colon
+      return this.write(
+        `${time} #${conn} ${event}${fields.dir ? ' ' + ARROW[fields.dir] : ''} fds: ${fdsText(fields.fds)}${fields.error ? ': ' + fields.error : ''}\n`,
+      );
     }
-    const extra = [fields.dir ? ARROW[fields.dir] : '', fields.peer ? peerText(fields.peer) : '', fields.error ?? ''].filter(Boolean).join(' ');
+    const extra = [fields.dir ? ARROW[fields.dir] : '', fields.peer ? peerText(fields.peer) : '', fields.error ?? '']
+      .filter(Boolean)
+      .join(' ');
     this.write(`${time} #${conn} ${event}${extra ? ' ' + extra : ''}\n`);
   }
 
@@ -205,16 +228,39 @@ export class Recorder implements Holdback {
     this.pendingCount = 0;
     for (let i = 0, off = 0; i < count; i++) {
       const length = meta[4 * i + 3]!;
-      this.formatData(meta[4 * i]!, meta[4 * i + 1] ? 's2c' : 'c2s', this.pendingData.subarray(off, off + length), NO_FDS, false, meta[4 * i + 2]!, undefined);
+      this.formatData(
+        meta[4 * i]!,
+        meta[4 * i + 1] ? 's2c' : 'c2s',
+        this.pendingData.subarray(off, off + length),
+        NO_FDS,
+        false,
+        meta[4 * i + 2]!,
+        undefined,
+      );
       off += length;
     }
     this.pendingBytes = 0;
   }
 
-  private formatData(conn: number, dir: Direction, data: Buffer, fds: readonly FdRecord[], ctrunc: boolean, us: number, peer: PeerInfo | null | undefined): void {
+  private formatData(
+    conn: number,
+    dir: Direction,
+    data: Buffer,
+    fds: readonly FdRecord[],
+    ctrunc: boolean,
+    us: number,
+    peer: PeerInfo | null | undefined,
+  ): void {
     const time = isoMicros(us);
     if (this.format === 'json') {
-      const obj: Record<string, unknown> = { time, conn, dir, len: data.length, data: data.toString('base64'), fds: fds.map(({ fd, kind, target }) => ({ fd, kind, target })) };
+      const obj: Record<string, unknown> = {
+        time,
+        conn,
+        dir,
+        len: data.length,
+        data: data.toString('base64'),
+        fds: fds.map(({ fd, kind, target }) => ({ fd, kind, target })),
+      };
       if (ctrunc) obj.ctrunc = true;
       if (peer) obj.peer = peer;
       return this.write(JSON.stringify(obj) + '\n');

@@ -27,7 +27,7 @@ import { keepFreedMemory, releaseMemory } from '../../sys/memory';
 import { O_APPEND, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../../sys/platform/linux';
 import { FdWatcher } from '../../sys/poll';
 import { closeQuietly, open } from '../../sys/fd';
-import { type SocketType, type Ucred } from '../../sys/socket';
+import type { SocketType, Ucred } from '../../sys/socket';
 import { tapDatagrams } from './dgram';
 import type { TapSettings } from './index';
 import { PcapRecorder } from './pcap-recorder';
@@ -72,14 +72,22 @@ export async function runTap(argv: TapSettings): Promise<Status> {
     inplace = takeOver(spec.address, type, spec.backlog);
     server = inplace;
     target = inplace.target;
-    reporter.info('listening', `tap: listening on ${spec.address.text} (${type}) in place of the daemon's socket, moved to ${inplace.aside}`,
-      { address: spec.address.text, type, aside: inplace.aside });
+    reporter.info(
+      'listening',
+      `tap: listening on ${spec.address.text} (${type}) in place of the daemon's socket, moved to ${inplace.aside}`,
+      { address: spec.address.text, type, aside: inplace.aside },
+    );
   } else {
     target = addressOf(argv.target!);
     server = openServer(spec);
     // Said once: each client would otherwise fail to reach it in silence but for its own line.
     const problem = unreachable(target);
-    if (problem) reporter.warn('no-target', `tap: target ${target.text} ${problem.startsWith('not') ? `is ${problem}` : problem}: clients cannot reach it until it listens`, { target: target.text });
+    if (problem)
+      reporter.warn(
+        'no-target',
+        `tap: target ${target.text} ${problem.startsWith('not') ? `is ${problem}` : problem}: clients cannot reach it until it listens`,
+        { target: target.text },
+      );
   }
   /** Puts the daemon's socket back (once), saying so when it cannot. */
   const restore = () => {
@@ -116,7 +124,14 @@ export async function runTap(argv: TapSettings): Promise<Status> {
     if (type === 'dgram') {
       let closed = 0;
       tapDatagrams({
-        fd: server.fd, target, rules: spec.rules, maxSize: MAX_MESSAGE, timeout, recorder, reporter, diagnostics,
+        fd: server.fd,
+        target,
+        rules: spec.rules,
+        maxSize: MAX_MESSAGE,
+        timeout,
+        recorder,
+        reporter,
+        diagnostics,
         nextConn: () => ++next,
         onClosed: () => {
           if (count && ++closed === count) {
@@ -141,10 +156,20 @@ export async function runTap(argv: TapSettings): Promise<Status> {
         const conn = ++next;
         recorder.open(conn, peerInfo(cred));
         active++;
-        tapConnection({ conn, clientFd: fd, target, type, timeout, recorder, reporter, receiveArea, done: () => {
-          active--;
-          loop.released();
-        } });
+        tapConnection({
+          conn,
+          clientFd: fd,
+          target,
+          type,
+          timeout,
+          recorder,
+          reporter,
+          receiveArea,
+          done: () => {
+            active--;
+            loop.released();
+          },
+        });
       },
     });
   }); // until a signal, or -c
@@ -209,19 +234,21 @@ interface TapConnection {
  */
 function tapConnection(t: TapConnection): void {
   const { conn, recorder, reporter } = t;
-  connectTo(t.target, t.type, undefined, t.timeout === null ? {} : { seconds: t.timeout }).then(({ fd }) => {
-    try {
-      relay(t, fd);
-    } catch (err) {
-      closeQuietly(fd);
-      throw err;
-    }
-  }).catch((err: Error) => {
-    reporter.warn('target-failed', `connection ${conn}: ${err.message}`, { conn, code: (err as { code?: string }).code ?? null });
-    closeQuietly(t.clientFd);
-    recorder.event(conn, 'close', { error: err.message });
-    t.done();
-  });
+  connectTo(t.target, t.type, undefined, t.timeout === null ? {} : { seconds: t.timeout })
+    .then(({ fd }) => {
+      try {
+        relay(t, fd);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+    })
+    .catch((err: Error) => {
+      reporter.warn('target-failed', `connection ${conn}: ${err.message}`, { conn, code: (err as { code?: string }).code ?? null });
+      closeQuietly(t.clientFd);
+      recorder.event(conn, 'close', { error: err.message });
+      t.done();
+    });
 }
 
 /**
@@ -234,7 +261,11 @@ function relay(t: TapConnection, serverFd: number): void {
   const record = (dir: Direction) => (u: Buffer, anc?: Ancillary) => {
     if (!anc) return recorder.data(conn, dir, u);
     if (anc.truncated) {
-      reporter.warn('ctrunc', `connection ${conn} (${dir === 'c2s' ? 'client' : 'server'}): control data truncated (MSG_CTRUNC): descriptors were lost`, { conn, dir });
+      reporter.warn(
+        'ctrunc',
+        `connection ${conn} (${dir === 'c2s' ? 'client' : 'server'}): control data truncated (MSG_CTRUNC): descriptors were lost`,
+        { conn, dir },
+      );
     }
     recorder.data(conn, dir, u, describeFds(anc.fds), anc.truncated);
   };
@@ -243,7 +274,11 @@ function relay(t: TapConnection, serverFd: number): void {
     const dir: Direction = (side === 'server') === outgoing ? 'c2s' : 's2c';
     const error = `${outgoing ? 'not delivered to' : 'not passed on from'} the ${side}: ${reason}`;
     recorder.event(conn, 'drop', { dir, fds: describeFds(fds), error });
-    reporter.warn('fds-dropped', `connection ${conn}: ${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, ${error}`, { conn, dir, fds: fds.length });
+    reporter.warn('fds-dropped', `connection ${conn}: ${fds.length} descriptor${fds.length === 1 ? '' : 's'} closed, ${error}`, {
+      conn,
+      dir,
+      fds: fds.length,
+    });
   };
   const c2s = new Pipe({ onData: record('c2s'), onEnd: () => recorder.event(conn, 'shutdown', { dir: 'c2s' }), holdback: recorder });
   const s2c = new Pipe({ onData: record('s2c'), onEnd: () => recorder.event(conn, 'shutdown', { dir: 's2c' }), holdback: recorder });
@@ -266,14 +301,29 @@ function relay(t: TapConnection, serverFd: number): void {
     setSocketBuffers(t.clientFd);
     setSocketBuffers(serverFd);
   }
-  const client = openConnection(t.clientFd, { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') }, finished('client'));
-  const server = openConnection(serverFd, { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') }, finished('server'));
+  const client = openConnection(
+    t.clientFd,
+    { ...base, sink: c2s.sink, source: s2c.source, onDescriptorsDropped: dropped('client') },
+    finished('client'),
+  );
+  const server = openConnection(
+    serverFd,
+    { ...base, sink: s2c.sink, source: c2s.source, onDescriptorsDropped: dropped('server') },
+    finished('server'),
+  );
   c2s.attach(server);
   s2c.attach(client);
-  const idle = t.timeout === null ? null : idleTimer(t.timeout, () => Math.max(client.lastActive, server.lastActive), () => {
-    client.finishNow();
-    server.finishNow();
-  });
+  const idle =
+    t.timeout === null
+      ? null
+      : idleTimer(
+          t.timeout,
+          () => Math.max(client.lastActive, server.lastActive),
+          () => {
+            client.finishNow();
+            server.finishNow();
+          },
+        );
   client.start();
   server.start();
 }

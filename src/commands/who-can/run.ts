@@ -4,8 +4,17 @@ import { EXIT, UsageError, UsockError } from '../../errors';
 import { printOut } from '../../io/stdio';
 import { walkToSocket } from '../../net/pathwalk';
 import {
-  ACL_GROUP, ACL_USER, aclEntryText, evaluate, modeString, NO_ID, outcomeDiffers,
-  type Names, type PathStep, type Subject, type Verdict,
+  ACL_GROUP,
+  ACL_USER,
+  aclEntryText,
+  evaluate,
+  modeString,
+  NO_ID,
+  outcomeDiffers,
+  type Names,
+  type PathStep,
+  type Subject,
+  type Verdict,
 } from '../../net/permissions';
 import { colourWanted, headCells, renderTable, terminalWidth } from '../../report/table';
 import type { Reporter } from '../../report/reporter';
@@ -40,19 +49,25 @@ export async function runWhoCan(argv: WhoCanSettings): Promise<number> {
   const groups = groupNames.map(lookUpGroup);
   if (argv.try && process.getuid?.() !== 0) throw new UsockError(`--try needs root (usock runs as uid ${process.getuid?.()})`, 'NOPERM');
   if (argv.try && argv.address.includes('\uFFFD')) {
-    throw new UsageError('--try cannot pass an address that is not UTF-8 on to connect --as', 'reach the socket through a UTF-8 path, e.g. a symbolic link');
+    throw new UsageError(
+      '--try cannot pass an address that is not UTF-8 on to connect --as',
+      'reach the socket through a UTF-8 path, e.g. a symbolic link',
+    );
   }
   const style: Style = argv.json ? 'json' : isTerminal(1) ? 'table' : 'text';
   const names = nameCache();
   const address = addressOf(argv.address);
   try {
     const steps = address.kind === 'abstract' ? null : walkToSocket(address.path!, `who-can ${address.text}`);
-    const verdictOf = (s: Subject): Verdict => (steps ? evaluate(steps, s, names) : { allowed: true, reason: ABSTRACT_REASON, stoppedAt: null });
+    const verdictOf = (s: Subject): Verdict =>
+      steps ? evaluate(steps, s, names) : { allowed: true, reason: ABSTRACT_REASON, stoppedAt: null };
     if (users.length === 0 && groups.length === 0) {
       const everyone = allUsers();
       reporter.info('users', `${everyone.length} users in the user database`, { users: everyone.length });
       if (style === 'json') {
-        await printOut(everyone.map((u) => JSON.stringify({ name: u.name, uid: u.uid, ...verdictJson(verdictOf(subjectOf(u))) }) + '\n').join(''));
+        await printOut(
+          everyone.map((u) => JSON.stringify({ name: u.name, uid: u.uid, ...verdictJson(verdictOf(subjectOf(u))) }) + '\n').join(''),
+        );
       } else {
         await printOut(steps ? await summary(steps, everyone, names, style) : await abstractSummary(style));
       }
@@ -125,9 +140,13 @@ function verdictJson(v: Verdict): { allowed: boolean; reason: string } {
  */
 async function tryConnecting(user: string, target: string, type: string, reporter: Reporter): Promise<string> {
   const { start } = await import('../../proc/spawn'); // child_process only where a command runs
-  const running = await start(process.execPath, [...process.execArgv, process.argv[1]!, 'connect', '-z', '--as', user, '-t', type, target], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const running = await start(
+    process.execPath,
+    [...process.execArgv, process.argv[1]!, 'connect', '-z', '--as', user, '-t', type, target],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const chunks: Buffer[] = [];
   const stderr = running.child.stderr!;
   stderr.on('data', (d: Buffer) => chunks.push(d));
@@ -146,32 +165,57 @@ async function tryConnecting(user: string, target: string, type: string, reporte
 /** Returns the rows as text for stdout: a table, tab-separated lines (name, id, verdict, reason[, outcome, agrees|DIFFERS]) or JSON lines. */
 async function formatRows(rows: Row[], style: Style, tried: boolean): Promise<string> {
   if (style === 'json') {
-    return rows.map((r) => JSON.stringify({
-      name: r.name,
-      [r.idKey]: r.id,
-      ...verdictJson(r.verdict),
-      ...(tried ? { tried: r.tried, outcome: r.outcome, differs: r.differs } : {}),
-    }) + '\n').join('');
+    return rows
+      .map(
+        (r) =>
+          JSON.stringify({
+            name: r.name,
+            [r.idKey]: r.id,
+            ...verdictJson(r.verdict),
+            ...(tried ? { tried: r.tried, outcome: r.outcome, differs: r.differs } : {}),
+          }) + '\n',
+      )
+      .join('');
   }
   const verdictWord = (r: Row) => (r.verdict.allowed ? 'allowed' : 'denied');
   const check = (r: Row) => (r.outcome === null || r.outcome === undefined ? '-' : r.differs ? 'DIFFERS' : 'agrees');
   if (style === 'text') {
-    return rows.map((r) => [escapeField(r.name), String(r.id), verdictWord(r), escapeField(r.verdict.reason),
-      ...(tried ? [r.outcome ?? '-', check(r)] : [])].join('\t') + '\n').join('');
+    return rows
+      .map(
+        (r) =>
+          [
+            escapeField(r.name),
+            String(r.id),
+            verdictWord(r),
+            escapeField(r.verdict.reason),
+            ...(tried ? [r.outcome ?? '-', check(r)] : []),
+          ].join('\t') + '\n',
+      )
+      .join('');
   }
   const chalk = colourWanted() ? (await import('chalk')).default : null;
   const paint = (text: string, good: boolean) => (chalk ? (good ? chalk.green(text) : chalk.red(text)) : text);
   const head = await headCells(['name', 'id', 'verdict', 'reason', ...(tried ? ['outcome', 'check'] : [])]);
   const fixed = 16 + 12 + 10 + (tried ? 14 + 10 : 0);
   const reasonWidth = Math.max(24, terminalWidth() - fixed - (head.length + 1));
-  return renderTable(rows.map((r) => [
-    escapeField(r.name), `${r.idKey} ${r.id}`, paint(verdictWord(r), r.verdict.allowed), escapeField(r.verdict.reason),
-    ...(tried ? [r.outcome ?? '-', r.differs ? paint('DIFFERS', false) : check(r)] : []),
-  ]), { head, colWidths: [16, 12, 10, reasonWidth, ...(tried ? [14, 10] : [])], wordWrap: true });
+  return renderTable(
+    rows.map((r) => [
+      escapeField(r.name),
+      `${r.idKey} ${r.id}`,
+      paint(verdictWord(r), r.verdict.allowed),
+      escapeField(r.verdict.reason),
+      ...(tried ? [r.outcome ?? '-', r.differs ? paint('DIFFERS', false) : check(r)] : []),
+    ]),
+    { head, colWidths: [16, 12, 10, reasonWidth, ...(tried ? [14, 10] : [])], wordWrap: true },
+  );
 }
 
 /** A class of users the socket file's permissions name: the superuser, its owner, a named ACL user, its group, a named ACL group, others. */
-interface UserClass { key: string; label: string; subject: Subject }
+interface UserClass {
+  key: string;
+  label: string;
+  subject: Subject;
+}
 
 /** Returns the classes of the socket file, each with a subject that stands for its members. */
 function classesOf(sock: PathStep, names: Names, everyone: UserEntry[]): UserClass[] {
@@ -180,13 +224,16 @@ function classesOf(sock: PathStep, names: Names, everyone: UserEntry[]): UserCla
     return u ? groupsOf(u.name, u.gid) : [];
   };
   const classes: UserClass[] = [{ key: 'superuser', label: 'superuser', subject: { uid: 0, gids: [0] } }];
-  if (sock.uid !== 0) classes.push({ key: 'owner', label: `owner ${names.user(sock.uid)}`, subject: { uid: sock.uid, gids: groupsOfUid(sock.uid) } });
+  if (sock.uid !== 0)
+    classes.push({ key: 'owner', label: `owner ${names.user(sock.uid)}`, subject: { uid: sock.uid, gids: groupsOfUid(sock.uid) } });
   for (const e of sock.acl ?? []) {
-    if (e.tag === ACL_USER && e.id !== sock.uid && e.id !== 0) classes.push({ key: `user:${e.id}`, label: `user ${names.user(e.id!)}`, subject: { uid: e.id!, gids: groupsOfUid(e.id!) } });
+    if (e.tag === ACL_USER && e.id !== sock.uid && e.id !== 0)
+      classes.push({ key: `user:${e.id}`, label: `user ${names.user(e.id!)}`, subject: { uid: e.id!, gids: groupsOfUid(e.id!) } });
   }
   classes.push({ key: 'group', label: `group ${names.group(sock.gid)}`, subject: { uid: NO_ID, gids: [sock.gid] } });
   for (const e of sock.acl ?? []) {
-    if (e.tag === ACL_GROUP && e.id !== sock.gid) classes.push({ key: `group:${e.id}`, label: `group ${names.group(e.id!)}`, subject: { uid: NO_ID, gids: [e.id!] } });
+    if (e.tag === ACL_GROUP && e.id !== sock.gid)
+      classes.push({ key: `group:${e.id}`, label: `group ${names.group(e.id!)}`, subject: { uid: NO_ID, gids: [e.id!] } });
   }
   classes.push({ key: 'others', label: 'others', subject: { uid: NO_ID, gids: [] } });
   return classes;
@@ -236,19 +283,27 @@ async function summary(steps: PathStep[], everyone: UserEntry[], names: Names, s
     reason: verdicts[k]!.reason,
   }));
   if (style === 'text') {
-    return walk.map((w) => ['path', w.path, w.mode, w.owner, w.group, w.acl, w.note].map(escapeField).join('\t') + '\n').join('')
-      + who.map((w) => ['who', w.who, w.verdict, w.users, w.reason].map(escapeField).join('\t') + '\n').join('');
+    return (
+      walk.map((w) => ['path', w.path, w.mode, w.owner, w.group, w.acl, w.note].map(escapeField).join('\t') + '\n').join('') +
+      who.map((w) => ['who', w.who, w.verdict, w.users, w.reason].map(escapeField).join('\t') + '\n').join('')
+    );
   }
   const width = terminalWidth();
-  const walkTable = await renderTable(walk.map((w) => [w.path, w.mode, w.owner, w.group, w.acl, w.note].map(escapeField)), {
-    head: await headCells(['path', 'mode', 'owner', 'group', 'acl', 'note']),
-  });
+  const walkTable = await renderTable(
+    walk.map((w) => [w.path, w.mode, w.owner, w.group, w.acl, w.note].map(escapeField)),
+    {
+      head: await headCells(['path', 'mode', 'owner', 'group', 'acl', 'note']),
+    },
+  );
   const usersWidth = Math.max(16, Math.floor((width - 16 - 9 - 5) / 3));
-  const whoTable = await renderTable(who.map((w) => [w.who, w.verdict, w.users, w.reason].map(escapeField)), {
-    head: await headCells(['who', 'verdict', 'users', 'reason']),
-    colWidths: [16, 9, usersWidth, Math.max(24, width - 16 - 9 - usersWidth - 5)],
-    wordWrap: true,
-  });
+  const whoTable = await renderTable(
+    who.map((w) => [w.who, w.verdict, w.users, w.reason].map(escapeField)),
+    {
+      head: await headCells(['who', 'verdict', 'users', 'reason']),
+      colWidths: [16, 9, usersWidth, Math.max(24, width - 16 - 9 - usersWidth - 5)],
+      wordWrap: true,
+    },
+  );
   return walkTable + whoTable;
 }
 

@@ -24,6 +24,9 @@ test('assessMessage: no descriptors is EX_DATAERR (65); extras beyond --max-fds 
   const w = assessMessage(many, 1);
   t.is(w.error, null);
   t.is(w.status, EXIT.OK);
-  t.deepEqual(w.warnings.map((x) => x.text), ['closed 2 descriptors beyond --max-fds 1']);
+  t.deepEqual(
+    w.warnings.map((x) => x.text),
+    ['closed 2 descriptors beyond --max-fds 1'],
+  );
   closeAll(many.fds);
 });

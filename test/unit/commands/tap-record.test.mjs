@@ -22,11 +22,14 @@ function recorder(t, format) {
   const rec = new Recorder(new FdWriter(watcher), format);
   const buf = Buffer.alloc(1 << 16);
   let got = '';
-  return { rec, written: async () => {
-    await new Promise((resolve) => rec.whenDrained(() => resolve(undefined))); // small records leave together, a moment later
-    for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0;) got += buf.subarray(0, n).toString('latin1');
-    return got.replace(/^\S+Z /gm, 'T '); // times vary
-  } };
+  return {
+    rec,
+    written: async () => {
+      await new Promise((resolve) => rec.whenDrained(() => resolve(undefined))); // small records leave together, a moment later
+      for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0; ) got += buf.subarray(0, n).toString('latin1');
+      return got.replace(/^\S+Z /gm, 'T '); // times vary
+    },
+  };
 }
 
 test('describeFds: number, kind and target of open descriptors', async (t) => {
@@ -38,25 +41,39 @@ test('describeFds: number, kind and target of open descriptors', async (t) => {
 });
 
 test('fdsText: targets C-escaped, a comma as \\x2c so that the list splits at ", "', async (t) => {
-  t.is(fdsText([{ fd: 7, kind: 'file', target: '/tmp/a,b\nc' }, { fd: 8, kind: 'pipe', target: 'pipe:[12]' }]),
-    '7 file /tmp/a\\x2cb\\nc, 8 pipe pipe:[12]');
+  t.is(
+    fdsText([
+      { fd: 7, kind: 'file', target: '/tmp/a,b\nc' },
+      { fd: 8, kind: 'pipe', target: 'pipe:[12]' },
+    ]),
+    '7 file /tmp/a\\x2cb\\nc, 8 pipe pipe:[12]',
+  );
   t.is(fdsText([]), '');
 });
 
 test('data records with descriptors: text, hex and JSON; ctrunc; without descriptors as before', async (t) => {
-  const fds = [{ fd: 7, kind: 'file', target: '/etc/hostname' }, { fd: 8, kind: 'pipe', target: 'pipe:[1234]' }];
+  const fds = [
+    { fd: 7, kind: 'file', target: '/etc/hostname' },
+    { fd: 8, kind: 'pipe', target: 'pipe:[1234]' },
+  ];
   const text = recorder(t, 'text');
   text.rec.data(1, 'c2s', Buffer.from('open'), fds);
   text.rec.data(1, 's2c', Buffer.alloc(0), [], true);
   text.rec.data(1, 's2c', Buffer.from('x\n'));
-  t.is(await text.written(), 'T #1 > 4 fds: 7 file /etc/hostname, 8 pipe pipe:[1234]: open\nT #1 < 0 fds: none (MSG_CTRUNC: descriptors lost): \nT #1 < 2: x\\n\n');
+  t.is(
+    await text.written(),
+    'T #1 > 4 fds: 7 file /etc/hostname, 8 pipe pipe:[1234]: open\nT #1 < 0 fds: none (MSG_CTRUNC: descriptors lost): \nT #1 < 2: x\\n\n',
+  );
   const hex = recorder(t, 'hex');
   hex.rec.data(2, 'c2s', Buffer.from('ab'), fds.slice(0, 1));
   t.is(await hex.written(), 'T #2 > 2 fds: 7 file /etc/hostname\n00000000: 6162                                     ab\n');
   const json = recorder(t, 'json');
   json.rec.data(3, 'c2s', Buffer.from('ab'), fds, true);
   json.rec.data(3, 'c2s', Buffer.from('cd'));
-  const [one, two] = (await json.written()).trim().split('\n').map((l) => JSON.parse(l));
+  const [one, two] = (await json.written())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.deepEqual(one.fds, fds);
   t.true(one.ctrunc);
   t.deepEqual(two.fds, []);
@@ -85,17 +102,36 @@ test('isoMicros: ISO 8601 UTC with six digits of microseconds, the wall clock, n
   }
   // the wall clock of the loop's time (within a second: another clock may be set apart), however long it took
   const after = Date.now();
-  t.true(Date.parse(last) >= before - 1000 && Date.parse(last) <= after + 1000, `${last} outside ${new Date(before).toISOString()} .. ${new Date(after).toISOString()}`);
+  t.true(
+    Date.parse(last) >= before - 1000 && Date.parse(last) <= after + 1000,
+    `${last} outside ${new Date(before).toISOString()} .. ${new Date(after).toISOString()}`,
+  );
 });
 
 /** A writer that keeps what reaches it: queued pieces, and each flush's or direct write's bytes as one write. */
 function fakeWriter() {
   const w = {
-    queue: [], writes: [], queued: 0, full: false,
-    push(b) { w.queue.push(Buffer.from(b)); w.queued += b.length; },
-    writeNow(b) { w.flush(); w.writes.push(Buffer.from(b).toString('latin1')); },
-    flush() { if (w.queue.length) w.writes.push(Buffer.concat(w.queue).toString('latin1')); w.queue = []; w.queued = 0; },
-    whenDrained(cb) { w.flush(); cb(); },
+    queue: [],
+    writes: [],
+    queued: 0,
+    full: false,
+    push(b) {
+      w.queue.push(Buffer.from(b));
+      w.queued += b.length;
+    },
+    writeNow(b) {
+      w.flush();
+      w.writes.push(Buffer.from(b).toString('latin1'));
+    },
+    flush() {
+      if (w.queue.length) w.writes.push(Buffer.concat(w.queue).toString('latin1'));
+      w.queue = [];
+      w.queued = 0;
+    },
+    whenDrained(cb) {
+      w.flush();
+      cb();
+    },
   };
   return /** @type {import('../../../src/io/writer.ts').ByteWriter & typeof w} */ (/** @type {unknown} */ (w));
 }
@@ -125,6 +161,9 @@ test('small data records, formatted a moment later, still come before the events
     await new Promise((resolve) => r.whenDrained(() => resolve(undefined)));
     const text = w.writes.join('');
     const order = ['request|72657175|cmVxdWVzdA', 'shutdown', 'reply|7265706c|cmVwbHk'].map((k) => text.search(new RegExp(k)));
-    t.true(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])), `${format}: ${text}`);
+    t.true(
+      order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])),
+      `${format}: ${text}`,
+    );
   }
 });

@@ -64,7 +64,10 @@ test('full while more than half the ring waits; drainSync writes everything befo
   t.true(fs.readFileSync(file).equals(data));
 });
 
-for (const [what, size] of /** @type {Array<[string, number]>} */ ([['a small write on the event loop', 10], ['a bulk write by the worker', 1 << 20]])) {
+for (const [what, size] of /** @type {Array<[string, number]>} */ ([
+  ['a small write on the event loop', 10],
+  ['a bulk write by the worker', 1 << 20],
+])) {
   test(`a failed write (${what}: /dev/full) calls onError once with the errno, drops what is queued and drains`, async (t) => {
     const fd = fs.openSync('/dev/full', 'w');
     const writer = new FileWriter(fd);

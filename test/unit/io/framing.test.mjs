@@ -90,7 +90,11 @@ test('len32 decoder: frames, zero-length frames, binary contents', (t) => {
 
 test('len32 decoder: header and body split at every byte', (t) => {
   const data = len32('first', 'second message');
-  const { msgs } = collect('len32', 100, [...data].map((b) => Buffer.from([b])));
+  const { msgs } = collect(
+    'len32',
+    100,
+    [...data].map((b) => Buffer.from([b])),
+  );
   t.deepEqual(msgs, ['first', 'second message']);
 });
 
@@ -178,7 +182,10 @@ test('len32 encode then decode round-trips binary messages', (t) => {
   const wire = Buffer.concat(msgs.flatMap((m) => encodeMessage('len32', m)));
   const dec = createDecoder('len32', 2000, () => t.fail());
   const out = dec.push(wire);
-  t.deepEqual(out.map((b) => Buffer.from(b)), msgs);
+  t.deepEqual(
+    out.map((b) => Buffer.from(b)),
+    msgs,
+  );
 });
 
 test('line and nul encode then decode round-trip messages without the delimiter', (t) => {

@@ -42,11 +42,17 @@ function run(t, body) {
  * @param {{ stderr: Buffer }} r
  */
 function reports(r) {
-  return r.stderr.toString().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return r.stderr
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 test('stdout is made non-blocking for its writer, and restoreStdioFlags puts the flags back as they were found', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 fcntl(1, F_SETFL, fcntl(1, F_GETFL) & ~O_NONBLOCK); // blocking, as a shell hands it over
 recordStdioFlags();
 const before = nonBlocking(1);
@@ -54,7 +60,8 @@ await printOut('hello\\n');
 const during = nonBlocking(1);
 restoreStdioFlags();
 report({ before, during, after: nonBlocking(1) });
-`);
+`,
+  );
   p.end();
   const r = await p.exited;
   t.is(r.code, 0, show(r));
@@ -63,14 +70,17 @@ report({ before, during, after: nonBlocking(1) });
 });
 
 test('printOut: 4 MiB to a pipe reach the reader whole and in order; the promise resolves once the queue is empty', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 const data = Buffer.alloc(4 << 20);
 for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i);
 const writes = [];
 for (let k = 0; k < 4; k++) writes.push(printOut(data.subarray(k << 20, (k + 1) << 20)));
 await Promise.all(writes);
 report({ queued: stdoutWriter().queued, sha: createHash('sha256').update(data).digest('hex') });
-`);
+`,
+  );
   p.end();
   const r = await p.exited;
   t.is(r.code, 0, show(r));
@@ -81,14 +91,17 @@ report({ queued: stdoutWriter().queued, sha: createHash('sha256').update(data).d
 });
 
 test('a reader that goes away: onStdoutFailure hears EPIPE once, and printOut resolves after it instead of hanging', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 const failures = [];
 onStdoutFailure((err) => failures.push(err.code));
 const chunk = Buffer.alloc(1 << 20, 0x61);
 while (failures.length === 0) await printOut(chunk);
 await printOut('after the failure');
 report({ failures });
-`);
+`,
+  );
   p.end();
   p.child.stdout.destroy();
   const r = await p.exited;
@@ -121,7 +134,9 @@ test('StdinReader (stream): every byte reaches the outlet in order; at EOF the o
 });
 
 test('StdinReader (stream): chunks one outlet still holds are not reused for later input, though another released them', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 const held = [];
 const outlet = { busy: false, accept(unit) { held.push(unit); }, end() {} };
 const quick = { busy: false, accept(unit) { reader.release(unit); }, end() {} };
@@ -134,7 +149,8 @@ reader.onEnd = () => {
   for (const unit of held) reader.release(unit);
 };
 reader.addOutlet(outlet);
-`);
+`,
+  );
   const data = randomBytes(4 << 20);
   for (let i = 0; i < data.length; i += 50_000) p.write(data.subarray(i, i + 50_000));
   p.end();
@@ -146,7 +162,9 @@ reader.addOutlet(outlet);
 });
 
 test('StdinReader: stdin is not read while an outlet is busy, and is read again after kick()', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 const got = [];
 const outlet = { busy: true, accept(unit) { got.push(unit.toString()); }, end() {} };
 const reader = new StdinReader({ type: 'seqpacket', frame: 'line', maxSize: 1024 }, diagnostics, () => {});
@@ -162,7 +180,8 @@ process.on('SIGUSR1', () => {
   reader.kick();
 });
 report({ ready: true });
-`);
+`,
+  );
   p.write('one\ntwo\n');
   p.end();
   await p.waitStderr('"ready"');
@@ -179,7 +198,10 @@ test('StdinReader (line framing): one unit per line without its newline; a line 
   const r = await p.exited;
   t.is(r.code, 0, show(r));
   const [end] = reports(r);
-  t.deepEqual(end.units.map((h) => Buffer.from(h, 'hex').toString()), ['short', 'last']);
+  t.deepEqual(
+    end.units.map((h) => Buffer.from(h, 'hex').toString()),
+    ['short', 'last'],
+  );
   t.is(end.skipped, 1);
   t.is(end.told.length, 1);
   t.is(end.told[0].event, 'oversize');
@@ -215,7 +237,9 @@ test('StdinReader (len32): a frame over --max-size is a fault: the frames before
 });
 
 test('StdinReader: an outlet added after EOF is ended at once', async (t) => {
-  const p = run(t, `
+  const p = run(
+    t,
+    `
 const reader = new StdinReader({ type: 'stream', frame: 'raw', maxSize: 1024 }, diagnostics, () => {});
 reader.onEnd = () => {
   let ended = false;
@@ -223,7 +247,8 @@ reader.onEnd = () => {
   report({ late: ended });
 };
 reader.addOutlet({ busy: false, accept(unit) { reader.release(unit); }, end() {} });
-`);
+`,
+  );
   p.end('x');
   const r = await p.exited;
   t.is(r.code, 0, show(r));

@@ -18,7 +18,7 @@ function pair(t) {
   const buf = Buffer.alloc(1 << 16);
   const got = [];
   const drain = () => {
-    for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0;) got.push(Buffer.from(buf.subarray(0, n)));
+    for (let n; (n = read(b, buf)) !== WOULD_BLOCK && n > 0; ) got.push(Buffer.from(buf.subarray(0, n)));
     return Buffer.concat(got);
   };
   return { writer: new FdWriter(watcher), drain };
@@ -26,7 +26,10 @@ function pair(t) {
 
 test('writeGather: several buffers, subarrays included, leave in one call and in order', (t) => {
   const [a, b] = socketpair('stream', { nonblock: true });
-  t.teardown(() => { closeQuietly(a); closeQuietly(b); });
+  t.teardown(() => {
+    closeQuietly(a);
+    closeQuietly(b);
+  });
   const parts = [Buffer.from('one,'), randomBytes(3000).subarray(7, 1007), Buffer.from('three')];
   t.is(writeGather(a, parts), 4 + 1000 + 5);
   const buf = Buffer.alloc(4096);
@@ -37,7 +40,7 @@ test('FdWriter: small pieces copied, owned large ones queued as they are, all ar
   const { writer, drain } = pair(t);
   const pieces = [];
   for (let i = 0; i < 40; i++) {
-    const small = randomBytes(1 + (i * 37) % 500);
+    const small = randomBytes(1 + ((i * 37) % 500));
     const large = randomBytes(16 * 1024 + i * 1000);
     pieces.push(small, large);
     writer.push(small);

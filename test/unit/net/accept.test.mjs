@@ -11,7 +11,13 @@ import { abstractName, waitUntil } from '../../helpers.mjs';
 /** Returns a diagnostics sink that keeps every warning. */
 function recorder() {
   const warnings = [];
-  return { warnings, info() {}, warn(event, text) { warnings.push({ event, text }); } };
+  return {
+    warnings,
+    info() {},
+    warn(event, text) {
+      warnings.push({ event, text });
+    },
+  };
 }
 
 /** Returns a listening stream socket on a fresh abstract name, closed on teardown. */
@@ -31,7 +37,7 @@ function client(t, addr) {
   return fd;
 }
 
-test('an exception in one peer\'s handler closes that peer only, is reported in one line, and the loop serves the next peer', async (t) => {
+test("an exception in one peer's handler closes that peer only, is reported in one line, and the loop serves the next peer", async (t) => {
   const { fd, addr } = listener(t);
   const diag = recorder();
   const served = [];
@@ -51,12 +57,22 @@ test('an exception in one peer\'s handler closes that peer only, is reported in 
   await waitUntil(() => calls === 1, 5000, 'the first peer');
   const second = client(t, addr);
   await waitUntil(() => served.length === 1, 5000, 'the second peer');
-  t.deepEqual(diag.warnings.map((w) => w.event), ['connection-error']);
+  t.deepEqual(
+    diag.warnings.map((w) => w.event),
+    ['connection-error'],
+  );
   t.regex(diag.warnings[0].text, /handler fault/);
   // the faulty peer's connection was closed: its client reads EOF
   await waitUntil(() => read(first, Buffer.alloc(16)) === 0, 5000, 'EOF on the first client');
   const buf = Buffer.alloc(16);
-  await waitUntil(() => { const n = read(second, buf); return n !== WOULD_BLOCK && n > 0 && buf.subarray(0, n).toString() === 'hello'; }, 5000, 'data on the second client');
+  await waitUntil(
+    () => {
+      const n = read(second, buf);
+      return n !== WOULD_BLOCK && n > 0 && buf.subarray(0, n).toString() === 'hello';
+    },
+    5000,
+    'data on the second client',
+  );
   for (const p of served) closeQuietly(p);
 });
 
@@ -103,43 +119,53 @@ test('hold() leaves new clients in the backlog, neither accepted nor dropped; re
 
 /** Returns this process's open-files limits, [soft, hard], as /proc/self/limits writes them. */
 function fileLimits() {
-  const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = fs
+    .readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   return line.slice('Max open files'.length).trim().split(/\s+/).slice(0, 2);
 }
 
 // Serial: it lowers this process's open-files limit for a moment (ava runs serial tests before the others).
-test.serial('out of descriptors, accept(2) fails with EMFILE: one warning that names the call once, clients wait, and are accepted once descriptors are free', async (t) => {
-  const { fd, addr } = listener(t);
-  const c = client(t, addr);
-  const diag = recorder();
-  const infos = [];
-  diag.info = (event) => infos.push(event);
-  const seen = [];
-  const [soft, hard] = fileLimits();
-  const highest = Math.max(...fs.readdirSync('/proc/self/fd').map(Number));
-  // Every descriptor number below the limit taken: accept has none left.
-  t.is(spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${highest + 17}:${hard}`], { stdio: 'ignore' }).status, 0, 'prlimit');
-  const fillers = [];
-  let loop;
-  try {
-    for (;;) fillers.push(fs.openSync('/dev/null', 'r'));
-  } catch (err) {
-    if (err.code !== 'EMFILE') throw err;
-  }
-  try {
-    loop = acceptLoop(fd, { rules: null, diagnostics: diag, onPeer: (p) => seen.push(p) });
-    await waitUntil(() => diag.warnings.length > 0, 5000, 'the accept warning');
-    t.deepEqual(seen, []);
-  } finally {
-    for (const f of fillers) fs.closeSync(f);
-    spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${soft}:${hard}`], { stdio: 'ignore' });
-  }
-  t.teardown(() => loop.stop());
-  await waitUntil(() => seen.length === 1, 5000, 'the waiting client, accepted after the back-off');
-  t.deepEqual(diag.warnings.map((w) => w.event), ['accept-failed'], 'one warning for the episode');
-  t.is(diag.warnings[0].text, 'accept: Too many open files (EMFILE): pending clients wait until descriptors free up');
-  t.true(infos.includes('accepting'));
-  write(c, Buffer.from('x'));
-  t.is(read(seen[0], Buffer.alloc(4)), 1, 'the connection accepted is the waiting client\'s');
-  closeQuietly(seen[0]);
-});
+test.serial(
+  'out of descriptors, accept(2) fails with EMFILE: one warning that names the call once, clients wait, and are accepted once descriptors are free',
+  async (t) => {
+    const { fd, addr } = listener(t);
+    const c = client(t, addr);
+    const diag = recorder();
+    const infos = [];
+    diag.info = (event) => infos.push(event);
+    const seen = [];
+    const [soft, hard] = fileLimits();
+    const highest = Math.max(...fs.readdirSync('/proc/self/fd').map(Number));
+    // Every descriptor number below the limit taken: accept has none left.
+    t.is(spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${highest + 17}:${hard}`], { stdio: 'ignore' }).status, 0, 'prlimit');
+    const fillers = [];
+    let loop;
+    try {
+      for (;;) fillers.push(fs.openSync('/dev/null', 'r'));
+    } catch (err) {
+      if (err.code !== 'EMFILE') throw err;
+    }
+    try {
+      loop = acceptLoop(fd, { rules: null, diagnostics: diag, onPeer: (p) => seen.push(p) });
+      await waitUntil(() => diag.warnings.length > 0, 5000, 'the accept warning');
+      t.deepEqual(seen, []);
+    } finally {
+      for (const f of fillers) fs.closeSync(f);
+      spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${soft}:${hard}`], { stdio: 'ignore' });
+    }
+    t.teardown(() => loop.stop());
+    await waitUntil(() => seen.length === 1, 5000, 'the waiting client, accepted after the back-off');
+    t.deepEqual(
+      diag.warnings.map((w) => w.event),
+      ['accept-failed'],
+      'one warning for the episode',
+    );
+    t.is(diag.warnings[0].text, 'accept: Too many open files (EMFILE): pending clients wait until descriptors free up');
+    t.true(infos.includes('accepting'));
+    write(c, Buffer.from('x'));
+    t.is(read(seen[0], Buffer.alloc(4)), 1, "the connection accepted is the waiting client's");
+    closeQuietly(seen[0]);
+  },
+);

@@ -170,7 +170,10 @@ test('a name given as bytes that are not UTF-8 is bound byte for byte and shown 
   t.true(Buffer.isBuffer(address.path) && address.path.equals(bytes));
   listenAt(t, address);
   const names = fs.readdirSync(dir, { encoding: 'buffer' });
-  t.deepEqual(names.map((n) => n.toString('hex')), [Buffer.from([0x63, 0x61, 0x66, 0xe9, ...Buffer.from('.sock')]).toString('hex')]);
+  t.deepEqual(
+    names.map((n) => n.toString('hex')),
+    [Buffer.from([0x63, 0x61, 0x66, 0xe9, ...Buffer.from('.sock')]).toString('hex')],
+  );
 });
 
 test('bytes that are not UTF-8 must fit sun_path: a longer name is a usage error saying so', (t) => {

@@ -49,21 +49,29 @@ function owned(t, fd) {
 async function accepted(t, fd) {
   /** @type {number | undefined} */
   let conn;
-  await waitUntil(() => {
-    const r = accept(fd);
-    if (r !== WOULD_BLOCK) conn = r;
-    return conn !== undefined;
-  }, 10_000, 'a connection');
+  await waitUntil(
+    () => {
+      const r = accept(fd);
+      if (r !== WOULD_BLOCK) conn = r;
+      return conn !== undefined;
+    },
+    10_000,
+    'a connection',
+  );
   return owned(t, /** @type {number} */ (conn));
 }
 
 /** Returns what fd reads next (waiting for it), as text. */
 async function readText(fd) {
   const buf = Buffer.alloc(1024);
-  const { n } = await waitUntil(() => {
-    const got = read(fd, buf);
-    return got === WOULD_BLOCK ? null : { n: got };
-  }, 10_000, 'data');
+  const { n } = await waitUntil(
+    () => {
+      const got = read(fd, buf);
+      return got === WOULD_BLOCK ? null : { n: got };
+    },
+    10_000,
+    'data',
+  );
   return buf.toString('utf8', 0, n);
 }
 
@@ -96,10 +104,14 @@ test('connectTo (dgram) autobinds, so that the server sees an address to reply t
   const buf = Buffer.alloc(64);
   const from = Buffer.alloc(110);
   const fromLen = new Uint32Array([from.length]);
-  const { n } = await waitUntil(() => {
-    const got = recvfrom(srv, buf, 0, from, fromLen);
-    return got === WOULD_BLOCK ? null : { n: got };
-  }, 10_000, 'a datagram');
+  const { n } = await waitUntil(
+    () => {
+      const got = recvfrom(srv, buf, 0, from, fromLen);
+      return got === WOULD_BLOCK ? null : { n: got };
+    },
+    10_000,
+    'a datagram',
+  );
   t.is(buf.toString('utf8', 0, n), 'hello');
   t.is(from.toString('latin1', 3, fromLen[0]), name.slice(1), 'the sender address is the autobound name');
 });
@@ -198,7 +210,9 @@ test('--retry: a stale socket that comes alive is connected to (ECONNREFUSED is 
 
 test('--retry: once the time is up, TEMPFAIL (75) with the last reason', async (t) => {
   const file = path.join(tmpDir(t), 'never.sock');
-  const err = /** @type {Failure} */ (await t.throwsAsync(connectTo(parseNamedAddress(file), 'stream', undefined, { retry: true, seconds: 0.05 })));
+  const err = /** @type {Failure} */ (
+    await t.throwsAsync(connectTo(parseNamedAddress(file), 'stream', undefined, { retry: true, seconds: 0.05 }))
+  );
   t.is(err.kind, 'TEMPFAIL');
   t.is(err.message, `connect ${file}: timed out after 0.05 s (last: No such file or directory)`);
 });
@@ -240,11 +254,15 @@ test('a full backlog is waited out: once the listener accepts, the connect compl
   });
   t.false(done);
   // accept every queued client until ours gets through
-  await waitUntil(() => {
-    const conn = accept(srv);
-    if (conn !== WOULD_BLOCK) closeQuietly(conn);
-    return done;
-  }, 30_000, 'the waiting connect');
+  await waitUntil(
+    () => {
+      const conn = accept(srv);
+      if (conn !== WOULD_BLOCK) closeQuietly(conn);
+      return done;
+    },
+    30_000,
+    'the waiting connect',
+  );
   owned(t, (await connecting).fd);
 });
 

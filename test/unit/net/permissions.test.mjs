@@ -5,8 +5,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, MAY_EXEC, MAY_WRITE, NO_ID,
-  aclEntryText, checkStep, evaluate, modeString, outcomeDiffers, parseAcl,
+  ACL_GROUP,
+  ACL_GROUP_OBJ,
+  ACL_MASK,
+  ACL_OTHER,
+  ACL_USER,
+  ACL_USER_OBJ,
+  MAY_EXEC,
+  MAY_WRITE,
+  NO_ID,
+  aclEntryText,
+  checkStep,
+  evaluate,
+  modeString,
+  outcomeDiffers,
+  parseAcl,
 } from '../../../src/net/permissions.ts';
 import { lgetxattr } from '../../../src/sys/xattr.ts';
 
@@ -14,7 +27,14 @@ const USERS = { 0: 'root', 1: 'daemon', 2: 'bin', 100: 'app', 200: 'alice', 6553
 const GROUPS = { 0: 'root', 1: 'daemon', 100: 'app', 50: 'staff', 65534: 'nogroup' };
 const names = { user: (u) => USERS[u] ?? String(u), group: (g) => GROUPS[g] ?? String(g) };
 
-const dir = (p, uid, gid, perm, acl = null) => ({ path: p, kind: /** @type {const} */ ('directory'), uid, gid, mode: 0o040000 | perm, acl });
+const dir = (p, uid, gid, perm, acl = null) => ({
+  path: p,
+  kind: /** @type {const} */ ('directory'),
+  uid,
+  gid,
+  mode: 0o040000 | perm,
+  acl,
+});
 const sock = (p, uid, gid, perm, acl = null) => ({ path: p, kind: /** @type {const} */ ('socket'), uid, gid, mode: 0o140000 | perm, acl });
 const acl = (...entries) => entries.map(([tag, perm, id = null]) => ({ tag, perm, id }));
 /** The walk to /run/app/app.sock with the given app directory and socket. */
@@ -37,9 +57,10 @@ test('parseAcl reads an ACL that setfacl wrote, back through lgetxattr', (t) => 
   if (set.status !== 0) return t.pass(`setfacl failed here (no ACL support?): ${set.stderr}`);
   const value = lgetxattr(f, 'system.posix_acl_access');
   t.is(value.readUInt32LE(0), 2);
-  t.deepEqual(parseAcl(value), acl(
-    [ACL_USER_OBJ, 6], [ACL_USER, 6, 65534], [ACL_GROUP_OBJ, 4], [ACL_GROUP, 4, 1], [ACL_MASK, 6], [ACL_OTHER, 0],
-  ));
+  t.deepEqual(
+    parseAcl(value),
+    acl([ACL_USER_OBJ, 6], [ACL_USER, 6, 65534], [ACL_GROUP_OBJ, 4], [ACL_GROUP, 4, 1], [ACL_MASK, 6], [ACL_OTHER, 0]),
+  );
   const err = t.throws(() => lgetxattr(path.join(d, 'missing'), 'system.posix_acl_access'));
   t.is(/** @type {Error & { code?: string }} */ (err).code, 'ENOENT');
 });
@@ -119,7 +140,10 @@ test('an ACL entry grants a named user write (masked by the mask)', (t) => {
   const masked = walk(dir('/run/app', 0, 0, 0o755), sock('/run/app/app.sock', 0, 0, 0o646, limited));
   const m = evaluate(masked, nobody, names);
   t.false(m.allowed, 'the mask takes write away, and a named user never falls through to other');
-  t.is(m.reason, '/run/app/app.sock (srw-r--rw-+ root root) has no write permission for user nobody (ACL entry user:nobody:rw-, limited by the mask r--)');
+  t.is(
+    m.reason,
+    '/run/app/app.sock (srw-r--rw-+ root root) has no write permission for user nobody (ACL entry user:nobody:rw-, limited by the mask r--)',
+  );
   t.true(evaluate(masked, { uid: 2, gids: [2] }, names).allowed, 'others keep their bits: other is not masked');
 });
 
@@ -152,14 +176,29 @@ test('an empty mask makes the kernel skip the ACL: named entries count as nothin
   const v = evaluate(steps, nobody, names);
   t.true(v.allowed, 'acl(5) alone would deny (the entry masked to ---); Linux lets other decide');
   t.regex(v.reason, /grants write to others; the ACL's mask is empty/);
-  const noOther = walk(dir('/run/app', 0, 0, 0o755), sock('/run/app/app.sock', 0, 0, 0o600, a.map((e) => (e.tag === ACL_OTHER ? { ...e, perm: 0 } : e))));
+  const noOther = walk(
+    dir('/run/app', 0, 0, 0o755),
+    sock(
+      '/run/app/app.sock',
+      0,
+      0,
+      0o600,
+      a.map((e) => (e.tag === ACL_OTHER ? { ...e, perm: 0 } : e)),
+    ),
+  );
   t.false(evaluate(noOther, nobody, names).allowed);
 });
 
 test('symbolic links on the way are never checked', (t) => {
   /** @type {import('../../../src/net/permissions.ts').PathStep} */
   const link = { path: '/run/link', kind: 'symlink', uid: 100, gid: 100, mode: 0o120000, acl: null, target: 'app' };
-  const steps = [dir('/', 0, 0, 0o755), dir('/run', 0, 0, 0o755), link, dir('/run/app', 0, 0, 0o755), sock('/run/app/app.sock', 0, 0, 0o666)];
+  const steps = [
+    dir('/', 0, 0, 0o755),
+    dir('/run', 0, 0, 0o755),
+    link,
+    dir('/run/app', 0, 0, 0o755),
+    sock('/run/app/app.sock', 0, 0, 0o666),
+  ];
   t.true(evaluate(steps, nobody, names).allowed);
 });
 

@@ -14,7 +14,10 @@ test('the request: nlmsghdr (SOCK_DIAG_BY_FAMILY, REQUEST|DUMP) and unix_diag_re
   const req = encodeUnixDiagRequest(0x01020304);
   t.is(req.length, 40);
   t.deepEqual([...req.subarray(0, 16)], [40, 0, 0, 0, 20, 0, 0x01, 0x03, 0x04, 0x03, 0x02, 0x01, 0, 0, 0, 0]);
-  t.deepEqual([...req.subarray(16)], [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  t.deepEqual(
+    [...req.subarray(16)],
+    [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  );
 });
 
 test('a real dump: both ends of a socketpair have each other as peer; a listener has its abstract name and no peer', (t) => {
@@ -65,7 +68,13 @@ test('decoding: a name attribute with odd length is padded, other sequence numbe
   const chunk = decodeUnixDiagReplies(Buffer.concat([nlmsg(20, 9, body), nlmsg(20, 8, body), nlmsg(3, 9, Buffer.alloc(4))]), 9);
   t.true(chunk.done);
   t.is(chunk.entries.length, 1);
-  t.deepEqual(chunk.entries[0], { inode: 4242, type: 'dgram', state: 'close', name: Buffer.from([0x2f, 0x61, 0x0a, 0x62, 0xff]), peer: 77 });
+  t.deepEqual(chunk.entries[0], {
+    inode: 4242,
+    type: 'dgram',
+    state: 'close',
+    name: Buffer.from([0x2f, 0x61, 0x0a, 0x62, 0xff]),
+    peer: 77,
+  });
   const err = Buffer.alloc(20);
   err.writeInt32LE(-13, 0); // EACCES
   t.throws(() => decodeUnixDiagReplies(nlmsg(2, 9, err), 9), { message: /sock_diag: Permission denied \(EACCES\)/ });

@@ -37,8 +37,18 @@ test('describeDescriptor: a file (its flags and offset), a directory, a socket, 
   t.regex(si.target, /^socket:\[\d+\]$/);
   t.deepEqual(si.flags, ['O_RDWR', 'O_NONBLOCK']);
   // An anonymous inode Node itself holds (its epoll and eventfd descriptors).
-  const anon = openFds().map((fd) => { try { return describeDescriptor(fd); } catch { return null; } })
+  const anon = openFds()
+    .map((fd) => {
+      try {
+        return describeDescriptor(fd);
+      } catch {
+        return null;
+      }
+    })
     .filter((x) => x && x.target.startsWith('anon_inode:'));
   t.true(anon.length > 0);
-  t.true(anon.some((x) => x.kind === 'epoll' || x.kind === 'eventfd'), JSON.stringify(anon));
+  t.true(
+    anon.some((x) => x.kind === 'epoll' || x.kind === 'eventfd'),
+    JSON.stringify(anon),
+  );
 });

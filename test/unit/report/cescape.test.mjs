@@ -20,8 +20,18 @@ function recordOf(escaper, prefix, data, suffix) {
   return { text: Buffer.concat(pieces).toString('latin1'), pieces: pieces.length };
 }
 
-const rule = (b) => (b === 0x5c ? '\\\\' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : b === 0x0a ? '\\n' : b === 0x0d ? '\\r' : b === 0x09 ? '\\t'
-  : `\\x${b.toString(16).padStart(2, '0')}`);
+const rule = (b) =>
+  b === 0x5c
+    ? '\\\\'
+    : b >= 0x20 && b < 0x7f
+      ? String.fromCharCode(b)
+      : b === 0x0a
+        ? '\\n'
+        : b === 0x0d
+          ? '\\r'
+          : b === 0x09
+            ? '\\t'
+            : `\\x${b.toString(16).padStart(2, '0')}`;
 
 test('wasm: each of the 256 byte values, alone, amid text and at every position of a 16-byte block, as the C rule says', (t) => {
   for (let b = 0; b < 256; b++) {
@@ -36,7 +46,17 @@ test('wasm: each of the 256 byte values, alone, amid text and at every position 
 
 test('wasm and js: the same records as cEscape for random bytes, text, and sizes across the 64 KiB pieces', (t) => {
   const text = Buffer.from('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n\\ \t'.repeat(5000));
-  for (const data of [Buffer.alloc(0), randomBytes(1), randomBytes(15), randomBytes(17), randomBytes(65536), randomBytes(65537), randomBytes(300000), text, text.subarray(3)]) {
+  for (const data of [
+    Buffer.alloc(0),
+    randomBytes(1),
+    randomBytes(15),
+    randomBytes(17),
+    randomBytes(65536),
+    randomBytes(65537),
+    randomBytes(300000),
+    text,
+    text.subarray(3),
+  ]) {
     const want = `#1 > ${data.length}: ${cEscape(data)}\n`;
     for (const escaper of [wasm, jsEscaper()]) t.is(recordOf(escaper, `#1 > ${data.length}: `, data, '\n').text, want);
   }
@@ -55,17 +75,22 @@ test('recordEscaper: the escaper of this process (from the sources: the JavaScri
   t.is(recordOf(recordEscaper(), '', data, '').text, cEscape(data));
 });
 
-test('wasm: data in the module\'s receive area (where tap reads a stream) is escaped in place: the same records as a copy elsewhere', (t) => {
+test("wasm: data in the module's receive area (where tap reads a stream) is escaped in place: the same records as a copy elsewhere", (t) => {
   const text = Buffer.from('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n\\ \t\x00\xff'.repeat(8000)).subarray(0, module.receiveArea.length);
   text.copy(module.receiveArea);
-  for (const [start, end] of [[0, module.receiveArea.length], [1, 17], [5, 65_541], [65_536, 200_003]]) {
+  for (const [start, end] of [
+    [0, module.receiveArea.length],
+    [1, 17],
+    [5, 65_541],
+    [65_536, 200_003],
+  ]) {
     const inPlace = module.receiveArea.subarray(start, end);
     t.is(inPlace.buffer, module.view.buffer);
     t.is(recordOf(wasm, '#1 > : ', inPlace, '\n').text, `#1 > : ${cEscape(text.subarray(start, end))}\n`);
   }
 });
 
-test('wasm: records escaped straight into a FileWriter\'s ring in the module\'s memory reach the file as cEscape says, through the ring\'s wraps, a full ring and data in the receive area', async (t) => {
+test("wasm: records escaped straight into a FileWriter's ring in the module's memory reach the file as cEscape says, through the ring's wraps, a full ring and data in the receive area", async (t) => {
   const file = path.join(tmpDir(t), 'records');
   const fd = fs.openSync(file, 'w');
   const writer = new FileWriter(fd, module.ringArea);
@@ -78,7 +103,8 @@ test('wasm: records escaped straight into a FileWriter\'s ring in the module\'s 
   for (let i = 0; i < 60; i++) {
     /** @type {Buffer} */
     let data = i % 3 === 0 ? Buffer.from('GET / HTTP/1.1\r\n\\'.repeat(9000 + i)) : randomBytes(150_000 + i * 997);
-    if (i % 2 === 1) { // read where tap reads a stream
+    if (i % 2 === 1) {
+      // read where tap reads a stream
       data = data.subarray(0, module.receiveArea.length);
       data.copy(module.receiveArea);
       want.push(`#${i} > ${data.length}: ${cEscape(data)}\n`);

@@ -4,7 +4,21 @@ import test from 'ava';
 import { assembleWat } from '../../../scripts/wat.mjs';
 import { instantiateSimd } from '../../../src/report/simd.ts';
 import { randomBytes } from 'node:crypto';
-import { ACK, FIN, PSH, RST, SYN, TCP_MAX_PAYLOAD, UDP_MAX_PAYLOAD, TcpFlow, UdpFlow, checksum, clientPort, globalHeader, onesSum } from '../../../src/report/pcap.ts';
+import {
+  ACK,
+  FIN,
+  PSH,
+  RST,
+  SYN,
+  TCP_MAX_PAYLOAD,
+  UDP_MAX_PAYLOAD,
+  TcpFlow,
+  UdpFlow,
+  checksum,
+  clientPort,
+  globalHeader,
+  onesSum,
+} from '../../../src/report/pcap.ts';
 
 /** One's-complement sum of big-endian 16-bit words, one byte at a time. */
 function naiveSum(b, start = 0, end = b.length) {
@@ -43,7 +57,17 @@ function parse(t, p) {
   t.is(naiveSum(padded), 0xffff, `${proto === 6 ? 'TCP' : 'UDP'} checksum`);
   const time = p.readUInt32LE(0) * 1e6 + p.readUInt32LE(4);
   if (proto === 6) {
-    return { time, src, dst, sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2), seq: l4.readUInt32BE(4), ack: l4.readUInt32BE(8), flags: l4[13], payload: l4.subarray(20) };
+    return {
+      time,
+      src,
+      dst,
+      sport: l4.readUInt16BE(0),
+      dport: l4.readUInt16BE(2),
+      seq: l4.readUInt32BE(4),
+      ack: l4.readUInt32BE(8),
+      flags: l4[13],
+      payload: l4.subarray(20),
+    };
   }
   t.is(l4.readUInt16BE(4), l4.length);
   return { time, src, dst, sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2), payload: l4.subarray(8) };
@@ -59,7 +83,11 @@ test('onesSum and checksum: the same as a byte-by-byte sum for every length, ali
   for (const buf of [big, ff]) {
     for (let start = 0; start < 9; start++) {
       for (const len of [0, 1, 2, 3, 63, 64, 65, 66, 67, 100, 257, 1000, 4099]) {
-        t.is(onesSum(buf, start, Math.min(buf.length, start + len)), naiveSum(buf, start, Math.min(buf.length, start + len)), `start ${start} len ${len}`);
+        t.is(
+          onesSum(buf, start, Math.min(buf.length, start + len)),
+          naiveSum(buf, start, Math.min(buf.length, start + len)),
+          `start ${start} len ${len}`,
+        );
       }
     }
     const sub = buf.subarray(3); // an unaligned view
@@ -88,7 +116,7 @@ test('onesSum by the WebAssembly module (src/report/simd.wat): the same as a byt
   t.is(onesSum(Buffer.alloc(1000), 0, 1000, m), 0);
 });
 
-test('onesSum of bytes in the module\'s receive area: summed in place, the same as elsewhere, at every alignment and parity', async (t) => {
+test("onesSum of bytes in the module's receive area: summed in place, the same as elsewhere, at every alignment and parity", async (t) => {
   const m = instantiateSimd(await assembleWat('src/report/simd.wat'));
   const data = randomBytes(m.receiveArea.length);
   data.copy(m.receiveArea);
@@ -125,11 +153,14 @@ test('TcpFlow: handshake, 1 MiB each way in segments within 64 KiB each acknowle
   const ps = packets.map((p) => parse(t, p));
   const C = 0x7f000001;
   const S = 0x7f000002;
-  t.deepEqual(ps.slice(0, 3).map((p) => [p.src, p.sport, p.dport, p.flags, p.seq, p.ack]), [
-    [C, 40_001, 80, SYN, 0xfffff000, 0],
-    [S, 80, 40_001, SYN | ACK, 1000, 0xfffff001],
-    [C, 40_001, 80, ACK, 0xfffff001, 1001],
-  ]);
+  t.deepEqual(
+    ps.slice(0, 3).map((p) => [p.src, p.sport, p.dport, p.flags, p.seq, p.ack]),
+    [
+      [C, 40_001, 80, SYN, 0xfffff000, 0],
+      [S, 80, 40_001, SYN | ACK, 1000, 0xfffff001],
+      [C, 40_001, 80, ACK, 0xfffff001, 1001],
+    ],
+  );
   t.is(ps[0].time, 1_700_000_000_123_456);
   const seqs = { [C]: 0xfffff001, [S]: 1001 };
   const got = { [C]: [], [S]: [] };
@@ -145,10 +176,16 @@ test('TcpFlow: handshake, 1 MiB each way in segments within 64 KiB each acknowle
   t.true(Buffer.concat(got[S]).equals(Buffer.concat([down, Buffer.from('late')])));
   const dataPackets = ps.filter((p) => p.payload.length);
   t.is(dataPackets.length, 2 * Math.ceil((1 << 20) / TCP_MAX_PAYLOAD) + 1);
-  t.true(ps.every((p, i) => !p.payload.length || !ps[i + 1].payload.length), 'each data segment is followed by an ACK');
+  t.true(
+    ps.every((p, i) => !p.payload.length || !ps[i + 1].payload.length),
+    'each data segment is followed by an ACK',
+  );
   t.is(ps.filter((p) => p.flags & PSH).length, 3);
   const fins = ps.filter((p) => p.flags & FIN);
-  t.deepEqual(fins.map((p) => p.src), [C, S]);
+  t.deepEqual(
+    fins.map((p) => p.src),
+    [C, S],
+  );
   t.is(ps.at(-1).flags, ACK);
   t.is(ps.at(-1).src, C);
 });
@@ -179,9 +216,16 @@ test('UdpFlow: one datagram per message, an empty one too; a message over 65,507
   flow.data('s2c', Buffer.alloc(0), 11);
   flow.data('s2c', big, 12);
   const ps = packets.map((p) => parse(t, p));
-  t.deepEqual(ps.map((p) => [p.sport, p.dport, p.payload.length]), [
-    [40_002, 53, 5], [53, 40_002, 0], [53, 40_002, UDP_MAX_PAYLOAD], [53, 40_002, UDP_MAX_PAYLOAD], [53, 40_002, 150_000 - 2 * UDP_MAX_PAYLOAD],
-  ]);
+  t.deepEqual(
+    ps.map((p) => [p.sport, p.dport, p.payload.length]),
+    [
+      [40_002, 53, 5],
+      [53, 40_002, 0],
+      [53, 40_002, UDP_MAX_PAYLOAD],
+      [53, 40_002, UDP_MAX_PAYLOAD],
+      [53, 40_002, 150_000 - 2 * UDP_MAX_PAYLOAD],
+    ],
+  );
   t.true(Buffer.concat(ps.slice(2).map((p) => p.payload)).equals(big));
   t.is(ps[0].payload.toString(), 'query');
 });

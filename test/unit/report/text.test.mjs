@@ -11,8 +11,18 @@ test('cEscape: printable ASCII as it is, \\n \\r \\t \\\\ named, every other byt
 });
 
 test('cEscape: every one of the 256 byte values escapes as the C rule says, alone and amid text', (t) => {
-  const rule = (b) => (b === 0x5c ? '\\\\' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : b === 0x0a ? '\\n' : b === 0x0d ? '\\r' : b === 0x09 ? '\\t'
-    : `\\x${b.toString(16).padStart(2, '0')}`);
+  const rule = (b) =>
+    b === 0x5c
+      ? '\\\\'
+      : b >= 0x20 && b < 0x7f
+        ? String.fromCharCode(b)
+        : b === 0x0a
+          ? '\\n'
+          : b === 0x0d
+            ? '\\r'
+            : b === 0x09
+              ? '\\t'
+              : `\\x${b.toString(16).padStart(2, '0')}`;
   for (let b = 0; b < 256; b++) {
     t.is(cEscape(Buffer.from([b])), rule(b), `byte 0x${b.toString(16)}`);
     t.is(cEscape(Buffer.from([0x61, b, 0x62])), `a${rule(b)}b`);
