@@ -56,7 +56,8 @@ export interface CommandSpec {
   /** Its own options, and global ones it gives other help, choices or default (connect's -t auto). */
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** What the words after `--` are, where the command takes them. */
-  readonly rest?: { readonly label: string; readonly help: string };
+  /** The words after `--`; required: the command needs them (its usage line shows them without brackets). */
+  readonly rest?: { readonly label: string; readonly help: string; readonly required?: boolean };
   /** Shown after the options in help. */
   readonly epilogue?: string;
   /**

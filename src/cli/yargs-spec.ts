@@ -30,9 +30,12 @@ export function builderOf(spec: CommandSpec): (y: Argv) => Argv {
   return (y) => {
     let out = y;
     for (const [name, p] of Object.entries(spec.positionals))
-      out = out.positional(name, { type: 'string', describe: p.help, ...(p.variadic ? { array: true } : {}) });
+      out = out.positional(name, { type: 'string', describe: p.help, ...(p.variadic ? { array: true, default: undefined } : {}) });
     out = out.options(yargsOptions(spec));
-    if (spec.rest) out = out.usage(`usock ${commandLine(spec).replace(/^(\S+)/, '$1 [options]')} [-- ${spec.rest.label}]`);
+    if (spec.rest) {
+      const words = `-- ${spec.rest.label}`;
+      out = out.usage(`usock ${commandLine(spec).replace(/^(\S+)/, '$1 [options]')} ${spec.rest.required ? words : `[${words}]`}`);
+    }
     if (spec.epilogue) out = out.epilogue(spec.epilogue);
     return out;
   };
@@ -55,7 +58,17 @@ export function givenOf(spec: CommandSpec, argv: Record<string, unknown>): Given
   const positionals = new Map<string, string | string[]>();
   for (const [name, p] of Object.entries(spec.positionals)) {
     const v = argv[name];
-    if (v !== undefined) positionals.set(name, p.variadic ? [v].flat().map(String) : String(v));
+    // a variadic positional left out reads as [undefined] (its default is unset, so help shows none)
+    if (v !== undefined)
+      positionals.set(
+        name,
+        p.variadic
+          ? [v]
+              .flat()
+              .filter((w) => w !== undefined)
+              .map(String)
+          : String(v),
+      );
   }
   const rest = argv['--'];
   return { options, positionals, rest: Array.isArray(rest) ? rest.map(String) : undefined };

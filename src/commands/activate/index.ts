@@ -17,7 +17,7 @@ export const activateSpec = {
   positionals: {
     address: { kind: 'address', required: true, variadic: true, help: 'socket paths or @abstract names, handed over in this order' },
   },
-  rest: { label: 'CMD [ARGS...]', help: 'the command the sockets are handed to (no shell)' },
+  rest: { label: 'CMD [ARGS...]', help: 'the command the sockets are handed to (no shell)', required: true },
   options: {
     fdname: {
       value: repeatable(text('NAME')),
@@ -58,7 +58,7 @@ export const activateSpec = {
     'with LISTEN_FDS, LISTEN_PID (its own pid), LISTEN_FDNAMES and NOTIFY_SOCKET; each notification it sends',
     "(READY=1, STATUS=...) is shown with the sender's pid. Signals go to CMD; usock exits with its status",
     '(127: not found, 126: not runnable) and removes the socket files it created.',
-  ].join('\n'),
+  ].join(' '),
 } as const satisfies CommandSpec;
 
 export type ActivateSettings = SettingsOf<typeof activateSpec>;
