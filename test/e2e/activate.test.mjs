@@ -235,3 +235,26 @@ test('a socket passed on: usock activate sd:NAME under another activate hands it
   t.is(r.code, 7, show(r));
   t.false(fs.existsSync(sock));
 });
+
+test('an inherited dgram socket passed on by sd: without -t: its own type and the name it came with', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'outer.sock');
+  const inner = ['activate', 'sd:', '--', ...daemon('serve')];
+  const u = usockActivate(['activate', '-t', 'dgram', '--fdname', 'logs', sock, '--', USOCK, ...inner], { t });
+  await waitListening(sock, 'dgram');
+  const r = await runPython(
+    py(`
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b'first', sys.argv[1])
+`),
+    [sock],
+    { t },
+  );
+  t.is(r.code, 0, show(r));
+  await u.waitStdout('got logs first');
+  const info = daemonInfo(u.text());
+  t.deepEqual(info.types, ['dgram']);
+  t.deepEqual(info.names, ['logs']);
+  u.kill('SIGTERM');
+  t.is((await u.exited).code, 7);
+});

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { UsageError, UsockError } from '../../errors';
 import { start, type Running } from '../../proc/spawn';
 import type { SocketAddress } from '../../net/address';
+import { activationSockets } from '../../net/inherited';
 import { F_GETFL, F_SETFL, O_NONBLOCK } from '../../sys/platform/linux';
 import { fcntl } from '../../sys/fd';
 
@@ -20,14 +21,14 @@ const FDNAME_MAX = 255;
 
 /**
  * Returns the default LISTEN_FDNAMES name of address: its last component (`@NAME`: NAME; an inherited `sd:NAME`
- * keeps NAME), bytes other than letters, digits, `_`, `.`, `-` replaced by `_`.
+ * keeps NAME, `sd:` the name it was passed with), bytes other than letters, digits, `_`, `.`, `-` replaced by `_`.
  */
 export function defaultFdName(address: SocketAddress): string {
   const text =
     address.kind === 'abstract'
       ? address.text.slice(1)
-      : address.kind === 'sd' && address.name !== null
-        ? address.name
+      : address.kind === 'sd'
+        ? (address.name ?? activationSockets(address.text)[0]!.name) // sd: is the only socket passed: its own name
         : basename(address.text);
   const name = Buffer.from(text)
     .toString('latin1')

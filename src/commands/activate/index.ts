@@ -17,6 +17,7 @@ export const activateSpec = {
   positionals: {
     address: { kind: 'address', required: true, variadic: true, help: 'socket paths or @abstract names, handed over in this order' },
   },
+  inherits: { from: ['address'], role: 'serve' },
   rest: { label: 'CMD [ARGS...]', help: 'the command the sockets are handed to (no shell)', required: true },
   options: {
     fdname: {
